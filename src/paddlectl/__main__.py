@@ -1,0 +1,3 @@
+from paddlectl.cli.app import main
+
+main()

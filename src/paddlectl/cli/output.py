@@ -1,0 +1,71 @@
+"""Where output goes: data on stdout, everything human on stderr through one rich console.
+
+Commands set `json_mode` / `quiet` from their options; the error boundary in app.py reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from paddlectl.errors import PaddlectlError
+
+
+class Output:
+    """The process's one console (stderr) and its stdout data channel."""
+
+    def __init__(self) -> None:
+        self.json_mode = False
+        self.quiet = False
+        self.debug = bool(os.environ.get("PADDLECTL_DEBUG"))
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False, soft_wrap=False)
+
+    @cached_property
+    def stdout_console(self) -> Console:
+        """For rich tables that are a command's data (listings): stdout, plain when piped."""
+        from rich.console import Console
+
+        return Console(highlight=False)
+
+    @property
+    def interactive(self) -> bool:
+        """Progress displays only on a real terminal, and not when NO_COLOR is set."""
+        return self.console.is_terminal and "NO_COLOR" not in os.environ and not self.quiet
+
+    def status(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message)
+
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/yellow] {message}")
+
+    def data(self, text: str) -> None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+    def json(self, document: Any) -> None:
+        sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+
+    def error(self, error: PaddlectlError) -> None:
+        from rich.markup import escape
+
+        if self.json_mode:
+            self.json({"error": error.message, "hint": error.hint, "exit_code": int(error.code)})
+        self.console.print(f"[bold red]error:[/bold red] {escape(error.message)}")
+        if error.hint:
+            self.console.print(f"[dim]hint:[/dim] {escape(error.hint)}")
+
+
+out = Output()

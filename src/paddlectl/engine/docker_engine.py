@@ -1,0 +1,290 @@
+"""The docker-py implementation of the engine protocol: the only module that imports `docker`.
+
+Every call into docker-py goes through `translated_errors`, which turns connection, timeout, permission and API
+errors into a PaddlectlError whose hint says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import DeviceRequest
+from docker.types import Ulimit as DockerUlimit
+
+from paddlectl.engine.protocol import (
+    ContainerSpec,
+    ContainerState,
+    EngineInfo,
+    ImageInfo,
+    PullProgress,
+)
+from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
+
+DEFAULT_TIMEOUT_SECONDS = 60
+TIMEOUT_ENV = "PADDLECTL_DOCKER_TIMEOUT"
+ENGINE_HINT = (
+    "start the Docker engine (bash scripts/ensure-docker.sh, or 'sudo systemctl start docker'), "
+    "or point DOCKER_HOST at one"
+)
+
+
+def _engine_address() -> str:
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+
+@contextlib.contextmanager
+def translated_errors(action: str) -> Iterator[None]:
+    """Turn docker-py and transport errors raised while doing `action` into PaddlectlErrors."""
+    try:
+        yield
+    except PaddlectlError:
+        raise
+    except docker.errors.ImageNotFound as exc:
+        raise UnavailableError(
+            f"{action}: image not found ({_explanation(exc)})",
+            hint="build it, or pull it with 'docker pull IMAGE' / 'paddlectl train --pull'",
+        ) from exc
+    except docker.errors.NotFound as exc:
+        raise PaddlectlError(f"{action}: {_explanation(exc)}", code=ExitCode.FAILED) from exc
+    except docker.errors.APIError as exc:
+        text = _explanation(exc)
+        if 'could not select device driver' in text:
+            raise UnavailableError(
+                f"{action}: GPUs were requested but this Docker engine has no NVIDIA runtime",
+                hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
+            ) from exc
+        raise PaddlectlError(f"{action}: Docker engine error: {text}", code=ExitCode.UNAVAILABLE) from exc
+    except (requests.exceptions.ReadTimeout, requests.exceptions.Timeout) as exc:
+        raise UnavailableError(
+            f"{action}: the Docker engine at {_engine_address()} did not answer in time",
+            hint=f"check that dockerd is healthy, or raise {TIMEOUT_ENV} (seconds)",
+        ) from exc
+    except PermissionError as exc:
+        raise UnavailableError(
+            f"{action}: permission denied talking to the Docker engine at {_engine_address()}",
+            hint="add your user to the 'docker' group (then log in again), or run as root",
+        ) from exc
+    except (docker.errors.DockerException, requests.exceptions.ConnectionError, ConnectionError) as exc:
+        if "Permission denied" in str(exc):
+            raise UnavailableError(
+                f"{action}: permission denied talking to the Docker engine at {_engine_address()}",
+                hint="add your user to the 'docker' group (then log in again), or run as root",
+            ) from exc
+        raise UnavailableError(
+            f"{action}: cannot reach the Docker engine at {_engine_address()}", hint=ENGINE_HINT
+        ) from exc
+
+
+def _explanation(exc: Exception) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc).strip()
+
+
+def connect(timeout: float | None = None) -> DockerEngine:
+    """Build the one Docker client for this process and check that the engine answers."""
+    if timeout is None:
+        timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS))
+    with translated_errors("connecting"):
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    return DockerEngine(client)
+
+
+def _state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
+    state = attrs.get("State") or {}
+    return ContainerState(
+        status=str(state.get("Status", "unknown")),
+        exit_code=state.get("ExitCode"),
+        oom_killed=bool(state.get("OOMKilled", False)),
+        error=str(state.get("Error") or ""),
+        started_at=state.get("StartedAt"),
+        finished_at=state.get("FinishedAt"),
+    )
+
+
+class DockerContainer:
+    """A container handled through docker-py."""
+
+    def __init__(self, client: docker.DockerClient, model: Any) -> None:
+        self._client = client
+        self._model = model
+
+    @property
+    def id(self) -> str:
+        return str(self._model.id)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self._model.labels or {})
+
+    def start(self) -> None:
+        with translated_errors("starting the container"):
+            self._model.start()
+
+    def stream_output(self) -> Iterator[bytes]:
+        with translated_errors("attaching to the container"):
+            frames = self._client.api.attach(self.id, stdout=True, stderr=True, stream=True, logs=True)
+        return _guarded(frames)
+
+    def output(self, since: float | None = None) -> bytes:
+        with translated_errors("reading the container's log"):
+            data = self._client.api.logs(self.id, stdout=True, stderr=True, since=since)
+        return bytes(data)
+
+    def wait(self, timeout: float | None = None) -> ContainerState:
+        with translated_errors("waiting for the container"):
+            self._model.wait(timeout=timeout)
+        return self.state()
+
+    def state(self) -> ContainerState:
+        with translated_errors("inspecting the container"):
+            self._model.reload()
+        return _state_from_attrs(self._model.attrs)
+
+    def stop(self, grace_seconds: int) -> None:
+        with translated_errors("stopping the container"), contextlib.suppress(docker.errors.NotFound):
+            self._client.api.stop(self.id, timeout=grace_seconds)
+
+    def kill(self) -> None:
+        with translated_errors("killing the container"), contextlib.suppress(docker.errors.APIError):
+            self._model.kill()
+
+    def remove(self) -> None:
+        with translated_errors("removing the container"), contextlib.suppress(docker.errors.NotFound):
+            self._model.remove(force=True)
+
+
+def _guarded(frames: Iterator[bytes]) -> Iterator[bytes]:
+    with translated_errors("streaming the container's output"):
+        yield from frames
+
+
+class DockerEngine:
+    """The container engine, through one docker-py client built by `connect`."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self._client = client
+
+    def info(self) -> EngineInfo:
+        with translated_errors("reading engine information"):
+            info = self._client.info()
+            version = self._client.version()
+        return EngineInfo(
+            server_version=str(version.get("Version", "?")),
+            api_version=str(version.get("ApiVersion", "?")),
+            storage_driver=str(info.get("Driver", "?")),
+            os=str(info.get("OperatingSystem", "?")),
+            runtimes=tuple(sorted((info.get("Runtimes") or {}).keys())),
+            default_runtime=str(info.get("DefaultRuntime", "")),
+            docker_root_dir=str(info.get("DockerRootDir", "")),
+        )
+
+    def image(self, reference: str) -> ImageInfo | None:
+        with translated_errors(f"looking up image {reference}"):
+            try:
+                image = self._client.images.get(reference)
+            except docker.errors.ImageNotFound:
+                return None
+        attrs = image.attrs
+        return ImageInfo(
+            id=str(image.id),
+            tags=tuple(image.tags),
+            repo_digests=tuple(attrs.get("RepoDigests") or ()),
+            size=int(attrs.get("Size") or 0),
+            created=str(attrs.get("Created", "")),
+            labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+        )
+
+    def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo:
+        repository, _, tag = reference.partition("@") if "@" in reference else _split_tag(reference)
+        with translated_errors(f"pulling {reference}"):
+            kwargs: dict[str, Any] = {"stream": True, "decode": True}
+            stream = self._client.api.pull(repository, tag=tag or None, **kwargs)
+            for event in stream:
+                if "error" in event:
+                    raise UnavailableError(
+                        f"pulling {reference} failed: {event['error']}",
+                        hint=f"check the name and your registry access, then try 'docker pull {reference}'",
+                    )
+                if on_progress is not None:
+                    detail = event.get("progressDetail") or {}
+                    on_progress(
+                        PullProgress(
+                            layer=str(event.get("id", "")),
+                            status=str(event.get("status", "")),
+                            current=detail.get("current"),
+                            total=detail.get("total"),
+                        )
+                    )
+        found = self.image(reference)
+        if found is None:
+            raise UnavailableError(f"pulled {reference} but the engine does not list it")
+        return found
+
+    def create(self, spec: ContainerSpec) -> DockerContainer:
+        kwargs: dict[str, Any] = {
+            "command": spec.command,
+            "labels": spec.labels,
+            "environment": spec.environment,
+            "working_dir": spec.working_dir,
+            "user": spec.user,
+            "name": spec.name,
+            "init": spec.init,
+            "detach": True,
+            "stdin_open": False,
+            "tty": False,
+            "volumes": {m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts},
+        }
+        if spec.shm_size and spec.ipc_mode != "host":
+            kwargs["shm_size"] = spec.shm_size
+        if spec.mem_limit:
+            kwargs["mem_limit"] = spec.mem_limit
+        if spec.ipc_mode:
+            kwargs["ipc_mode"] = spec.ipc_mode
+        if spec.network_mode:
+            kwargs["network_mode"] = spec.network_mode
+        if spec.ulimits:
+            kwargs["ulimits"] = [DockerUlimit(name=u.name, soft=u.soft, hard=u.hard) for u in spec.ulimits]
+        if spec.gpus is not None:
+            if spec.gpus.all:
+                request = DeviceRequest(count=-1, capabilities=[["gpu"]])
+            else:
+                request = DeviceRequest(device_ids=list(spec.gpus.device_ids), capabilities=[["gpu"]])
+            kwargs["device_requests"] = [request]
+        with translated_errors("creating the container"):
+            model = self._client.containers.create(spec.image, **kwargs)
+        return DockerContainer(self._client, model)
+
+    def start(self, container: DockerContainer) -> None:  # type: ignore[override]
+        try:
+            container.start()
+        except PaddlectlError:
+            container.remove()  # a failed start leaves a Created container behind
+            raise
+
+    def container(self, container_id: str) -> DockerContainer | None:
+        with translated_errors("looking up a container"):
+            try:
+                model = self._client.containers.get(container_id)
+            except docker.errors.NotFound:
+                return None
+        return DockerContainer(self._client, model)
+
+    def containers(self, labels: dict[str, str]) -> list[DockerContainer]:
+        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        with translated_errors("listing containers"):
+            models = self._client.containers.list(all=True, filters=filters)
+        return [DockerContainer(self._client, model) for model in models]
+
+
+def _split_tag(reference: str) -> tuple[str, str, str]:
+    head, sep, tag = reference.rpartition(":")
+    if not sep or "/" in tag:
+        return reference, "", ""
+    return head, ":", tag

@@ -1,0 +1,160 @@
+"""What paddlectl needs from a container engine, independent of docker-py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class GpuRequest:
+    """GPUs for a container: all of them, or the listed device ids (CUDA_VISIBLE_DEVICES semantics)."""
+
+    device_ids: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> bool:
+        return not self.device_ids
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass
+class ContainerSpec:
+    """Everything paddlectl decides about a container, before the engine creates it."""
+
+    image: str
+    command: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    mounts: list[Mount] = field(default_factory=list)
+    working_dir: str | None = None
+    user: str | None = None
+    name: str | None = None
+    shm_size: str | None = None
+    mem_limit: str | None = None
+    gpus: GpuRequest | None = None
+    ipc_mode: str | None = None
+    network_mode: str | None = None
+    ulimits: list[Ulimit] = field(default_factory=list)
+    init: bool = True
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """How a container stands, read from inspect."""
+
+    status: str  # created, running, exited, dead, ...
+    exit_code: int | None
+    oom_killed: bool
+    error: str
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "restarting", "paused")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    tags: tuple[str, ...]
+    repo_digests: tuple[str, ...]
+    size: int
+    created: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    server_version: str
+    api_version: str
+    storage_driver: str
+    os: str
+    runtimes: tuple[str, ...]
+    default_runtime: str
+    docker_root_dir: str
+
+    @property
+    def has_nvidia_runtime(self) -> bool:
+        return "nvidia" in self.runtimes
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    layer: str
+    status: str
+    current: int | None = None
+    total: int | None = None
+
+
+class Container(Protocol):
+    """A created container."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+    def start(self) -> None: ...
+
+    def stream_output(self) -> Iterator[bytes]:
+        """Raw output chunks (stdout and stderr merged) from attach time until the container ends."""
+        ...
+
+    def output(self, since: float | None = None) -> bytes:
+        """All output so far (or since a Unix time), from the engine's log."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> ContainerState:
+        """Block until the container stops (or the timeout, in seconds, runs out) and return its state."""
+        ...
+
+    def state(self) -> ContainerState: ...
+
+    def stop(self, grace_seconds: int) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def remove(self) -> None: ...
+
+
+class ContainerEngine(Protocol):
+    """The operations paddlectl uses."""
+
+    def info(self) -> EngineInfo: ...
+
+    def image(self, reference: str) -> ImageInfo | None:
+        """The local image for a tag, digest or id, or None when absent."""
+        ...
+
+    def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo: ...
+
+    def create(self, spec: ContainerSpec) -> Container:
+        """Create (not start) a container. A failed create leaves nothing behind."""
+        ...
+
+    def start(self, container: Container) -> None:
+        """Start a created container; a failed start removes it and raises PaddlectlError."""
+        ...
+
+    def container(self, container_id: str) -> Container | None: ...
+
+    def containers(self, labels: dict[str, str]) -> list[Container]:
+        """All containers (running or not) carrying every one of these labels."""
+        ...

@@ -1,0 +1,85 @@
+"""Shared fixtures. Tests marked `engine` use the real Docker engine; under CI a missing engine fails them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PADDLE_IMAGE = os.environ.get("PADDLECTL_TEST_IMAGE", "paddlectl-test/paddle:3.2.0-cpu")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _engine_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _image_present(image: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_engine = [item for item in items if item.get_closest_marker("engine") or item.get_closest_marker("paddle")]
+    if not needs_engine:
+        return
+    problem = None
+    if not _engine_answers():
+        problem = "no Docker engine answers (run bash scripts/ensure-docker.sh)"
+    elif any(item.get_closest_marker("paddle") for item in needs_engine) and not _image_present(PADDLE_IMAGE):
+        problem = f"{PADDLE_IMAGE} is missing (run bash scripts/build-paddle-image.sh)"
+    if problem is None:
+        return
+    for item in needs_engine:
+        if IN_CI:
+            # Under CI a missing engine is a failure, never a silent skip.
+            item.add_marker(pytest.mark.usefixtures("_fail_missing_engine"))
+        else:
+            item.add_marker(pytest.mark.skip(reason=problem))
+    config.stash[_problem_key] = problem
+
+
+_problem_key = pytest.StashKey[str]()
+
+
+@pytest.fixture
+def _fail_missing_engine(request: pytest.FixtureRequest) -> None:
+    pytest.fail(f"CI=true but {request.config.stash[_problem_key]}")
+
+
+@pytest.fixture(scope="session")
+def paddle_image() -> str:
+    return PADDLE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[object]:
+    from paddlectl.engine.docker_engine import connect
+
+    yield connect()
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project folder (not a git repository) as the working directory."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    return project
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run paddlectl as a real subprocess (what users and pipelines do)."""
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "paddlectl", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
