@@ -29,7 +29,7 @@ class Output:
     def console(self) -> Console:
         from rich.console import Console
 
-        return Console(stderr=True, highlight=False, soft_wrap=False)
+        return Console(stderr=True, highlight=False, soft_wrap=True)
 
     @cached_property
     def stdout_console(self) -> Console:

@@ -1,8 +1,147 @@
-"""paddlectl train (placeholder until the train command lands)"""
+"""paddlectl train"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
-def command() -> None:
-    """Train a script in a pinned PaddlePaddle container and record the run."""
-    raise NotImplementedError
+import typer
+
+from paddlectl.cli.output import out
+
+if TYPE_CHECKING:
+    from paddlectl.engine.protocol import PullProgress
+
+
+class CliTrainEvents:
+    """Shows a run: its output live (stdout, or stderr with --json, nothing with --quiet), status on stderr."""
+
+    def __init__(self, *, json_mode: bool, quiet: bool) -> None:
+        self._stream = None if quiet else (sys.stderr if json_mode else sys.stdout)
+        self._pull: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def status(self, message: str) -> None:
+        out.status(f"[dim]paddlectl:[/dim] {message}")
+
+    def warning(self, message: str) -> None:
+        out.warn(message)
+
+    def output(self, text: str) -> None:
+        if self._stream is not None:
+            self._stream.write(text)
+            self._stream.flush()
+
+    def pull_progress(self, progress: PullProgress) -> None:
+        if not out.interactive:
+            if progress.status.startswith(("Pulling from", "Digest", "Status")):
+                out.status(f"pull: {progress.status}")
+            return
+        if self._pull is None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+            self._pull = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                  console=out.console, transient=True)
+            self._pull.start()
+        if not progress.layer:
+            return
+        task = self._tasks.get(progress.layer)
+        if task is None:
+            task = self._tasks[progress.layer] = self._pull.add_task(progress.layer, total=progress.total)
+        self._pull.update(task, description=f"{progress.layer} {progress.status}", completed=progress.current or 0,
+                          total=progress.total)
+
+    def close(self) -> None:
+        if self._pull is not None:
+            self._pull.stop()
+
+
+def command(
+    argv: Annotated[list[str] | None, typer.Argument(
+        metavar="SCRIPT [-- SCRIPT_ARGS...]", help="The training script (a path in the project) and its arguments.",
+        show_default=False)] = None,
+    module: Annotated[str | None, typer.Option("-m", "--module", help="Run a module (python -m) instead.")] = None,
+    image: Annotated[str | None, typer.Option("--image", help="Pinned image (default from paddlectl.yaml).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("-p", "--param", help="key=value, typed as YAML (repeatable).")
+    ] = None,
+    params_file: Annotated[Path | None, typer.Option("--params-file", help="YAML/JSON mapping of params.")] = None,
+    gpus: Annotated[str | None, typer.Option("--gpus", help="all, none, or device ids like 0,1.")] = None,
+    nproc: Annotated[int, typer.Option("--nproc", help="Workers under paddle.distributed.launch.")] = 1,
+    name: Annotated[str | None, typer.Option("--name", help="A name for the run.")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", help="key=value label (repeatable).")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, or KEY to pass yours.")] = None,
+    mount: Annotated[list[str] | None, typer.Option("--mount", help="SRC:DST[:ro] (repeatable).")] = None,
+    shm_size: Annotated[str | None, typer.Option("--shm-size", help="Shared memory size (default 2g).")] = None,
+    memory: Annotated[str | None, typer.Option("--memory", help="Memory limit, e.g. 8g.")] = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Start and return the run id.")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the container after it ends.")] = False,
+    pull: Annotated[bool, typer.Option("--pull", help="Pull the image when it is missing.")] = False,
+    require_clean: Annotated[bool, typer.Option("--require-clean", help="Refuse uncommitted changes.")] = False,
+    code_writable: Annotated[bool, typer.Option("--code-writable", help="Mount the code read-write.")] = False,
+    grace: Annotated[int, typer.Option("--grace", help="Seconds to wait after SIGTERM before killing.")] = 10,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the container spec; run nothing.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the final manifest as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id.")] = False,
+) -> None:
+    """Train a script in a pinned PaddlePaddle container and record the run.
+
+    Exits with the script's exit code (130/143/129 when interrupted; see README for paddlectl's own codes).
+    """
+    from paddlectl.core.project import open_project
+    from paddlectl.core.train import prepare, train
+    from paddlectl.core.trainspec import TrainRequest
+
+    out.json_mode = json_output
+    out.quiet = quiet
+    positional = list(argv or [])
+    script = None if module else (positional.pop(0) if positional else None)
+    request = TrainRequest(
+        script=script, module=module, script_args=positional, image=image, params=list(param or []),
+        params_file=params_file, gpus=gpus, nproc=nproc, name=name, labels=list(label or []),
+        env=list(env or []), mounts=list(mount or []), shm_size=shm_size, memory=memory, detach=detach, keep=keep,
+        pull=pull, require_clean=require_clean, code_writable=code_writable, grace_seconds=grace,
+    )
+    project = open_project()
+    prepared = prepare(request, project, Path.cwd())
+    if dry_run:
+        from paddlectl.core.train import dry_run_spec
+
+        spec = dry_run_spec(prepared, project)
+        if json_output:
+            out.json(spec)
+        else:
+            from paddlectl.core.yamlio import dump_yaml
+
+            out.data(dump_yaml(spec))
+        return
+    from paddlectl.engine.docker_engine import connect
+
+    events = CliTrainEvents(json_mode=json_output, quiet=quiet)
+    try:
+        outcome = train(prepared, project, connect, events)
+    finally:
+        events.close()
+    manifest = outcome.manifest
+    if json_output:
+        out.json(manifest.to_dict())
+    elif quiet:
+        out.data(manifest.id)
+    else:
+        _summary(manifest.to_dict())
+    raise typer.Exit(outcome.exit_code)
+
+
+def _summary(manifest: dict[str, Any]) -> None:
+    status = manifest["status"]
+    colour = {"succeeded": "green", "running": "cyan"}.get(status, "red")
+    reason = f" ({manifest['reason']})" if manifest.get("reason") else ""
+    out.status(f"[{colour}]run {manifest['id']} {status}[/{colour}]{reason}")
+    summary = (manifest.get("metrics") or {}).get("summary") or {}
+    if summary:
+        shown = ", ".join(f"{name}={values.get('last'):.4g}" for name, values in list(summary.items())[:8]
+                          if isinstance(values.get("last"), (int, float)))
+        out.status(f"  metrics: {shown}")
+    if manifest.get("duration_seconds") is not None:
+        out.status(f"  duration: {manifest['duration_seconds']:.1f}s, log: {manifest['logs'].get('lines', 0)} lines")

@@ -38,8 +38,5 @@ def find_root(start: Path) -> Path:
 def open_project(start: Path | None = None) -> Project:
     root = find_root(start or Path.cwd())
     config_path = root / CONFIG_NAME
-    if config_path.is_file():
-        config = load_config(config_path)
-    else:
-        config = ProjectConfig(name=root.name)
+    config = load_config(config_path) if config_path.is_file() else ProjectConfig(name=root.name)
     return Project(root=root, config=config)

@@ -18,6 +18,7 @@ from docker.types import DeviceRequest
 from docker.types import Ulimit as DockerUlimit
 
 from paddlectl.engine.protocol import (
+    Container,
     ContainerSpec,
     ContainerState,
     EngineInfo,
@@ -128,9 +129,16 @@ class DockerContainer:
             self._model.start()
 
     def stream_output(self) -> Iterator[bytes]:
+        """Attach (call before start) and yield output in large merged chunks, in the order it was written."""
+        api = self._client.api
         with translated_errors("attaching to the container"):
-            frames = self._client.api.attach(self.id, stdout=True, stderr=True, stream=True, logs=True)
-        return _guarded(frames)
+            params = {"logs": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
+            response = api._post(api._url("/containers/{0}/attach", self.id), headers=headers, params=params,
+                                 stream=True)
+            sock = api._get_raw_response_socket(response)
+            api._disable_socket_timeout(sock)
+        return _guarded(_demultiplexed(sock, response))
 
     def output(self, since: float | None = None) -> bytes:
         with translated_errors("reading the container's log"):
@@ -158,6 +166,41 @@ class DockerContainer:
     def remove(self) -> None:
         with translated_errors("removing the container"), contextlib.suppress(docker.errors.NotFound):
             self._model.remove(force=True)
+
+
+_READ_SIZE = 1 << 18
+
+
+def _demultiplexed(sock: Any, response: Any) -> Iterator[bytes]:
+    """Docker's multiplexed stream (8-byte header + payload per frame), read in bulk and merged per read.
+
+    docker-py reads every frame with separate header and payload reads; a script printing a million lines
+    produces a million frames, so this reads up to 256 KiB at a time and splits frames from the buffer.
+    """
+    read = sock.recv if hasattr(sock, "recv") else sock.read
+    buffer = bytearray()
+    try:
+        while True:
+            data = read(_READ_SIZE)
+            if not data:
+                break
+            buffer += data
+            position, size_total = 0, len(buffer)
+            payloads = []
+            while position + 8 <= size_total:
+                size = int.from_bytes(buffer[position + 4 : position + 8], "big")
+                end = position + 8 + size
+                if end > size_total:
+                    break
+                payloads.append(buffer[position + 8 : end])
+                position = end
+            if position:
+                del buffer[:position]
+            if payloads:
+                yield b"".join(payloads)
+    finally:
+        with contextlib.suppress(Exception):
+            response.close()
 
 
 def _guarded(frames: Iterator[bytes]) -> Iterator[bytes]:
@@ -239,7 +282,9 @@ class DockerEngine:
             "detach": True,
             "stdin_open": False,
             "tty": False,
-            "volumes": {m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts},
+            "volumes": {
+                mount.source: {"bind": mount.target, "mode": "ro" if mount.read_only else "rw"} for mount in spec.mounts
+            },
         }
         if spec.shm_size and spec.ipc_mode != "host":
             kwargs["shm_size"] = spec.shm_size
@@ -261,7 +306,7 @@ class DockerEngine:
             model = self._client.containers.create(spec.image, **kwargs)
         return DockerContainer(self._client, model)
 
-    def start(self, container: DockerContainer) -> None:  # type: ignore[override]
+    def start(self, container: Container) -> None:
         try:
             container.start()
         except PaddlectlError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -143,7 +143,9 @@ class ContainerEngine(Protocol):
         """The local image for a tag, digest or id, or None when absent."""
         ...
 
-    def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo: ...
+    def pull(
+        self, reference: str, on_progress: Callable[[PullProgress], None] | None = None
+    ) -> ImageInfo: ...
 
     def create(self, spec: ContainerSpec) -> Container:
         """Create (not start) a container. A failed create leaves nothing behind."""
@@ -155,6 +157,6 @@ class ContainerEngine(Protocol):
 
     def container(self, container_id: str) -> Container | None: ...
 
-    def containers(self, labels: dict[str, str]) -> list[Container]:
+    def containers(self, labels: dict[str, str]) -> Sequence[Container]:
         """All containers (running or not) carrying every one of these labels."""
         ...

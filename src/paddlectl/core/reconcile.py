@@ -1,0 +1,137 @@
+"""Settle runs marked running whose CLI is gone: the container, found by label, is the truth.
+
+An exited container gives the run its real exit code (and its complete log); a vanished one makes the run `lost`.
+A run whose owning CLI process is still alive on this host is left to that process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from paddlectl.core.manifest import Manifest, RunStatus
+from paddlectl.core.runstore import RunPaths, RunStore, utc_now
+from paddlectl.core.trainspec import RUN_LABEL
+from paddlectl.engine.protocol import Container, ContainerEngine
+from paddlectl.errors import PaddlectlError
+
+_RUNNING_MARK = b"\nstatus: running\n"
+
+
+def running_run_dirs(store: RunStore) -> list[RunPaths]:
+    """Runs whose manifest says running, found without parsing every manifest (a byte search per file)."""
+    found = []
+    for paths in store.run_dirs():
+        try:
+            with open(paths.manifest, "rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            continue
+        if _RUNNING_MARK in head:
+            found.append(paths)
+    return found
+
+
+def owner_alive(manifest: Manifest) -> bool:
+    """Is the CLI process that owns this run still alive here? (pid reuse is checked against the command line)."""
+    if manifest.owner_pid is None or manifest.owner_host != socket.gethostname():
+        return False
+    try:
+        with open(f"/proc/{manifest.owner_pid}/cmdline", "rb") as handle:
+            return b"paddlectl" in handle.read()
+    except OSError:
+        try:
+            os.kill(manifest.owner_pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+
+def reconcile_runs(store: RunStore, engine: ContainerEngine, candidates: Iterable[RunPaths] | None = None) -> list[str]:
+    """Settle every run marked running that nobody is finalising; return the ids whose manifest changed."""
+    changed = []
+    for paths in candidates if candidates is not None else running_run_dirs(store):
+        stored = store.load(paths)
+        manifest = stored.manifest
+        if manifest is None or manifest.status is not RunStatus.RUNNING or owner_alive(manifest):
+            continue
+        if settle_run(store, engine, paths, manifest):
+            changed.append(manifest.id)
+    return changed
+
+
+def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manifest: Manifest) -> bool:
+    """Settle one orphaned run from its container; False when it is still running."""
+    from paddlectl.core.train import settle_from_state
+
+    container = _find_container(engine, manifest)
+    if container is None:
+        manifest.status = RunStatus.LOST
+        manifest.owner_pid = None
+        manifest.reason = "its container is gone (removed, or the engine lost it) before the run was recorded"
+        manifest.ended_at = utc_now()
+        store.write(manifest)
+        return True
+    state = container.state()
+    if state.running:
+        return False
+    _recover_log_and_metrics(container, paths, manifest)
+    previous_reason = manifest.reason
+    settle_from_state(manifest, state, None, paths)
+    if previous_reason and "lost contact" in previous_reason and manifest.status is not RunStatus.SUCCEEDED:
+        manifest.reason = f"{manifest.reason} (after the CLI {previous_reason})"
+    manifest.ended_at = _iso(state.finished_at) or utc_now()
+    manifest.duration_seconds = _duration(manifest.started_at, manifest.ended_at)
+    store.write(manifest)
+    if not manifest.container.kept:
+        with contextlib.suppress(PaddlectlError):
+            container.remove()
+    return True
+
+
+def _find_container(engine: ContainerEngine, manifest: Manifest) -> Container | None:
+    found = engine.containers({RUN_LABEL: manifest.id})
+    if found:
+        return found[0]
+    return engine.container(manifest.container.id) if manifest.container.id else None
+
+
+def _recover_log_and_metrics(container: Container, paths: RunPaths, manifest: Manifest) -> None:
+    """Rewrite the log from the engine's complete copy and re-read metrics from it and from the helper file."""
+    from paddlectl.core.runmetrics import RunMetrics
+    from paddlectl.core.runner import OutputSink
+
+    try:
+        output = container.output()
+    except PaddlectlError:
+        return
+    metrics = RunMetrics(paths)
+    with open(paths.log, "w", encoding="utf-8", newline="\n") as log:
+        sink = OutputSink(log, None, metrics.parse_lines, metrics.parse_redraw)
+        sink.feed(output)
+        sink.close()
+    manifest.logs["lines"] = sink.lines
+    manifest.logs["rebuilt_from_engine"] = True
+    metrics.finish(manifest)
+
+
+def _iso(timestamp: str | None) -> str | None:
+    if not timestamp or timestamp.startswith("0001-"):
+        return None
+    return timestamp[:23].rstrip("Z") + "Z" if "." in timestamp else timestamp
+
+
+def _duration(started: str | None, ended: str | None) -> float | None:
+    try:
+        start = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+        end = datetime.fromisoformat(str(ended).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=timezone.utc)
+    return round((end - start).total_seconds(), 3)

@@ -1,0 +1,36 @@
+"""A run's metrics: parsed live from its output, read from the in-container helper's file, summarised at the end."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from paddlectl.core.runstore import METRICS_NAME, RunPaths
+
+if TYPE_CHECKING:
+    from paddlectl.core.manifest import Manifest
+
+
+class RunMetrics:
+    """Collects both sources for one run; `finish` writes metrics.jsonl and the manifest's summary."""
+
+    def __init__(self, paths: RunPaths) -> None:
+        from paddlectl.core.metrics import LogMetricParser, MetricRecorder
+
+        self.paths = paths
+        self.parser = LogMetricParser()
+        self.recorder = MetricRecorder()
+
+    def parse_lines(self, lines: list[str]) -> None:
+        parse, add = self.parser.parse, self.recorder.add
+        for line in lines:
+            if ":" in line:  # every format we read has `name: value`; most log lines can be skipped cheaply
+                for point in parse(line):
+                    add(point)
+
+    def parse_redraw(self, text: str) -> None:
+        self.parse_lines([text])
+
+    def finish(self, manifest: Manifest) -> None:
+        self.recorder.read_helper_file(self.paths.helper_metrics)
+        self.recorder.write_series(self.paths.metrics)
+        manifest.metrics = {"file": METRICS_NAME, "summary": self.recorder.summary()}

@@ -1,0 +1,235 @@
+"""Run one container to its end: attach before start, stream and save every line, wait, honour signals.
+
+The first SIGINT/SIGTERM/SIGHUP stops the container with a grace period; a second one kills it at once.
+The final state always comes from the engine (wait/inspect), never from the output stream ending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from paddlectl.core.logstream import LineAssembler
+from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, ContainerState
+from paddlectl.errors import PaddlectlError
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class RunInterrupted(Exception):
+    """The first stop signal arrived."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _ForceKill(Exception):
+    """A second stop signal arrived: kill now."""
+
+
+class SignalGuard:
+    """Turns stop signals into exceptions in the main thread: first RunInterrupted, then _ForceKill, then nothing."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._armed = True
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        if not self._armed:
+            return
+        if len(self.received) == 1:
+            raise RunInterrupted(signum)
+        self._armed = False
+        raise _ForceKill
+
+    def disarm(self) -> None:
+        self._armed = False
+
+    @property
+    def first_signal(self) -> int | None:
+        return self.received[0] if self.received else None
+
+    def __enter__(self) -> SignalGuard:
+        if threading.current_thread() is threading.main_thread():
+            for signum in HANDLED_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)  # type: ignore[arg-type]
+
+
+@dataclass
+class ContainerRun:
+    """How a container run ended, as far as the engine could tell."""
+
+    container_id: str | None
+    state: ContainerState | None
+    interrupted_by: int | None
+    engine_error: PaddlectlError | None
+    lines: int
+    log_rebuilt: bool
+
+
+class OutputSink:
+    """Where output goes: the saved log (final lines only) and the live display; counts lines."""
+
+    def __init__(
+        self, log: TextIO, on_output: Callable[[str], None] | None, on_lines: Callable[[list[str]], None] | None,
+        on_redraw: Callable[[str], None] | None,
+    ) -> None:
+        self.log = log
+        self.on_output = on_output
+        self.on_lines = on_lines
+        self.lines = 0
+        self.assembler = LineAssembler(on_redraw=on_redraw)
+
+    def feed(self, chunk: bytes) -> None:
+        self._emit(self.assembler.feed(chunk))
+
+    def close(self) -> None:
+        self._emit(self.assembler.close())
+        self.log.flush()
+
+    def _emit(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        text = "\n".join(lines) + "\n"
+        self.log.write(text)
+        self.lines += len(lines)
+        if self.on_output is not None:
+            self.on_output(text)
+        if self.on_lines is not None:
+            self.on_lines(lines)
+
+
+def run_container(
+    engine: ContainerEngine,
+    spec: ContainerSpec,
+    *,
+    log_path: Path,
+    grace_seconds: int = 10,
+    keep: bool = False,
+    on_created: Callable[[Container], None] | None = None,
+    on_output: Callable[[str], None] | None = None,
+    on_lines: Callable[[list[str]], None] | None = None,
+    on_redraw: Callable[[str], None] | None = None,
+    on_stopping: Callable[[int], None] | None = None,
+) -> ContainerRun:
+    """Create, attach, start and follow a container to its end; save its whole output to `log_path`.
+
+    Raises PaddlectlError only when the container could not be created or started (nothing is left behind then).
+    An engine that goes away mid-run comes back as `engine_error`, with the container left for reconciliation.
+    """
+    with SignalGuard() as guard, open(log_path, "w", encoding="utf-8", newline="\n", buffering=1 << 16) as log:
+        sink = OutputSink(log, on_output, on_lines, on_redraw)
+        try:
+            container, stream = _create_and_start(engine, spec, on_created)
+        except (RunInterrupted, _ForceKill):
+            return ContainerRun(None, None, guard.first_signal, None, 0, False)
+        state: ContainerState | None = None
+        engine_error: PaddlectlError | None = None
+        stream_complete = False
+        try:
+            try:
+                _follow(stream, sink)
+                stream_complete = True
+            except PaddlectlError:
+                pass  # the stream broke; whether the engine is gone, wait() tells
+            state = container.wait()
+        except RunInterrupted as interrupt:
+            if on_stopping is not None:
+                with contextlib.suppress(RunInterrupted, _ForceKill):
+                    on_stopping(interrupt.signum)
+            state, engine_error = _stop(container, guard, grace_seconds)
+        except _ForceKill:
+            state, engine_error = _kill(container, guard)
+        except PaddlectlError as error:
+            engine_error = error
+        finally:
+            guard.disarm()
+        rebuilt = False
+        if engine_error is None and not stream_complete:
+            rebuilt = _rebuild_log(container, log, sink)
+        else:
+            sink.close()
+        if engine_error is None and not keep:
+            with contextlib.suppress(PaddlectlError):
+                container.remove()
+    return ContainerRun(
+        container_id=container.id,
+        state=state,
+        interrupted_by=guard.first_signal,
+        engine_error=engine_error,
+        lines=sink.lines,
+        log_rebuilt=rebuilt,
+    )
+
+
+def _create_and_start(
+    engine: ContainerEngine, spec: ContainerSpec, on_created: Callable[[Container], None] | None
+) -> tuple[Container, Iterator[bytes]]:
+    """Create, attach (so no early line is missed), start; on any failure remove what was created."""
+    container = engine.create(spec)
+    try:
+        if on_created is not None:
+            on_created(container)
+        stream = container.stream_output()
+        engine.start(container)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            container.remove()
+        raise
+    return container, stream
+
+
+def _follow(stream: Iterator[bytes], sink: OutputSink) -> None:
+    for chunk in stream:
+        sink.feed(chunk)
+
+
+def _stop(
+    container: Container, guard: SignalGuard, grace_seconds: int
+) -> tuple[ContainerState | None, PaddlectlError | None]:
+    try:
+        container.stop(grace_seconds)
+        return container.wait(), None
+    except (_ForceKill, RunInterrupted):
+        return _kill(container, guard)
+    except PaddlectlError as error:
+        return None, error
+
+
+def _kill(container: Container, guard: SignalGuard) -> tuple[ContainerState | None, PaddlectlError | None]:
+    guard.disarm()
+    try:
+        container.kill()
+        return container.wait(), None
+    except PaddlectlError as error:
+        return None, error
+
+
+def _rebuild_log(container: Container, log: TextIO, sink: OutputSink) -> bool:
+    """After an interrupted stream, rewrite the log from the engine's complete copy so no line is lost."""
+    try:
+        output = container.output()
+    except PaddlectlError:
+        sink.close()
+        return False
+    log.seek(0)
+    log.truncate()
+    fresh = OutputSink(log, None, None, None)
+    fresh.feed(output)
+    fresh.close()
+    sink.lines = fresh.lines
+    return True

@@ -1,0 +1,362 @@
+"""`paddlectl train`: check the request, record the run, run its container, settle the manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from paddlectl.core.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
+from paddlectl.core.project import Project
+from paddlectl.core.runstore import RunPaths, RunStore, utc_now
+from paddlectl.core.trainspec import (
+    TrainRequest,
+    build_container_spec,
+    check_size,
+    container_command,
+    gpu_count,
+    parse_gpus,
+    parse_mount,
+    script_in_project,
+)
+from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, GpuRequest, Mount, PullProgress
+from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
+
+SIGNAL_EXIT = {2: ExitCode.SIGINT, 15: ExitCode.SIGTERM, 1: ExitCode.SIGHUP}
+
+
+class TrainEvents(Protocol):
+    """What the CLI shows while a run goes on (core code never prints)."""
+
+    def status(self, message: str) -> None: ...
+
+    def warning(self, message: str) -> None: ...
+
+    def output(self, text: str) -> None: ...
+
+    def pull_progress(self, progress: PullProgress) -> None: ...
+
+
+@dataclass
+class PreparedRun:
+    """A train request checked against the project, before anything is created."""
+
+    request: TrainRequest
+    code_root: Path
+    image: str
+    script: str | None
+    module: str | None
+    gpus_text: str
+    gpus: GpuRequest | None
+    params: dict[str, Any]
+    param_sources: dict[str, str]
+    command: list[str]
+    env: dict[str, str]
+    labels: dict[str, str]
+    mounts: list[Mount]
+    shm_size: str
+    memory: str | None
+    distributed: bool
+    masked_env: dict[str, str] = field(default_factory=dict)
+    masked_command: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainOutcome:
+    manifest: Manifest
+    exit_code: int
+    paths: RunPaths
+
+
+def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
+    """Check everything that can be checked without the engine; raise UsageError for bad input."""
+    from paddlectl.core.images import PinnedImage
+    from paddlectl.core.params import params_to_args, parse_key_value, resolve_params
+    from paddlectl.core.secrets import mask_argv, mask_mapping
+
+    if bool(request.script) == bool(request.module):
+        raise UsageError("give a SCRIPT or -m MODULE (one of them)", hint="e.g. paddlectl train train.py")
+    if request.nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, not {request.nproc}")
+    code_root = (request.code_root or project.root).resolve()
+    gpus_text = request.gpus if request.gpus is not None else project.config.gpus
+    gpus = parse_gpus(gpus_text)
+    image = request.image or project.config.image_for("none" if gpus is None else gpus_text)
+    PinnedImage.parse(image)
+    script = script_in_project(request.script, code_root, cwd) if request.script else None
+    resolved = resolve_params(project.config.params, request.params_file, request.params)
+    env = dict(parse_key_value(item, "--env", environ=os.environ) for item in request.env)
+    labels = dict(parse_key_value(item, "--label") for item in request.labels)
+    mounts = [parse_mount(item, cwd) for item in request.mounts]
+    shm_size = check_size(request.shm_size or project.config.shm_size, "--shm-size")
+    memory = check_size(request.memory, "--memory") if request.memory else None
+    devices = gpu_count(gpus)
+    distributed = request.nproc > 1 or (devices is not None and devices > 1)
+    command = container_command(
+        script=script, module=request.module, args=[*params_to_args(resolved.values), *request.script_args],
+        nproc=request.nproc, gpus=gpus,
+    )
+    masked_env = mask_mapping(env)
+    secret_values = [value for key, value in env.items() if masked_env.get(key) != value and value]
+    secret_values += [
+        str(value) for key, value in resolved.values.items()
+        if mask_mapping({key: value}).get(key) != value and value not in (None, "")
+    ]
+    return PreparedRun(
+        request=request, code_root=code_root, image=image, script=script, module=request.module,
+        gpus_text=gpus_text, gpus=gpus, params=resolved.values, param_sources=resolved.sources, command=command,
+        env=env, labels=labels, mounts=mounts, shm_size=shm_size, memory=memory, distributed=distributed,
+        masked_env=masked_env, masked_command=mask_argv(command, secret_values),
+    )
+
+
+def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
+    """The container that would be created, secrets masked, as a plain document."""
+    from paddlectl.core.runtime_probe import lib_dir
+    from paddlectl.core.secrets import mask_mapping
+
+    spec = _spec(prepared, project, "<run-id>", project.runs_dir / "<run-id>", lib_dir())
+    return {
+        "image": spec.image,
+        "command": prepared.masked_command,
+        "working_dir": spec.working_dir,
+        "user": spec.user,
+        "environment": mask_mapping(spec.environment),
+        "mounts": [{"source": m.source, "target": m.target, "read_only": m.read_only} for m in spec.mounts],
+        "labels": spec.labels,
+        "shm_size": spec.shm_size if spec.ipc_mode != "host" else None,
+        "mem_limit": spec.mem_limit,
+        "gpus": prepared.gpus_text,
+        "ipc_mode": spec.ipc_mode,
+        "ulimits": [{"name": u.name, "soft": u.soft, "hard": u.hard} for u in spec.ulimits],
+        "init": spec.init,
+        "params": mask_mapping(prepared.params),
+    }
+
+
+def _spec(prepared: PreparedRun, project: Project, run_id: str, run_dir: Path, lib: Path) -> ContainerSpec:
+    return build_container_spec(
+        image=prepared.image, command=prepared.command, run_id=run_id, project_name=project.config.name,
+        code_root=prepared.code_root, run_dir=run_dir, lib_dir=lib, env=prepared.env, mounts=prepared.mounts,
+        gpus=prepared.gpus, shm_size=prepared.shm_size, memory=prepared.memory,
+        code_writable=prepared.request.code_writable, distributed=prepared.distributed,
+    )
+
+
+def train(
+    prepared: PreparedRun, project: Project, connect: Callable[[], ContainerEngine], events: TrainEvents
+) -> TrainOutcome:
+    """Run a prepared request to its end (or start it, with detach) and return the settled manifest."""
+    from paddlectl.core.gitinfo import capture_git, require_clean
+    from paddlectl.core.imageresolve import TagHistory, resolve_image
+    from paddlectl.core.runrecord import host_record
+    from paddlectl.core.runtime_probe import lib_dir
+    from paddlectl.core.secrets import mask_mapping
+
+    engine = connect()
+    pinned, image = resolve_image(engine, prepared.image, pull=prepared.request.pull,
+                                  on_progress=events.pull_progress)
+    info = engine.info()
+    if prepared.gpus is not None and not info.has_nvidia_runtime:
+        raise UnavailableError(
+            "GPUs were requested but this Docker engine has no NVIDIA runtime",
+            hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
+        )
+    store = RunStore(project.runs_dir)
+    paths = store.create()
+    try:
+        git = capture_git(prepared.code_root, paths.patch)
+        if prepared.request.require_clean:
+            require_clean(git)
+        image_record = TagHistory(project.store).record(pinned, image, paths.run_id)
+        paths.params_file.write_text(json.dumps(prepared.params, indent=1, default=str), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(paths.root, ignore_errors=True)  # nothing happened yet: leave nothing half-written
+        raise
+    if image_record.moved_from:
+        events.warning(
+            f"TAG MOVED: {pinned.reference} now resolves to {image.id[:19]}, "
+            f"but earlier runs used {image_record.moved_from[:19]}: results may not be comparable"
+        )
+    spec = _spec(prepared, project, paths.run_id, paths.root, lib_dir())
+    manifest = _initial_manifest(prepared, project, paths, image_record, spec, git.as_dict(), host_record(
+        info.server_version), mask_mapping(prepared.params))
+    store.write(manifest)
+    started = time.monotonic()
+    probe = _RuntimeProbe(engine, image.id, project.store, prepared.gpus, spec.user)
+    probe.start()
+    if prepared.request.detach:
+        return _detach(engine, spec, manifest, store, paths, probe, events)
+    return _run_attached(prepared, engine, spec, manifest, store, paths, probe, events, started)
+
+
+def _run_attached(
+    prepared: PreparedRun, engine: ContainerEngine, spec: ContainerSpec, manifest: Manifest, store: RunStore,
+    paths: RunPaths, probe: _RuntimeProbe, events: TrainEvents, started: float,
+) -> TrainOutcome:
+    from paddlectl.core.runmetrics import RunMetrics
+    from paddlectl.core.runner import run_container
+
+    metrics = RunMetrics(paths)
+    events.status(f"run {paths.run_id} started in {manifest.image.reference}")
+
+    def record_container(container: Container) -> None:
+        manifest.container.id = container.id
+        store.write(manifest)
+
+    def stopping(signum: int) -> None:
+        events.status(f"stopping run {paths.run_id} (grace {prepared.request.grace_seconds}s); "
+                      "signal again to kill it now")
+
+    try:
+        result = run_container(
+            engine, spec, log_path=paths.log, grace_seconds=prepared.request.grace_seconds,
+            keep=prepared.request.keep, on_created=record_container, on_output=events.output,
+            on_lines=metrics.parse_lines, on_redraw=metrics.parse_redraw, on_stopping=stopping,
+        )
+    except PaddlectlError:
+        shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran
+        raise
+    manifest.runtime = probe.result()
+    manifest.duration_seconds = round(time.monotonic() - started, 3)
+    manifest.ended_at = utc_now()
+    manifest.logs["lines"] = result.lines
+    manifest.logs["rebuilt_from_engine"] = result.log_rebuilt
+    manifest.container.kept = prepared.request.keep
+    metrics.finish(manifest)
+    settle_from_state(manifest, result.state, result.interrupted_by, paths)
+    if result.engine_error is not None:
+        manifest.status = RunStatus.RUNNING  # settled later by reconciliation, never recorded as succeeded
+        manifest.owner_pid = None
+        manifest.reason = f"lost contact with the Docker engine: {result.engine_error.message}"
+        manifest.ended_at = None
+        store.write(manifest)
+        raise UnavailableError(
+            f"run {paths.run_id}: lost contact with the Docker engine during the run",
+            hint="restart the engine; the next paddlectl command settles the run from its container",
+        )
+    store.write(manifest)
+    return TrainOutcome(manifest, exit_code_for(manifest), paths)
+
+
+
+
+def settle_from_state(manifest: Manifest, state: Any, interrupted_by: int | None, paths: RunPaths) -> None:
+    """Status, exit code, OOM flag and artifacts from the container's final state."""
+    from paddlectl.core.runrecord import artifact_records
+
+    manifest.owner_pid = None
+    manifest.artifacts = artifact_records(paths.outputs)
+    manifest.logs["workers"] = sorted(p.name for p in paths.workers_dir.glob("*")) if paths.workers_dir.is_dir() else []
+    if state is not None:
+        manifest.exit_code = state.exit_code
+        manifest.oom_killed = state.oom_killed
+    if interrupted_by is not None:
+        manifest.status = RunStatus.INTERRUPTED
+        manifest.reason = f"stopped by {_signal_name(interrupted_by)}"
+    elif state is None:
+        manifest.status = RunStatus.FAILED
+        manifest.reason = "the container's final state is unknown"
+    elif state.oom_killed:
+        manifest.status = RunStatus.FAILED
+        manifest.reason = "OOMKilled: the container ran out of memory (raise --memory)"
+    elif state.exit_code == 0:
+        manifest.status = RunStatus.SUCCEEDED
+    else:
+        manifest.status = RunStatus.FAILED
+        manifest.reason = f"exited with code {state.exit_code}" + (f": {state.error}" if state.error else "")
+
+
+def exit_code_for(manifest: Manifest) -> int:
+    if manifest.status is RunStatus.INTERRUPTED:
+        reason = manifest.reason or ""
+        for signum, code in SIGNAL_EXIT.items():
+            if _signal_name(signum) in reason:
+                return int(code)
+        return int(ExitCode.SIGINT)
+    if manifest.status is RunStatus.SUCCEEDED:
+        return 0
+    if manifest.exit_code:
+        return manifest.exit_code
+    return int(ExitCode.FAILED)
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
+
+
+def _initial_manifest(
+    prepared: PreparedRun, project: Project, paths: RunPaths, image: ImageRecord, spec: ContainerSpec,
+    git: dict[str, Any], host: dict[str, Any], masked_params: dict[str, Any],
+) -> Manifest:
+    request = prepared.request
+    return Manifest(
+        id=paths.run_id,
+        project=project.config.name,
+        status=RunStatus.RUNNING,
+        started_at=utc_now(),
+        image=image,
+        command=CommandRecord(script=prepared.script, module=prepared.module, args=list(request.script_args),
+                              argv=prepared.masked_command),
+        container=ContainerRecord(
+            user=spec.user, working_dir=spec.working_dir,
+            shm_size=spec.shm_size if spec.ipc_mode != "host" else None, mem_limit=spec.mem_limit,
+            gpus=prepared.gpus_text, ipc_mode=spec.ipc_mode, nproc=request.nproc,
+            code_read_only=not request.code_writable,
+            mounts=[{"source": m.source, "target": m.target, "read_only": m.read_only} for m in prepared.mounts],
+            env_names=sorted(prepared.env), env=prepared.masked_env,
+        ),
+        name=request.name,
+        labels=prepared.labels,
+        detached=request.detach,
+        owner_pid=None if request.detach else os.getpid(),
+        owner_host=socket.gethostname(),
+        reproduces=request.reproduces,
+        params={"values": masked_params, "sources": prepared.param_sources},
+        git=git,
+        host=host,
+    )
+
+
+def _detach(
+    engine: ContainerEngine, spec: ContainerSpec, manifest: Manifest, store: RunStore, paths: RunPaths,
+    probe: _RuntimeProbe, events: TrainEvents,
+) -> TrainOutcome:
+    container = engine.create(spec)
+    manifest.container.id = container.id
+    engine.start(container)
+    manifest.runtime = probe.result()
+    store.write(manifest)
+    events.status(f"run {paths.run_id} started detached; follow it with 'paddlectl runs logs {paths.run_id} -f'")
+    return TrainOutcome(manifest, 0, paths)
+
+
+class _RuntimeProbe:
+    """Probes the image's runtime in a thread while the run goes on (cached per image id after the first)."""
+
+    def __init__(self, engine: ContainerEngine, image_id: str, store: Path, gpus: GpuRequest | None,
+                 user: str | None) -> None:
+        self._args = (engine, image_id, store, gpus, user)
+        self._result: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, name="paddlectl-probe", daemon=True)
+
+    def _run(self) -> None:
+        from paddlectl.core.runtime_probe import probe_runtime
+
+        self._result = probe_runtime(*self._args)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def result(self, timeout: float = 120) -> dict[str, Any]:
+        self._thread.join(timeout)
+        return self._result or {"probe_error": "the runtime probe did not finish"}
