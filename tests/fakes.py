@@ -1,0 +1,124 @@
+"""A small in-memory container engine implementing the protocol, for fast unit tests of the logic above it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from paddlectl.engine.protocol import (
+    ContainerSpec,
+    ContainerState,
+    EngineInfo,
+    ImageInfo,
+    PullProgress,
+)
+from paddlectl.errors import UnavailableError
+
+
+@dataclass
+class FakeContainer:
+    """Plays back scripted output chunks, then ends with a scripted exit code."""
+
+    id: str
+    spec: ContainerSpec
+    chunks: list[bytes]
+    exit_code: int = 0
+    oom_killed: bool = False
+    status: str = "created"
+    removed: bool = False
+    stopped_with: int | None = None
+    killed: bool = False
+    on_chunk: Callable[[int], None] | None = None  # called before chunk i is yielded (to send signals, ...)
+    stream_breaks_after: int | None = None  # raise UnavailableError after this many chunks
+    engine: FakeEngine | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.spec.labels)
+
+    def start(self) -> None:
+        self.status = "running"
+
+    def stream_output(self) -> Iterator[bytes]:
+        for index, chunk in enumerate(self.chunks):
+            if self.stream_breaks_after is not None and index >= self.stream_breaks_after:
+                raise UnavailableError("streaming the container's output: cannot reach the Docker engine")
+            if self.on_chunk is not None:
+                self.on_chunk(index)
+            if self.status != "running":
+                return
+            yield chunk
+        self.status = "exited"
+
+    def output(self, since: float | None = None) -> bytes:
+        return b"".join(self.chunks)
+
+    def wait(self, timeout: float | None = None) -> ContainerState:
+        if self.engine is not None and self.engine.down:
+            raise UnavailableError("waiting for the container: cannot reach the Docker engine")
+        if self.status == "running":
+            self.status = "exited"
+        return self.state()
+
+    def state(self) -> ContainerState:
+        return ContainerState(status=self.status, exit_code=self.exit_code, oom_killed=self.oom_killed, error="")
+
+    def stop(self, grace_seconds: int) -> None:
+        self.stopped_with = grace_seconds
+        self.status = "exited"
+        self.exit_code = 143
+
+    def kill(self) -> None:
+        self.killed = True
+        self.status = "exited"
+        self.exit_code = 137
+
+    def remove(self) -> None:
+        self.removed = True
+        if self.engine is not None:
+            self.engine.live.pop(self.id, None)
+
+
+@dataclass
+class FakeEngine:
+    images: dict[str, ImageInfo] = field(default_factory=dict)
+    script: list[bytes] = field(default_factory=list)
+    exit_code: int = 0
+    created: list[FakeContainer] = field(default_factory=list)
+    live: dict[str, FakeContainer] = field(default_factory=dict)
+    nvidia: bool = False
+    down: bool = False
+    fail_start: str | None = None
+
+    def info(self) -> EngineInfo:
+        runtimes = ("runc", "nvidia") if self.nvidia else ("runc",)
+        return EngineInfo("20.10.24", "1.41", "overlay2", "Debian", runtimes, "runc", "/var/lib/docker")
+
+    def image(self, reference: str) -> ImageInfo | None:
+        return self.images.get(reference)
+
+    def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo:
+        raise UnavailableError(f"pulling {reference} failed: no registry")
+
+    def create(self, spec: ContainerSpec) -> FakeContainer:
+        container = FakeContainer(id=f"c{len(self.created):04d}", spec=spec, chunks=list(self.script),
+                                  exit_code=self.exit_code, engine=self)
+        self.created.append(container)
+        self.live[container.id] = container
+        return container
+
+    def start(self, container: FakeContainer) -> None:  # type: ignore[override]
+        if self.fail_start:
+            container.remove()
+            raise UnavailableError(self.fail_start)
+        container.start()
+
+    def container(self, container_id: str) -> FakeContainer | None:
+        return self.live.get(container_id)
+
+    def containers(self, labels: dict[str, str]) -> Sequence[FakeContainer]:
+        return [c for c in self.live.values() if all(c.spec.labels.get(k) == v for k, v in labels.items())]
+
+
+def image_info(reference: str, image_id: str = "sha256:" + "ab" * 32, digests: tuple[str, ...] = ()) -> ImageInfo:
+    return ImageInfo(id=image_id, tags=(reference,), repo_digests=digests, size=1, created="")
