@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paddlectl.core.params import exponent_floats
 from paddlectl.core.yamlio import load_yaml
 from paddlectl.errors import UsageError
 
@@ -91,7 +92,7 @@ def parse_config(document: Any, path: Path) -> ProjectConfig:
         gpu_image=str(images.get("gpu", DEFAULT_GPU_IMAGE)),
         gpus=str(train.get("gpus", "none")),
         shm_size=str(train.get("shm_size", DEFAULT_SHM_SIZE)),
-        params=_mapping(train.get("params"), f"{where}: train.params"),
+        params=exponent_floats(_mapping(train.get("params"), f"{where}: train.params")),
         export=ExportConfig(
             model=export.get("model"),
             model_args=_mapping(export.get("model_args"), f"{where}: export.model_args"),

@@ -65,7 +65,8 @@ class TagHistory:
     def record(self, pinned: PinnedImage, image: ImageInfo, run_id: str) -> ImageRecord:
         """Remember the id this reference resolved to; the record says which id it moved from, if it moved."""
         record = ImageRecord(
-            reference=pinned.reference, id=image.id, digest=pinned.digest or digest_of(image, pinned.repository)
+            reference=pinned.reference, id=image.id,
+            digest=(pinned.digest if pinned.repository else None) or digest_of(image, pinned.repository),
         )
         with self._locked() as history:
             earlier = history.get(pinned.reference)
@@ -74,3 +75,24 @@ class TagHistory:
             history[pinned.reference] = {"id": image.id, "digest": record.digest or "", "run": run_id}
             write_atomic(self.path, json.dumps(history, indent=1, sort_keys=True))
         return record
+
+
+def recorded_image_reference(engine: ContainerEngine, record: ImageRecord) -> str:
+    """The exact image a run used, by registry digest or local id; a one-line error with the fix when it is gone."""
+    repository = record.reference.split("@", 1)[0].rsplit(":", 1)[0] if not record.reference.startswith("sha256:") \
+        else ""
+    if record.digest and repository:
+        by_digest = f"{repository}@{record.digest}"
+        if engine.image(by_digest) is not None:
+            return by_digest
+        raise UnavailableError(
+            f"the image this run used ({by_digest}) is not present locally",
+            hint=f"docker pull {by_digest}",
+        )
+    if record.id and engine.image(record.id) is not None:
+        return record.id
+    raise UnavailableError(
+        f"the image this run used (id {(record.id or '?')[:19]}, tag {record.reference}) is gone and has no "
+        "registry digest to pull it by",
+        hint=f"rebuild the image that was tagged {record.reference} (a local build), then check its id",
+    )

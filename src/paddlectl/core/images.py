@@ -28,6 +28,8 @@ class PinnedImage:
 
     @property
     def reference(self) -> str:
+        if not self.repository:
+            return str(self.digest)  # a local image id
         if self.digest:
             return f"{self.repository}@{self.digest}"
         return f"{self.repository}:{self.tag}"
@@ -38,6 +40,8 @@ class PinnedImage:
         text = reference.strip()
         if not text:
             raise UsageError("no image given", hint=f"pass --image, e.g. --image {PINNED_EXAMPLE}")
+        if _DIGEST.match(text):
+            return cls(repository="", tag=None, digest=text)  # a local image id names exact bytes too
         if "@" in text:
             repository, _, digest = text.partition("@")
             if ":" in repository.rsplit("/", 1)[-1]:

@@ -91,7 +91,12 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     image = request.image or project.config.image_for("none" if gpus is None else gpus_text)
     PinnedImage.parse(image)
     script = script_in_project(request.script, code_root, cwd) if request.script else None
-    resolved = resolve_params(project.config.params, request.params_file, request.params)
+    if request.fixed_params is not None:
+        fixed = resolve_params(request.fixed_params, None, request.params)
+        resolved = type(fixed)(fixed.values, {key: "cli" if source == "cli" else f"reproduce:{request.reproduces}"
+                                              for key, source in fixed.sources.items()})
+    else:
+        resolved = resolve_params(project.config.params, request.params_file, request.params)
     env = dict(parse_key_value(item, "--env", environ=os.environ) for item in request.env)
     labels = dict(parse_key_value(item, "--label") for item in request.labels)
     mounts = [parse_mount(item, cwd) for item in request.mounts]
@@ -170,16 +175,21 @@ def train(
             hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
         )
     store = RunStore(project.runs_dir)
+    ensure_store(project.store)
     paths = store.create()
     try:
         git = capture_git(prepared.code_root, paths.patch)
         if prepared.request.require_clean:
             require_clean(git)
         image_record = TagHistory(project.store).record(pinned, image, paths.run_id)
+        if prepared.request.image_tag:
+            image_record.reference = prepared.request.image_tag
         paths.params_file.write_text(json.dumps(prepared.params, indent=1, default=str), encoding="utf-8")
     except BaseException:
         shutil.rmtree(paths.root, ignore_errors=True)  # nothing happened yet: leave nothing half-written
         raise
+    if git.warning:
+        events.warning(git.warning)
     if image_record.moved_from:
         events.warning(
             f"TAG MOVED: {pinned.reference} now resolves to {image.id[:19]}, "
@@ -246,6 +256,16 @@ def _run_attached(
     return TrainOutcome(manifest, exit_code_for(manifest), paths)
 
 
+
+
+def ensure_store(store: Path) -> None:
+    """The run store, with its own .gitignore so runs are never committed (or captured in patches) by accident."""
+    from paddlectl.core.scaffold import STORE_GITIGNORE
+
+    ignore = store / ".gitignore"
+    if not ignore.exists():
+        store.mkdir(parents=True, exist_ok=True)
+        ignore.write_text(STORE_GITIGNORE, encoding="utf-8")
 
 
 def settle_from_state(manifest: Manifest, state: Any, interrupted_by: int | None, paths: RunPaths) -> None:

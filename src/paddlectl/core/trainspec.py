@@ -33,6 +33,8 @@ class TrainRequest:
     script_args: list[str] = field(default_factory=list)
     image: str | None = None
     params: list[str] = field(default_factory=list)  # "key=value" assignments
+    fixed_params: dict[str, object] | None = None  # reproduce: the recorded values, used as they are
+    image_tag: str | None = None  # reproduce: the tag the original asked for (the image is run by digest or id)
     params_file: Path | None = None
     gpus: str | None = None
     nproc: int = 1

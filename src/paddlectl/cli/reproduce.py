@@ -1,0 +1,61 @@
+"""paddlectl reproduce"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from paddlectl.cli.output import out
+
+
+def command(
+    run: Annotated[str, typer.Argument(help="Run id, unique prefix, name, or last.")],
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance for metrics.")] = 0.0,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance for metrics.")] = 0.0,
+    param: Annotated[list[str] | None, typer.Option("-p", "--param", help="Override (secret params).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the verdict.")] = False,
+) -> None:
+    """Run RUN again (same image digest, commit + patch, params, settings) and compare its metrics.
+
+    Exits 0 only when the metrics are identical or within --rtol/--atol; 1 otherwise.
+    """
+    from paddlectl.cli.train import CliTrainEvents
+    from paddlectl.core.project import open_project
+    from paddlectl.core.reproduce import reproduce
+    from paddlectl.core.runquery import resolve_run
+    from paddlectl.core.runstore import RunStore
+    from paddlectl.engine.docker_engine import connect
+
+    out.json_mode = json_output
+    out.quiet = quiet
+    project = open_project()
+    store = RunStore(project.runs_dir)
+    original = store.read(resolve_run(store, run).run_id)
+    events = CliTrainEvents(json_mode=json_output, quiet=quiet)
+    try:
+        outcome, verdict = reproduce(project, original, list(param or []), connect, events, rtol=rtol, atol=atol)
+    finally:
+        events.close()
+    if json_output:
+        out.json(verdict.as_dict())
+    elif quiet:
+        out.data(verdict.overall)
+    else:
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold")
+        for column in ("metric", original.id, outcome.manifest.id, "verdict"):
+            table.add_column(column)
+        for metric in verdict.metrics:
+            colour = {"identical": "green", "within-tolerance": "yellow"}.get(metric.verdict, "red")
+            table.add_row(metric.name, _fmt(metric.original), _fmt(metric.reproduced),
+                          f"[{colour}]{metric.verdict}[/{colour}]")
+        out.stdout_console.print(table)
+        out.status(f"verdict: {verdict.overall} (run {outcome.manifest.id} {outcome.manifest.status.value})")
+    raise typer.Exit(0 if verdict.reproduced else 1)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
