@@ -241,3 +241,37 @@ def test_reconcile_marks_vanished_container_lost_and_skips_live_owner(project: P
         owner.wait()
     assert reconcile_runs(store, engine) == [manifest.id]  # the owner died: settled
     assert store.read(manifest.id).status is RunStatus.LOST
+
+
+def test_reproduce_of_a_gone_image_names_the_pull_command() -> None:
+    from paddlectl.core.imageresolve import recorded_image_reference
+    from paddlectl.core.manifest import ImageRecord
+
+    digest = "sha256:" + "12" * 32
+    record = ImageRecord(reference="paddlepaddle/paddle:3.2.0", id="sha256:" + "34" * 32, digest=digest)
+    with pytest.raises(UnavailableError) as caught:
+        recorded_image_reference(FakeEngine(), record)
+    assert caught.value.hint == f"docker pull paddlepaddle/paddle@{digest}"
+    local = ImageRecord(reference="mine/img:1", id="sha256:" + "56" * 32, digest=None)
+    with pytest.raises(UnavailableError, match="no registry digest"):
+        recorded_image_reference(FakeEngine(), local)
+    present = FakeEngine(images={local.id or "": image_info("mine/img:1", image_id=local.id or "")})
+    assert recorded_image_reference(present, local) == local.id
+
+
+def test_reproduce_verdicts() -> None:
+    from paddlectl.core.manifest import CommandRecord, ImageRecord, Manifest
+    from paddlectl.core.reproduce import compare_metrics
+
+    def run(values: dict[str, float], status: RunStatus = RunStatus.SUCCEEDED) -> Manifest:
+        manifest = Manifest(id="r", project="p", status=status, started_at="", image=ImageRecord("i:1"),
+                            command=CommandRecord(script="t.py", module=None))
+        manifest.metrics = {"summary": {name: {"last": value} for name, value in values.items()}}
+        return manifest
+
+    assert compare_metrics(run({"a": 1.0}), run({"a": 1.0}), 0, 0).overall == "identical"
+    within = compare_metrics(run({"a": 1.0}), run({"a": 1.0005}), 1e-3, 0)
+    assert within.overall == "within-tolerance" and within.reproduced
+    assert compare_metrics(run({"a": 1.0}), run({"a": 1.1}), 1e-3, 0).overall == "different"
+    assert compare_metrics(run({"a": 1.0}), run({}), 0, 0).overall == "different"
+    assert not compare_metrics(run({"a": 1.0}), run({"a": 1.0}, RunStatus.FAILED), 0, 0).reproduced
