@@ -145,7 +145,7 @@ def test_train_records_a_complete_manifest(project: Path) -> None:
     assert manifest.git["is_repository"] is False
     stored = RunStore(open_project(project).runs_dir).read(manifest.id)
     assert stored.status is RunStatus.SUCCEEDED and stored.logs["lines"] == 2
-    spec = engine.created[-1].spec
+    (spec,) = [c.spec for c in engine.created if "io.paddlectl.run" in c.spec.labels]
     assert spec.init and spec.labels["io.paddlectl.run"] == manifest.id
     assert spec.environment["PYTHONUNBUFFERED"] == "1" and spec.shm_size == "2g"
     assert any(m.target == "/workspace" and m.read_only for m in spec.mounts)
