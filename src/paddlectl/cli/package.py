@@ -1,0 +1,64 @@
+"""paddlectl package"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from paddlectl.cli.output import out
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def command(
+    target: Annotated[str, typer.Argument(help="A run id, a run folder, or an export folder.")],
+    name: Annotated[str, typer.Option("--name", help="Package name: [a-z0-9][a-z0-9._-]*.")],
+    version: Annotated[str, typer.Option("--version", help="Semantic version, e.g. 1.0.0.")],
+    output_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder for NAME-VERSION.tar.")] = Path("."),
+    sign: Annotated[
+        Path | None, typer.Option("--sign", help="Sign with this ed25519 private key (paddlectl keys generate).")
+    ] = None,
+    status: Annotated[str, typer.Option("--status", help="staging, production or archived.")] = "staging",
+    task: Annotated[str | None, typer.Option("--task", help="What the model does, e.g. classification.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing archive.")] = False,
+    allow_unverified: Annotated[
+        bool, typer.Option("--allow-unverified", help="Package an export whose equivalence check did not pass.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """Package an export as NAME-VERSION.tar: inference files, MODEL.yaml, SHA256SUMS (and a signature)."""
+    from paddlectl.core.packaging import PackageRequest, build_package, parse_status, resolve_export_dir
+    from paddlectl.core.project import open_project
+
+    out.json_mode = json_output
+    request = PackageRequest(
+        export_dir=resolve_export_dir(target, open_project()),
+        name=name,
+        version=version,
+        output_dir=output_dir,
+        status=parse_status(status),
+        task=task,
+        sign_key=sign,
+        force=force,
+        allow_unverified=allow_unverified,
+    )
+    result = build_package(request)
+    for warning in result.warnings:
+        out.warn(warning)
+    if json_output:
+        out.json(result.as_dict())
+        return
+    out.data(f"{result.sha256}  {result.path}")
+    out.status(
+        f"packaged {name} {version} ({len(result.files)} files, {_size(result.size)}, "
+        f"{'signed' if result.signed else 'unsigned'}) into {result.path}"
+    )
