@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import run_cli
 
 pytestmark = pytest.mark.engine
@@ -56,7 +57,8 @@ def test_reproduce_uses_recorded_code_and_gives_identical_metrics(repo: Path) ->
     # the user's working tree was never touched
     assert (repo / "helper.py").read_text() == "factor = 100.0\n"
     assert not (repo / "extra.py").exists()
-    worktrees = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True,
+                               check=True).stdout
     assert len(worktrees.strip().splitlines()) == 1
 
 

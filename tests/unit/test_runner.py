@@ -7,8 +7,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from fakes import FakeEngine
 
+from fakes import FakeEngine
 from paddlectl.core.runner import run_container
 from paddlectl.engine.protocol import ContainerSpec
 from paddlectl.errors import UnavailableError

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import FakeEngine, image_info
 
+from fakes import FakeEngine, image_info
 from paddlectl.core.manifest import RunStatus
 from paddlectl.core.project import open_project
 from paddlectl.core.reconcile import reconcile_runs
@@ -134,7 +134,8 @@ def _engine(**kwargs: object) -> FakeEngine:
 def test_train_records_a_complete_manifest(project: Path) -> None:
     engine = _engine(script=[b"epoch: 1, loss: 0.5, acc: 0.75\n", b"done\n"])
     events = Events()
-    prepared = prepare(TrainRequest(script="train.py", name="first", labels=["team=cv"]), open_project(project), project)
+    request = TrainRequest(script="train.py", name="first", labels=["team=cv"])
+    prepared = prepare(request, open_project(project), project)
     outcome = train(prepared, open_project(project), lambda: engine, events)
     manifest = outcome.manifest
     assert outcome.exit_code == 0

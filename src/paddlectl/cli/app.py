@@ -8,11 +8,46 @@ from typing import Annotated
 import typer
 
 from paddlectl import __version__
-from paddlectl.cli import doctor, init, train
+from paddlectl.cli.lazygroup import LazyCommand, LazyCommandGroup
 from paddlectl.cli.output import out
+
+
+class RootGroup(LazyCommandGroup):
+    """paddlectl's commands, each imported only when it runs (Typer builds a command's options eagerly).
+
+    Add a command here: "name": LazyCommand("paddlectl.cli.MODULE:command" or ":app" for a group, "summary").
+    The summary is the first line of the command's docstring (tests/unit/test_cli_basics.py checks it).
+    """
+
+    lazy = {  # noqa: RUF012 - read-only table
+        "doctor": LazyCommand("paddlectl.cli.doctor:command", "Check the engine, GPU support, images, git, run "
+                              "store and disk; exit 1 if a required check fails."),
+        "init": LazyCommand("paddlectl.cli.init:command", "Write a commented paddlectl.yaml and create the "
+                            ".paddlectl/ run store (git-ignored)."),
+        "export": LazyCommand("paddlectl.cli.export:command", "Export a model to a static graph in a pinned image "
+                              "and verify the predictor matches the dynamic graph."),
+        "package": LazyCommand("paddlectl.cli.package:command", "Package an export as NAME-VERSION.tar: inference "
+                               "files, MODEL.yaml, SHA256SUMS (and a signature)."),
+        "verify": LazyCommand("paddlectl.cli.verify:command", "Check every checksum, the file list, the model card "
+                              "and the signature; exit 4 tampered, 5 unsigned."),
+        "unpack": LazyCommand("paddlectl.cli.unpack:command", "Verify a package and unpack it; links, devices and "
+                              "paths outside DIR are refused, nothing half-written."),
+        "keys": LazyCommand("paddlectl.cli.keys:app", "Create the ed25519 keys that sign packages (package --sign) "
+                            "and check them (verify --key)."),
+        "runs": LazyCommand("paddlectl.cli.runs:app", "List, inspect, compare, clean up and gate recorded runs."),
+        "reproduce": LazyCommand("paddlectl.cli.reproduce:command", "Run RUN again (same image digest, commit + "
+                                 "patch, params, settings) and compare its metrics."),
+        "train": LazyCommand(
+            "paddlectl.cli.train:command",
+            "Train a script in a pinned PaddlePaddle container and record the run.",
+            {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": False}},
+        ),
+    }
+
 
 app = typer.Typer(
     name="paddlectl",
+    cls=RootGroup,
     help="Train PaddlePaddle models in pinned containers, record every run, export and package them.",
     no_args_is_help=True,
     add_completion=False,
@@ -40,17 +75,13 @@ def root(
         out.debug = True
 
 
-app.command("doctor")(doctor.command)
-app.command("init")(init.command)
-app.command(
-    "train",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": False},
-)(train.command)
-
 
 def main() -> None:
     """Run the CLI; paddlectl's own errors become one line, a hint and an exit code."""
-    import click
+    try:  # Typer 0.26+ vendors its own click and raises that copy's exceptions, not the click package's
+        from typer._click import ClickException  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from click import ClickException  # type: ignore[assignment,unused-ignore]
 
     from paddlectl.errors import ExitCode, PaddlectlError
 
@@ -61,12 +92,12 @@ def main() -> None:
             out.console.print_exception(show_locals=False)
         out.error(error)
         sys.exit(int(error.code))
-    except click.exceptions.Abort:
+    except typer.Abort:
         out.console.print("aborted")
         sys.exit(int(ExitCode.SIGINT))
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.SIGINT))
-    except click.ClickException as error:
+    except ClickException as error:
         error.show()
         sys.exit(error.exit_code)
     except Exception as error:  # a bug: say so in one line unless debugging

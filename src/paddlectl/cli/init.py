@@ -11,7 +11,7 @@ from paddlectl.cli.output import out
 
 
 def command(
-    directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+    directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path(),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing paddlectl.yaml.")] = False,
     cpu_image: Annotated[str | None, typer.Option("--cpu-image", help="Pinned CPU image.")] = None,
     gpu_image: Annotated[str | None, typer.Option("--gpu-image", help="Pinned GPU image.")] = None,

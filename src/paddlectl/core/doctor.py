@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -95,7 +94,8 @@ def _image_check(role: str, reference: str, engine: ContainerEngine | None, *, r
             required=required, data={"reference": reference},
         )
     digest = image.repo_digests[0].split("@", 1)[1] if image.repo_digests else None
-    detail = f"{reference} id {image.id[7:19]}, " + (f"digest {digest}" if digest else "no registry digest (built locally)")
+    where = f"digest {digest}" if digest else "no registry digest (built locally)"
+    detail = f"{reference} id {image.id[7:19]}, {where}"
     return Check(name, True, detail, required=required,
                  data={"reference": reference, "id": image.id, "digest": digest, "size": image.size})
 
@@ -114,15 +114,14 @@ def _git_check(root: Path) -> Check:
 
 
 def _store_check(project: Project) -> Check:
+    """Can runs be recorded here? Checked without creating anything: doctor must leave no trace."""
     store = project.store
-    try:
-        store.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=store, prefix=".doctor-"):
-            pass
-        return Check("run store", True, f"{store} is writable", data={"path": str(store)})
-    except OSError as exc:
-        return Check("run store", False, f"{store} is not writable: {exc.strerror}",
-                     fix=f"fix the permissions of {store.parent}")
+    existing = next(folder for folder in (store, *store.parents) if folder.exists())
+    if os.access(existing, os.W_OK | os.X_OK):
+        state = "exists" if existing == store else "will be created"
+        return Check("run store", True, f"{store} is writable ({state})", data={"path": str(store)})
+    return Check("run store", False, f"{existing} is not writable, so runs cannot be recorded in {store}",
+                 fix=f"fix the permissions of {existing}")
 
 
 def _disk_check(root: Path) -> Check:

@@ -46,6 +46,9 @@ class InitResult:
 
 def init_project(root: Path, *, force: bool, cpu_image: str | None = None, gpu_image: str | None = None) -> InitResult:
     """Write paddlectl.yaml and .paddlectl/.gitignore under `root`; refuse to overwrite a config without force."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} is not a folder", hint="give a project folder (it is created when missing)")
+    root.mkdir(parents=True, exist_ok=True)
     config_path = root / CONFIG_NAME
     existed = config_path.exists()
     if existed and not force:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -161,19 +162,23 @@ def train(
     """Run a prepared request to its end (or start it, with detach) and return the settled manifest."""
     from paddlectl.core.gitinfo import capture_git, require_clean
     from paddlectl.core.imageresolve import TagHistory, resolve_image
+    from paddlectl.core.reconcile import reap_orphaned_probes
     from paddlectl.core.runrecord import host_record
     from paddlectl.core.runtime_probe import lib_dir
     from paddlectl.core.secrets import mask_mapping
 
     engine = connect()
-    pinned, image = resolve_image(engine, prepared.image, pull=prepared.request.pull,
-                                  on_progress=events.pull_progress)
     info = engine.info()
     if prepared.gpus is not None and not info.has_nvidia_runtime:
+        # Checked before the image: no point pulling a multi-GB GPU image that cannot run here.
         raise UnavailableError(
             "GPUs were requested but this Docker engine has no NVIDIA runtime",
             hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
         )
+    pinned, image = resolve_image(engine, prepared.image, pull=prepared.request.pull,
+                                  on_progress=events.pull_progress)
+    with contextlib.suppress(PaddlectlError):
+        reap_orphaned_probes(engine)  # probes left by CLIs killed mid-probe: no other command would remove them
     store = RunStore(project.runs_dir)
     ensure_store(project.store)
     paths = store.create()
@@ -212,7 +217,7 @@ def _run_attached(
     paths: RunPaths, probe: _RuntimeProbe, events: TrainEvents, started: float,
 ) -> TrainOutcome:
     from paddlectl.core.runmetrics import RunMetrics
-    from paddlectl.core.runner import run_container
+    from paddlectl.core.runner import run_container, stop_signals_deferred
 
     metrics = RunMetrics(paths)
     events.status(f"run {paths.run_id} started in {manifest.image.reference}")
@@ -225,33 +230,36 @@ def _run_attached(
         events.status(f"stopping run {paths.run_id} (grace {prepared.request.grace_seconds}s); "
                       "signal again to kill it now")
 
-    try:
-        result = run_container(
-            engine, spec, log_path=paths.log, grace_seconds=prepared.request.grace_seconds,
-            keep=prepared.request.keep, on_created=record_container, on_output=events.output,
-            on_lines=metrics.parse_lines, on_redraw=metrics.parse_redraw, on_stopping=stopping,
-        )
-    except PaddlectlError:
-        shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran
-        raise
-    manifest.runtime = probe.result()
-    manifest.duration_seconds = round(time.monotonic() - started, 3)
-    manifest.ended_at = utc_now()
-    manifest.logs["lines"] = result.lines
-    manifest.logs["rebuilt_from_engine"] = result.log_rebuilt
-    manifest.container.kept = prepared.request.keep
-    metrics.finish(manifest)
-    settle_from_state(manifest, result.state, result.interrupted_by, paths)
-    if result.engine_error is not None:
-        manifest.status = RunStatus.RUNNING  # settled later by reconciliation, never recorded as succeeded
-        manifest.owner_pid = None
-        manifest.reason = f"lost contact with the Docker engine: {result.engine_error.message}"
-        manifest.ended_at = None
+    with stop_signals_deferred():  # from the container's end to the manifest write, a signal must wait
+        try:
+            result = run_container(
+                engine, spec, log_path=paths.log, grace_seconds=prepared.request.grace_seconds,
+                keep=prepared.request.keep, on_created=record_container, on_output=events.output,
+                on_lines=metrics.parse_lines, on_redraw=metrics.parse_redraw, on_stopping=stopping,
+            )
+        except PaddlectlError:
+            shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran
+            raise
+        manifest.duration_seconds = round(time.monotonic() - started, 3)
+        manifest.ended_at = utc_now()
+        manifest.logs["lines"] = result.lines
+        manifest.logs["rebuilt_from_engine"] = result.log_rebuilt
+        manifest.container.kept = prepared.request.keep
+        metrics.finish(manifest)
+        settle_from_state(manifest, result.state, result.interrupted_by, paths)
+        if result.engine_error is not None:
+            manifest.status = RunStatus.RUNNING  # settled later by reconciliation, never recorded as succeeded
+            manifest.owner_pid = None
+            manifest.reason = f"lost contact with the Docker engine: {result.engine_error.message}"
+            manifest.ended_at = None
+            store.write(manifest)
+            raise UnavailableError(
+                f"run {paths.run_id}: lost contact with the Docker engine during the run",
+                hint="restart the engine; the next paddlectl command settles the run from its container",
+            )
         store.write(manifest)
-        raise UnavailableError(
-            f"run {paths.run_id}: lost contact with the Docker engine during the run",
-            hint="restart the engine; the next paddlectl command settles the run from its container",
-        )
+    # The probe may take seconds on a first run: only after the outcome is recorded, so a signal loses just this.
+    manifest.runtime = probe.result()
     store.write(manifest)
     return TrainOutcome(manifest, exit_code_for(manifest), paths)
 
@@ -351,9 +359,14 @@ def _detach(
     engine: ContainerEngine, spec: ContainerSpec, manifest: Manifest, store: RunStore, paths: RunPaths,
     probe: _RuntimeProbe, events: TrainEvents,
 ) -> TrainOutcome:
-    container = engine.create(spec)
-    manifest.container.id = container.id
-    engine.start(container)
+    try:
+        container = engine.create(spec)
+        manifest.container.id = container.id
+        engine.start(container)  # a failed start removes the container
+    except PaddlectlError:
+        shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran: leave no run marked running
+        raise
+    store.write(manifest)
     manifest.runtime = probe.result()
     store.write(manifest)
     events.status(f"run {paths.run_id} started detached; follow it with 'paddlectl runs logs {paths.run_id} -f'")
@@ -367,16 +380,23 @@ class _RuntimeProbe:
                  user: str | None) -> None:
         self._args = (engine, image_id, store, gpus, user)
         self._result: dict[str, Any] = {}
-        self._thread = threading.Thread(target=self._run, name="paddlectl-probe", daemon=True)
+        self._done = threading.Event()
+        # Not a daemon: a CLI that exits early (an error, Ctrl-C) still lets the probe remove its container.
+        self._thread = threading.Thread(target=self._run, name="paddlectl-probe", daemon=False)
 
     def _run(self) -> None:
         from paddlectl.core.runtime_probe import probe_runtime
 
-        self._result = probe_runtime(*self._args)
+        try:
+            self._result = probe_runtime(*self._args)
+        finally:
+            self._done.set()
 
     def start(self) -> None:
         self._thread.start()
 
     def result(self, timeout: float = 120) -> dict[str, Any]:
-        self._thread.join(timeout)
+        # An Event, not Thread.join: Ctrl-C inside join() marks the thread finished (Python 3.11), and the
+        # interpreter would then exit without letting the probe remove its container.
+        self._done.wait(timeout)
         return self._result or {"probe_error": "the runtime probe did not finish"}

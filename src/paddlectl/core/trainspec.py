@@ -14,7 +14,7 @@ WORKDIR = "/workspace"  # the project's code
 OUTPUT_DIR = "/paddlectl/outputs"  # the run's outputs/ (PADDLECTL_OUTPUT_DIR)
 RUN_DIR = "/paddlectl/run"  # the run's container/ folder: params file, helper metrics, worker logs
 LIB_DIR = "/paddlectl/lib"  # paddlectl's in-container helpers (paddlectl_metrics)
-HOME_DIR = "/tmp/paddlectl-home"  # noqa: S108 - inside the container, created per run
+HOME_DIR = "/tmp"  # noqa: S108 - in the container: it exists and any uid may write it
 
 RUN_LABEL = "io.paddlectl.run"
 PROJECT_LABEL = "io.paddlectl.project"

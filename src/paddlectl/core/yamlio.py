@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; a syntax error or a python/object tag is a UsageError naming the source."""
     try:
-        return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader/CSafeLoader only
+        return yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
