@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paddlectl.core.config import CONFIG_NAME, STORE_NAME, ProjectConfig, load_config
+from paddlectl.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,12 @@ def find_root(start: Path) -> Path:
 
 
 def open_project(start: Path | None = None) -> Project:
-    root = find_root(start or Path.cwd())
+    if start is None:
+        try:
+            start = Path.cwd()
+        except FileNotFoundError as exc:
+            raise UsageError("the current folder no longer exists", hint="cd into your project again") from exc
+    root = find_root(start)
     config_path = root / CONFIG_NAME
     config = load_config(config_path) if config_path.is_file() else ProjectConfig(name=root.name)
     return Project(root=root, config=config)

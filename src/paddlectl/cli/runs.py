@@ -1,0 +1,353 @@
+"""paddlectl runs: list, show, compare, diff, logs, stop, rm, gc, plot, gate.
+
+Each command parses its options, calls one core function and renders the result (rich views in runs_view.py,
+imported only for human output: `runs list --json` imports neither rich nor docker nor git).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from paddlectl.cli.output import out
+
+if TYPE_CHECKING:
+    from paddlectl.core.runstore import RunStore
+    from paddlectl.engine.protocol import ContainerEngine
+
+app = typer.Typer(
+    help="List, inspect, compare, clean up and gate recorded runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+RunArgument = Annotated[str, typer.Argument(help="Run id, unique id prefix, run name, 'last' or 'last~N'.")]
+TABLE_LIMIT = 50  # the human table's default length; --limit 0 shows every run
+
+
+def _connect() -> ContainerEngine:
+    from paddlectl.engine.docker_engine import connect
+
+    return connect()
+
+
+def _store() -> tuple[RunStore, str, Path]:
+    """The current project's run store, its project name and root."""
+    from paddlectl.core.project import open_project
+    from paddlectl.core.runstore import RunStore
+
+    project = open_project()
+    return RunStore(project.runs_dir), project.config.name, project.root
+
+
+@app.command("list")
+def list_command(
+    status: Annotated[list[str] | None, typer.Option("--status", help="running, succeeded, failed, interrupted, "
+                                                     "lost, bad or ended; repeatable or comma-separated.")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", help="KEY=VALUE (or KEY); repeatable.")] = None,
+    image: Annotated[str | None, typer.Option("--image", help="Image reference, id or digest containing this "
+                                              "(or a glob).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Started after: an age (2d, 12h) or a date.")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="KEY=VALUE a param must have; repeatable.")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="'acc>=0.9': metric (last value) or param "
+                                                    "against a value; ops >= <= > < == !=; repeatable.")] = None,
+    sort: Annotated[list[str] | None, typer.Option("--sort", help="Metric, param or column; '-' = descending "
+                                                   "(-acc); comma-separated keys. Default: newest first.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help=f"At most N rows (table default {TABLE_LIMIT}; "
+                                              "0 = all).")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", help="Table/CSV columns: id,status,lr,acc,...")] = None,
+    json_output: JsonOption = False,
+    csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
+) -> None:
+    """List runs (newest first), filtered and sorted; an unreadable manifest is one row with status 'bad'."""
+    from paddlectl.core.runquery import RunQuery, list_runs
+    from paddlectl.errors import UsageError
+
+    out.json_mode = json_output
+    if json_output and csv_output:
+        raise UsageError("--json and --csv exclude each other", hint="choose one")
+    table = not (json_output or csv_output)
+    query = RunQuery.parse(status=status or (), label=label or (), image=image, since=since, param=param or (),
+                           where=where or (), sort=sort or (), limit=TABLE_LIMIT if table and limit is None else limit)
+    store, _, _ = _store()
+    listing = list_runs(store, query, _connect)
+    for warning in listing.warnings:
+        out.warn(warning)
+    if json_output:
+        # Rows are stored as compact JSON already: join them rather than re-encode 10,000 dicts.
+        body = ",\n".join(entry.raw for entry in listing.entries)
+        sys.stdout.write(f"[\n{body}\n]\n" if body else "[]\n")
+        sys.stdout.flush()
+        return
+    from paddlectl.cli.runs_view import print_list, write_csv
+
+    chosen = [name.strip() for name in columns.split(",") if name.strip()] if columns else None
+    rows = [entry.row for entry in listing.entries]
+    if csv_output:
+        write_csv(rows, chosen)
+    else:
+        print_list(rows, chosen, listing.total, listing.matched)
+
+
+@app.command("show")
+def show_command(run: RunArgument, json_output: JsonOption = False) -> None:
+    """Everything a run's manifest records, with metric sparklines; --json prints the manifest itself."""
+    from paddlectl.core.reconcile import owner_alive
+    from paddlectl.core.runquery import resolve_run, settle_running
+    from paddlectl.core.runstore import RunStore
+
+    out.json_mode = json_output
+    store, _, _ = _store()
+    paths = resolve_run(store, run)
+    stored = RunStore.load(paths)
+    if stored.manifest is not None and stored.manifest.status.value == "running" and not owner_alive(stored.manifest):
+        changed, warning = settle_running(store, [paths.run_id], _connect)
+        if warning:
+            out.warn(warning)
+        if changed:
+            stored = RunStore.load(paths)
+    if stored.manifest is None:
+        from paddlectl.errors import UsageError
+
+        raise UsageError(f"run {paths.run_id}: {stored.problem}", hint=f"look at {paths.manifest}")
+    if json_output:
+        out.json(stored.manifest.to_dict())
+        return
+    from paddlectl.cli.runs_view import print_manifest
+
+    print_manifest(stored.manifest, paths)
+
+
+@app.command("compare")
+def compare_command(
+    runs: Annotated[list[str], typer.Argument(help="Two or more runs.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Params, metrics (last), image and commit of several runs side by side; differing rows highlighted."""
+    from paddlectl.core.runcompare import compare_runs
+    from paddlectl.core.runquery import resolve_run
+    from paddlectl.errors import UsageError
+
+    out.json_mode = json_output
+    if len(runs) < 2:
+        raise UsageError("compare needs at least two runs", hint="e.g. paddlectl runs compare last~1 last")
+    store, _, _ = _store()
+    manifests = [store.read(resolve_run(store, target).run_id) for target in runs]
+    comparison = compare_runs(manifests)
+    if json_output:
+        out.json(comparison.as_dict())
+        return
+    from paddlectl.cli.runs_view import print_comparison
+
+    print_comparison(comparison, manifests)
+
+
+@app.command("diff")
+def diff_command(
+    a: Annotated[str, typer.Argument(help="Run A.")],
+    b: Annotated[str, typer.Argument(help="Run B.")],
+    patch: Annotated[bool, typer.Option("--patch", help="Also print the full git diff between the commits.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """What differs between two runs: params, env, image, runtime versions, commits and uncommitted patches."""
+    from paddlectl.core.runcompare import diff_runs
+    from paddlectl.core.runquery import resolve_run
+
+    out.json_mode = json_output
+    store, _, root = _store()
+    paths_a, paths_b = resolve_run(store, a), resolve_run(store, b)
+    result = diff_runs(store.read(paths_a.run_id), store.read(paths_b.run_id), paths_a, paths_b, root)
+    if json_output:
+        out.json(result.as_dict())
+        return
+    from paddlectl.cli.runs_view import print_diff
+
+    print_diff(result, show_patch=patch)
+
+
+@app.command("logs")
+def logs_command(
+    run: RunArgument,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new output while the run is "
+                                         "marked running.")] = False,
+) -> None:
+    """Print a run's saved output; -f follows it until the run ends (Ctrl-C stops following)."""
+    from paddlectl.core.runlogs import RunWatch, follow_log, read_log
+    from paddlectl.core.runops import run_status
+    from paddlectl.core.runquery import resolve_run
+
+    store, _, _ = _store()
+    paths = resolve_run(store, run)
+    if not paths.log.exists() and run_status(paths) != "running":
+        out.warn(f"run {paths.run_id} has no saved output ({paths.log.name})")
+    chunks = follow_log(paths, RunWatch(store, paths, _connect, out.warn)) if follow else read_log(paths)
+    try:
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+    except KeyboardInterrupt:
+        from paddlectl.errors import ExitCode
+
+        raise typer.Exit(int(ExitCode.SIGINT)) from None
+    except BrokenPipeError:  # `runs logs X | head`: the reader left, which is fine
+        sys.stderr.close()
+        raise typer.Exit(0) from None
+
+
+@app.command("stop")
+def stop_command(
+    run: RunArgument,
+    grace: Annotated[int, typer.Option("--grace", help="Seconds between SIGTERM and SIGKILL.")] = 10,
+    json_output: JsonOption = False,
+) -> None:
+    """Stop a running run's container (found by its label); the run's owner or the next listing records it."""
+    from paddlectl.core.runops import stop_run
+
+    out.json_mode = json_output
+    store, _, _ = _store()
+    result = stop_run(store, run, _connect, grace)
+    if json_output:
+        out.json(result.as_dict())
+        return
+    if result.stopped:
+        out.status(f"stopped run {result.run} (container {', '.join(c[:12] for c in result.stopped)})")
+    else:
+        out.warn(f"run {result.run} is marked running but has no running container; the next listing settles it")
+
+
+@app.command("rm")
+def rm_command(
+    runs: Annotated[list[str], typer.Argument(help="Runs to remove.")],
+    force: Annotated[bool, typer.Option("--force", help="Also remove running runs (stopping their container).")]
+    = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove runs and their folders; a running run needs --force."""
+    from paddlectl.core.runops import remove_runs
+
+    out.json_mode = json_output
+    store, _, _ = _store()
+    removed = remove_runs(store, runs, force=force, dry_run=dry_run, engine_factory=_connect)
+    if json_output:
+        out.json({"dry_run": dry_run, "runs": [item.as_dict() for item in removed]})
+        return
+    verb = "would remove" if dry_run else "removed"
+    for item in removed:
+        extra = f" and container {', '.join(c[:12] for c in item.containers)}" if item.containers else ""
+        out.status(f"{verb} run {item.id} ({item.status}){extra}")
+        if item.warning:
+            out.warn(item.warning)
+
+
+@app.command("gc")
+def gc_command(
+    keep: Annotated[int | None, typer.Option("--keep", help="Keep the newest N ended runs.")] = None,
+    older_than: Annotated[str | None, typer.Option("--older-than", help="Only runs started longer ago "
+                                                   "(30d, 12h).")] = None,
+    status: Annotated[list[str] | None, typer.Option("--status", help="Only these statuses "
+                                                     "(failed,interrupted,...).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Delete ended runs beyond --keep / older than --older-than, and leftover containers of ended or gone runs."""
+    from paddlectl.core.runops import collect_garbage
+    from paddlectl.core.runquery import parse_duration, parse_statuses
+    from paddlectl.errors import UsageError
+
+    out.json_mode = json_output
+    if keep is not None and keep < 0:
+        raise UsageError("--keep must be 0 or more", hint="e.g. --keep 20")
+    statuses = parse_statuses(status or ())
+    if "running" in statuses or "bad" in statuses:
+        raise UsageError("gc only removes ended runs", hint="use 'paddlectl runs rm RUN' (with --force if running)")
+    store, project_name, _ = _store()
+    report = collect_garbage(store, project_name, keep=keep, older_than=parse_duration(older_than) if older_than
+                             else None, statuses=statuses, dry_run=dry_run, engine_factory=_connect)
+    for warning in report.warnings:
+        out.warn(warning)
+    if json_output:
+        out.json(report.as_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    if keep is None and older_than is None and not statuses:
+        out.status("no runs selected (give --keep, --older-than or --status to delete runs)")
+    for item in report.runs:
+        out.status(f"{verb} run {item['id']} ({item['status']}, started {item['started_at']})")
+    for item in report.containers:
+        out.status(f"{verb} container {item['id'][:12]} of run {item['run']} ({item['why']})")
+    if not report.runs and not report.containers:
+        out.status("nothing to remove")
+
+
+@app.command("plot")
+def plot_command(
+    runs: Annotated[list[str], typer.Argument(help="Runs to draw, one line each.")],
+    metric: Annotated[str, typer.Option("--metric", "-m", help="The metric to draw over steps.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("plot.png"),
+    json_output: JsonOption = False,
+) -> None:
+    """Draw one metric over steps as a PNG line chart, one line per run (needs paddlectl[plot])."""
+    from paddlectl.core.runindex import RunIndex
+    from paddlectl.core.runplot import collect_lines, plot_png
+    from paddlectl.core.runquery import resolve_run
+
+    out.json_mode = json_output
+    store, _, _ = _store()
+    chosen = []
+    for target in runs:
+        paths = resolve_run(store, target)
+        name = RunIndex.of(store).entry(paths.run_id).row.get("name")
+        chosen.append((paths, f"{name} ({paths.run_id[-8:]})" if name else paths.run_id))
+    lines = collect_lines(chosen, metric)
+    written = plot_png(lines, metric, output)
+    if json_output:
+        out.json({"output": str(written), "metric": metric,
+                  "runs": [{"id": line.run, "points": len(line.points)} for line in lines]})
+        return
+    out.status(f"wrote {written} ({metric}, {len(lines)} run(s))")
+    for line in lines:
+        if not line.points:
+            out.warn(f"run {line.run} has no '{metric}' points")
+
+
+@app.command("gate")
+def gate_command(
+    run: RunArgument,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Run to compare against.")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="Metric to hold against the baseline; "
+                                                     "repeatable.")] = None,
+    max_drop: Annotated[str, typer.Option("--max-drop", help="Allowed regression: 2% (of the baseline) or an "
+                                          "absolute 0.01.")] = "0",
+    lower_is_better: Annotated[bool, typer.Option("--lower-is-better", help="The metrics are loss-like.")] = False,
+    require: Annotated[list[str] | None, typer.Option("--require", help="'acc>=0.95' the run must satisfy; "
+                                                      "repeatable.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check a run against a baseline and requirements; exit 1 when any check fails."""
+    from paddlectl.core.rungate import MaxDrop, MetricCheck, gate
+    from paddlectl.core.runquery import parse_condition, resolve_run
+
+    out.json_mode = json_output
+    drop = MaxDrop.parse(max_drop)
+    checks = [MetricCheck(name, drop, lower_is_better) for name in metric or ()]
+    conditions = [parse_condition(text) for text in require or ()]
+    store, _, _ = _store()
+    candidate = store.read(resolve_run(store, run).run_id)
+    base = store.read(resolve_run(store, baseline).run_id) if baseline else None
+    report = gate(candidate, base, checks, conditions)
+    if json_output:
+        out.json(report.as_dict())
+    else:
+        from paddlectl.cli.runs_view import print_gate
+
+        print_gate(report)
+    if not report.passed:
+        from paddlectl.errors import ExitCode
+
+        raise typer.Exit(int(ExitCode.FAILED))

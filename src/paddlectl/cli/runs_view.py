@@ -1,0 +1,395 @@
+"""How `paddlectl runs ...` looks to a person: rich tables and sections (data on stdout, notes on stderr)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections import Counter
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from paddlectl.cli.output import out
+from paddlectl.core.runquery import COLUMN_ALIASES, lookup, parse_time
+from paddlectl.core.runseries import read_series, sparkline
+
+if TYPE_CHECKING:
+    from paddlectl.core.manifest import Manifest
+    from paddlectl.core.runcompare import Change, Comparison, RunDiff
+    from paddlectl.core.rungate import GateReport
+    from paddlectl.core.runstore import RunPaths
+
+STATUS_STYLES = {"running": "cyan", "succeeded": "green", "failed": "red", "interrupted": "yellow",
+                 "lost": "magenta", "bad": "bold red"}
+MAX_PARAMS = 4
+MAX_METRICS = 4
+BASE_COLUMNS = ["id", "name", "status", "image", "commit"]
+TAIL_COLUMNS = ["duration", "started"]
+SHORT_COLUMNS = ("id", "status", "commit", "duration_seconds", "started_at", "ended_at", "exit_code")
+
+
+def _table(**options: Any) -> Table:
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False, **options)
+
+
+def print_table(table: Table) -> None:
+    """Print a data table on stdout; piped, at its natural width (a pipe has no width to squeeze it into)."""
+    console = out.stdout_console
+    if console.is_terminal:
+        console.print(table)
+    else:
+        natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+        previous = console.width
+        console.width = max(natural, 40)
+        try:
+            console.print(table, crop=False)
+        finally:
+            console.width = previous
+
+
+# ---- formatting values ------------------------------------------------------------------------------------
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={fmt(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(fmt(item) for item in value)
+    return str(value)
+
+
+def fmt_duration(seconds: Any) -> str:
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return ""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def fmt_time(value: Any) -> str:
+    moment = parse_time(value)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else fmt(value)
+
+
+def short_image(reference: Any) -> str:
+    """`registry/org/paddle:3.2.0` -> `paddle:3.2.0`; digests cut to 12 characters."""
+    if not reference:
+        return ""
+    text = str(reference).rsplit("/", 1)[-1]
+    name, at, digest = text.partition("@")
+    return f"{name}@{digest[:19]}" if at else text
+
+
+def short_commit(row: dict[str, Any]) -> str:
+    commit = row.get("commit")
+    if not commit:
+        return ""
+    return str(commit)[:8] + ("*" if row.get("dirty") else "")
+
+
+def _status(value: Any) -> Text:
+    text = str(value or "")
+    return Text(text, style=STATUS_STYLES.get(text, ""))
+
+
+def _running_duration(row: dict[str, Any]) -> str:
+    if row.get("status") == "running":
+        started = parse_time(row.get("started_at"))
+        if started is not None:
+            return fmt_duration((datetime.now(started.tzinfo) - started).total_seconds()) + "…"
+    return fmt_duration(row.get("duration_seconds"))
+
+
+# ---- runs list ----------------------------------------------------------------------------------------------
+
+def default_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Base columns, the params that vary between these runs, the most common metrics, duration, start."""
+    values: dict[str, set[str]] = {}
+    present: Counter[str] = Counter()
+    metric_count: Counter[str] = Counter()
+    for row in rows:
+        for key, value in (row.get("params") or {}).items():
+            values.setdefault(key, set()).add(repr(value))
+            present[key] += 1
+        metric_count.update((row.get("metrics") or {}).keys())
+    varying = [key for key in values if len(values[key]) > 1 or 0 < present[key] < len(rows)]
+    metrics = [name for name, _ in sorted(metric_count.items(), key=lambda item: (-item[1], item[0]))]
+    columns = BASE_COLUMNS + [f"params.{key}" for key in varying[:MAX_PARAMS]]
+    columns += [f"metrics.{name}" for name in metrics[:MAX_METRICS]] + TAIL_COLUMNS
+    if any(row.get("problem") for row in rows):
+        columns.append("problem")
+    return columns
+
+
+def _header(column: str) -> str:
+    section, dot, rest = column.partition(".")
+    return rest if dot and section in ("params", "metrics", "labels") else column
+
+
+def cell(row: dict[str, Any], column: str) -> Text:
+    """A table cell, formatted for people (Text: values are never read as rich markup)."""
+    value = _cell(row, column)
+    return value if isinstance(value, Text) else Text(value)
+
+
+def _cell(row: dict[str, Any], column: str) -> str | Text:
+    name = COLUMN_ALIASES.get(column, column)
+    if name == "status":
+        return _status(row.get("status"))
+    if name == "image":
+        return short_image(row.get("image"))
+    if name == "commit":
+        return short_commit(row)
+    if name == "duration_seconds":
+        return _running_duration(row)
+    if name in ("started_at", "ended_at"):
+        return fmt_time(row.get(name))
+    if name in ("labels", "params", "metrics"):
+        return fmt(row.get(name))
+    return fmt(lookup(row, column))
+
+
+def print_list(rows: list[dict[str, Any]], columns: list[str] | None, total: int, matched: int) -> None:
+    if not rows:
+        out.status("no runs" if total == 0 else f"no run matches (of {total})")
+        return
+    chosen = columns or default_columns(rows)
+    table = _table()
+    for column in chosen:
+        numeric = column.startswith(("metrics.", "params."))
+        short = COLUMN_ALIASES.get(column, column) in SHORT_COLUMNS
+        table.add_column(_header(column), justify="right" if numeric else "left", no_wrap=short, overflow="fold")
+    for row in rows:
+        table.add_row(*(cell(row, column) for column in chosen))
+    print_table(table)
+    if matched > len(rows):
+        out.status(f"[dim]showing {len(rows)} of {matched} matching runs ({total} in all); "
+                   "--limit 0 shows all[/dim]")
+
+
+def write_csv(rows: list[dict[str, Any]], columns: list[str] | None) -> None:
+    """CSV of raw values: the given columns, or base columns plus every param and metric."""
+    if columns is None:
+        base = ["id", "name", "status", "image", "commit", "dirty", "started_at", "duration_seconds", "problem"]
+        params = sorted({key for row in rows for key in row.get("params") or {}})
+        metrics = sorted({key for row in rows for key in row.get("metrics") or {}})
+        taken = set(base)
+        columns = list(base)
+        for section, names in (("params", params), ("metrics", metrics)):
+            for name in names:
+                clash = name in taken or (section == "params" and name in metrics)
+                columns.append(f"{section}.{name}" if clash else name)
+                taken.add(name)
+        lookups = base + [f"params.{n}" for n in params] + [f"metrics.{n}" for n in metrics]
+    else:
+        lookups = [COLUMN_ALIASES.get(column, column) for column in columns]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if (value := _raw(row, key)) is None else _csv_value(value) for key in lookups])
+    sys.stdout.flush()
+
+
+def _raw(row: dict[str, Any], key: str) -> Any:
+    if key in row:
+        return row[key]
+    return lookup(row, key)
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        import json
+
+        return json.dumps(value)
+    return value
+
+
+# ---- runs show ----------------------------------------------------------------------------------------------
+
+def _kv_table() -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def _flatten(prefix: str, value: Any, into: list[tuple[str, Any]]) -> None:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, into)
+    else:
+        into.append((prefix, value))
+
+
+def _section(title: str, value: Any) -> None:
+    console = out.stdout_console
+    if value in (None, {}, []):
+        return
+    console.print(f"\n[bold]{escape(title)}[/bold]")
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        keys: dict[str, None] = {}
+        for item in value:
+            keys.update(dict.fromkeys(item))
+        table = _table()
+        for key in keys:
+            table.add_column(key, overflow="fold")
+        for item in value:
+            table.add_row(*(escape(fmt(item.get(key))) for key in keys))
+        console.print(table)
+        return
+    pairs: list[tuple[str, Any]] = []
+    _flatten("", value if isinstance(value, dict) else {"": value}, pairs)
+    table = _kv_table()
+    for key, item in pairs:
+        table.add_row(escape(key), escape(fmt(item)))
+    console.print(table)
+
+
+def print_manifest(manifest: Manifest, paths: RunPaths) -> None:
+    """Every field of the manifest, grouped; params with their sources, metrics with sparklines."""
+    document = manifest.to_dict()
+    console = out.stdout_console
+    title = Text.assemble(("run ", "bold"), (manifest.id, "bold"), "  ", _status(manifest.status.value))
+    if manifest.name:
+        title.append(f"  {manifest.name}")
+    console.print(title)
+    facts = {key: document.pop(key) for key in list(document) if not isinstance(document[key], dict | list)}
+    facts.pop("id", None)
+    facts.pop("status", None)
+    facts.pop("duration_seconds", None)
+    facts["duration"] = fmt_duration(manifest.duration_seconds) or None
+    facts["folder"] = str(paths.root)
+    facts["labels"] = document.pop("labels", None) or None
+    _section("run", {key: value for key, value in facts.items() if value not in (None, False, "")})
+    image = document.pop("image")
+    _section("image", image)
+    if image.get("moved_from"):
+        out.warn(f"the image tag moved since an earlier run (it pointed at {image['moved_from']})")
+    _section("command", document.pop("command"))
+    params = document.pop("params", {}) or {}
+    values, sources = params.get("values") or {}, params.get("sources") or {}
+    if values:
+        table = _table()
+        for column in ("param", "value", "source"):
+            table.add_column(column, overflow="fold")
+        for key, value in values.items():
+            table.add_row(escape(str(key)), escape(fmt(value)), escape(fmt(sources.get(key))))
+        console.print("\n[bold]params[/bold]")
+        console.print(table)
+    _print_metrics(document.pop("metrics", {}) or {}, paths)
+    for key, value in document.items():
+        _section(key, value)
+
+
+def _print_metrics(metrics: dict[str, Any], paths: RunPaths) -> None:
+    summary = metrics.get("summary") or {}
+    if not summary:
+        return
+    series = read_series(paths.metrics, summary.keys())
+    table = _table()
+    for column in ("metric", "last", "min", "max", "count", "last step", "source", "trend"):
+        table.add_column(column, justify="right" if column in ("last", "min", "max", "count", "last step") else "left")
+    for name, found in summary.items():
+        entry = found if isinstance(found, dict) else {}
+        trend = sparkline([value for _, value in series.get(name, [])])
+        numbers = (escape(fmt(entry.get(key))) for key in ("last", "min", "max", "count", "last_step", "source"))
+        table.add_row(escape(str(name)), *numbers, trend)
+    out.stdout_console.print("\n[bold]metrics[/bold]")
+    out.stdout_console.print(table)
+
+
+# ---- runs compare / diff ------------------------------------------------------------------------------------
+
+def print_comparison(comparison: Comparison, manifests: list[Manifest]) -> None:
+    table = _table()
+    table.add_column("")
+    table.add_column("field")
+    for manifest in manifests:
+        table.add_column(manifest.id + (f"\n{manifest.name}" if manifest.name else ""), overflow="fold")
+    for row in comparison.rows:
+        values = [short_commit({"commit": v}) if row.key == "commit" else fmt(v) for v in row.values]
+        if row.section == "run" and row.key == "started_at":
+            values = [fmt_time(v) for v in row.values]
+        table.add_row(row.section, row.key, *map(escape, values), style="bold yellow" if row.differs else None)
+    print_table(table)
+    differing = sum(row.differs for row in comparison.rows)
+    out.status(f"[dim]{differing} of {len(comparison.rows)} rows differ (highlighted)[/dim]")
+
+
+def _changes(title: str, changes: list[Change]) -> None:
+    if not changes:
+        return
+    console = out.stdout_console
+    console.print(f"[bold]{escape(title)}[/bold]")
+    for change in changes:
+        if change.kind == "added":
+            console.print(f"  [green]+ {escape(change.key)}: {escape(fmt(change.b))}[/green]")
+        elif change.kind == "removed":
+            console.print(f"  [red]- {escape(change.key)}: {escape(fmt(change.a))}[/red]")
+        else:
+            before, after = escape(fmt(change.a)), escape(fmt(change.b))
+            console.print(f"  [yellow]~ {escape(change.key)}: {before} → {after}[/yellow]")
+
+
+def print_diff(diff: RunDiff, show_patch: bool = False) -> None:
+    console = out.stdout_console
+    console.print(f"[bold]A[/bold] {diff.a}\n[bold]B[/bold] {diff.b}")
+    _changes("params", diff.params)
+    _changes("env names", diff.env_names)
+    _changes("env values", diff.env)
+    _changes("image", diff.image)
+    _changes("runtime", diff.runtime)
+    code = diff.code
+    if code.same_commit:
+        console.print(f"[bold]code[/bold]: same commit {escape(str(code.commit_a or '(none)'))[:12]}")
+    else:
+        before, after = escape(str(code.commit_a))[:12], escape(str(code.commit_b))[:12]
+        console.print(f"[bold]code[/bold]: commit {before} → {after}")
+        if code.git_problem:
+            console.print(f"  [dim]no git diff: {escape(code.git_problem)}[/dim]")
+        for line in code.git_files:
+            console.print(f"  {escape(line)}")
+        if show_patch and code.git_diff:
+            console.print(Text(code.git_diff))
+    if code.same_patch:
+        if code.patch_sha256_a:
+            console.print("[bold]uncommitted changes[/bold]: the same patch in both runs")
+    else:
+        console.print("[bold]uncommitted changes[/bold]: [yellow]the patches differ[/yellow]")
+        console.print(f"  A: {escape(', '.join(code.patch_files_a) or '(no patch)')}")
+        console.print(f"  B: {escape(', '.join(code.patch_files_b) or '(no patch)')}")
+        if code.patch_files_differing:
+            console.print(f"  files whose changes differ: {escape(', '.join(code.patch_files_differing))}")
+    if diff.identical:
+        out.status("the runs have the same params, env, image, runtime and code")
+
+
+# ---- runs gate ---------------------------------------------------------------------------------------------
+
+def print_gate(report: GateReport) -> None:
+    table = _table()
+    for column in ("check", "actual", "baseline", "limit", "result", "detail"):
+        table.add_column(column, justify="right" if column in ("actual", "baseline", "limit") else "left",
+                         overflow="fold")
+    for check in report.checks:
+        result = Text("PASS", style="green") if check.passed else Text("FAIL", style="bold red")
+        table.add_row(escape(check.check), fmt(check.actual), fmt(check.baseline), fmt(check.limit), result,
+                      escape(check.message))
+    print_table(table)
+    failed = sum(not check.passed for check in report.checks)
+    if failed:
+        out.status(f"[bold red]gate failed[/bold red]: {failed} of {len(report.checks)} check(s) failed")
+    else:
+        out.status(f"[green]gate passed[/green]: {len(report.checks)} check(s)")
