@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from paddlectl.core.manifest import Manifest
 
 
+_CONTEXT_PREFIXES = ("Epoch ", "Eval begin", "Predict begin")
+
+
 class RunMetrics:
     """Collects both sources for one run; `finish` writes metrics.jsonl and the manifest's summary."""
 
@@ -23,7 +26,9 @@ class RunMetrics:
     def parse_lines(self, lines: list[str]) -> None:
         parse, add = self.parser.parse, self.recorder.add
         for line in lines:
-            if ":" in line:  # every format we read has `name: value`; most log lines can be skipped cheaply
+            # Metric lines all have `name: value`; hapi's context lines (`Epoch 1/5`, `Eval begin...`) switch the
+            # parser between training and eval. Everything else is skipped cheaply.
+            if ":" in line or line.startswith(_CONTEXT_PREFIXES):
                 for point in parse(line):
                     add(point)
 
