@@ -76,30 +76,27 @@ PY
   fi
 fi
 
-# 4. The example, end to end (each piece runs as soon as it exists; a failing step fails the script).
-if [ ! -f "$workdir/paddlectl.yaml" ]; then
-  say "examples/digits is not there yet: checking the machine with a scratch project in $SCRATCH instead"
-  rm -rf "$SCRATCH"
-  mkdir -p "$SCRATCH"
-  paddlectl init "$SCRATCH" --cpu-image "$image"
-  cd "$SCRATCH"
-  paddlectl doctor
-  say "done: doctor passed; the digits example will run here once examples/digits exists"
-  exit 0
-fi
+# 4. The example, end to end: train, show the run, export (verified), package, verify.
 cd "$workdir"
 say "paddlectl doctor (in $workdir)"
 paddlectl doctor
-for command in train export; do
-  if ! paddlectl "$command" --help >/dev/null 2>&1; then
-    say "this paddlectl has no working '$command' command yet: stopping here"
-    exit 0
-  fi
-  case "$command" in
-    train) say "paddlectl train train.py"; paddlectl train train.py ;;
-    export) say "paddlectl export last"; paddlectl export last ;;
-  esac
-done
+say "paddlectl train train.py"
+run_id="$(paddlectl train train.py --quiet)"
+say "paddlectl runs show $run_id"
+paddlectl runs show "$run_id"
+say "paddlectl export $run_id"
+paddlectl export "$run_id"
+release="$workdir/.paddlectl/releases"
+mkdir -p "$release"
+say "paddlectl package $run_id --name digits-cnn --version 1.0.0 -o $release --force"
+package_json="$(paddlectl package "$run_id" --name digits-cnn --version 1.0.0 -o "$release" --force --json)"
+archive="$("$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["path"])' <<<"$package_json")"
+say "paddlectl verify $archive"
+paddlectl verify "$archive"
 
-say "done. Runs are recorded under $workdir/.paddlectl/runs/ (one folder per run: manifest, log, outputs);"
-say "the export above printed where the static graph went."
+cat >&2 <<DONE
+quickstart: done.
+  run:      $workdir/.paddlectl/runs/$run_id/  (manifest.yaml, output.log, metrics.jsonl, outputs/)
+  export:   $workdir/.paddlectl/runs/$run_id/export/  (static graph, export.yaml with the equivalence check)
+  package:  $archive
+DONE
