@@ -94,6 +94,9 @@ class FakeEngine:
         runtimes = ("runc", "nvidia") if self.nvidia else ("runc",)
         return EngineInfo("20.10.24", "1.41", "overlay2", "Debian", runtimes, "runc", "/var/lib/docker")
 
+    def server_version(self) -> str:
+        return "20.10.24"
+
     def image(self, reference: str) -> ImageInfo | None:
         return self.images.get(reference)
 

@@ -24,6 +24,7 @@ def test_every_line_saved_once_from_split_frames(tmp_path: Path) -> None:
     engine = FakeEngine(script=[data[i : i + 3] for i in range(0, len(data), 3)])
     shown: list[str] = []
     result = run_container(engine, spec(), log_path=tmp_path / "log", on_output=shown.append)
+    result.finish_cleanup()
     saved = (tmp_path / "log").read_text(encoding="utf-8")
     assert saved == text + "\n"
     assert "".join(shown) == saved
@@ -34,7 +35,8 @@ def test_every_line_saved_once_from_split_frames(tmp_path: Path) -> None:
 
 def test_keep_leaves_the_container(tmp_path: Path) -> None:
     engine = FakeEngine(script=[b"x\n"])
-    run_container(engine, spec(), log_path=tmp_path / "log", keep=True)
+    result = run_container(engine, spec(), log_path=tmp_path / "log", keep=True)
+    assert result.cleanup is None
     assert not engine.created[0].removed
 
 
@@ -58,6 +60,7 @@ def test_first_signal_stops_with_grace_and_log_is_rebuilt(tmp_path: Path, signum
 
     engine.create = create  # type: ignore[method-assign]
     result = run_container(engine, spec(), log_path=tmp_path / "log", grace_seconds=7)
+    result.finish_cleanup()
     container = engine.created[0]
     assert result.interrupted_by == signum
     assert container.stopped_with == 7 and not container.killed
@@ -84,6 +87,7 @@ def test_second_signal_kills(tmp_path: Path) -> None:
 
     engine.create = create  # type: ignore[method-assign]
     result = run_container(engine, spec(), log_path=tmp_path / "log", grace_seconds=60)
+    result.finish_cleanup()
     assert engine.created[0].killed
     assert result.interrupted_by == signal.SIGINT
     assert engine.created[0].removed

@@ -19,6 +19,8 @@ from paddlectl.engine.protocol import Container, ContainerEngine
 from paddlectl.errors import PaddlectlError
 
 _RUNNING_MARK = b"\nstatus: running\n"
+PROBE_LABEL = "io.paddlectl.probe"  # set by core/runtime_probe.py on its short-lived containers
+ORPHAN_PROBE_AGE_SECONDS = 120.0
 
 
 def running_run_dirs(store: RunStore) -> list[RunPaths]:
@@ -92,6 +94,27 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
     return True
 
 
+def reap_orphaned_probes(engine: ContainerEngine, min_age_seconds: float = ORPHAN_PROBE_AGE_SECONDS) -> list[str]:
+    """Remove runtime-probe containers that ended long ago; return their ids.
+
+    A probe's CLI removes it the moment it has read its output, so one that ended minutes ago lost its CLI
+    (killed while probing, e.g. kill -9 early in a first run) and nobody else would ever remove it.
+    """
+    now = datetime.now(timezone.utc)
+    removed = []
+    for container in engine.containers({PROBE_LABEL: "1"}):
+        if container.labels.get(PROBE_LABEL) != "1":
+            continue
+        state = container.state()
+        finished = _parse_time(_iso(state.finished_at))
+        if state.running or finished is None or (now - finished).total_seconds() < min_age_seconds:
+            continue
+        with contextlib.suppress(PaddlectlError):
+            container.remove()
+            removed.append(container.id)
+    return removed
+
+
 def _find_container(engine: ContainerEngine, manifest: Manifest) -> Container | None:
     found = engine.containers({RUN_LABEL: manifest.id})
     if found:
@@ -124,14 +147,18 @@ def _iso(timestamp: str | None) -> str | None:
     return timestamp[:23].rstrip("Z") + "Z" if "." in timestamp else timestamp
 
 
-def _duration(started: str | None, ended: str | None) -> float | None:
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
     try:
-        start = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
-        end = datetime.fromisoformat(str(ended).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
-    if end.tzinfo is None:
-        end = end.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _duration(started: str | None, ended: str | None) -> float | None:
+    start, end = _parse_time(started), _parse_time(ended)
+    if start is None or end is None:
+        return None
     return round((end - start).total_seconds(), 3)

@@ -69,6 +69,28 @@ class SignalGuard:
             signal.signal(signum, previous)  # type: ignore[arg-type]
 
 
+@contextlib.contextmanager
+def stop_signals_deferred() -> Iterator[None]:
+    """Hold stop signals while a finished run is recorded, then deliver the first one.
+
+    Without this, Ctrl-C between the container's end and the manifest write leaves the run marked running with
+    its container already removed, and reconciliation then records a finished run as lost.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum))
+                for signum in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            signal.raise_signal(received[0])
+
+
 @dataclass
 class ContainerRun:
     """How a container run ended, as far as the engine could tell."""
@@ -79,6 +101,12 @@ class ContainerRun:
     engine_error: PaddlectlError | None
     lines: int
     log_rebuilt: bool
+    cleanup: threading.Thread | None = None
+
+    def finish_cleanup(self) -> None:
+        """Wait for the container's removal (started in the background while the caller settles the run)."""
+        if self.cleanup is not None:
+            self.cleanup.join()
 
 
 class OutputSink:
@@ -163,9 +191,12 @@ def run_container(
             rebuilt = _rebuild_log(container, log, sink)
         else:
             sink.close()
+        cleanup = None
         if engine_error is None and not keep:
-            with contextlib.suppress(PaddlectlError):
-                container.remove()
+            # Removal takes the engine a while; the caller settles the manifest meanwhile, then joins.
+            # Not a daemon thread: the process waits for it rather than leave the container behind.
+            cleanup = threading.Thread(target=_remove_quietly, args=(container,), name="paddlectl-remove")
+            cleanup.start()
     return ContainerRun(
         container_id=container.id,
         state=state,
@@ -173,7 +204,13 @@ def run_container(
         engine_error=engine_error,
         lines=sink.lines,
         log_rebuilt=rebuilt,
+        cleanup=cleanup,
     )
+
+
+def _remove_quietly(container: Container) -> None:
+    with contextlib.suppress(PaddlectlError):
+        container.remove()
 
 
 def _create_and_start(

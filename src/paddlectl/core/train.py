@@ -168,8 +168,7 @@ def train(
     from paddlectl.core.secrets import mask_mapping
 
     engine = connect()
-    info = engine.info()
-    if prepared.gpus is not None and not info.has_nvidia_runtime:
+    if prepared.gpus is not None and not engine.info().has_nvidia_runtime:
         # Checked before the image: no point pulling a multi-GB GPU image that cannot run here.
         raise UnavailableError(
             "GPUs were requested but this Docker engine has no NVIDIA runtime",
@@ -202,7 +201,7 @@ def train(
         )
     spec = _spec(prepared, project, paths.run_id, paths.root, lib_dir())
     manifest = _initial_manifest(prepared, project, paths, image_record, spec, git.as_dict(), host_record(
-        info.server_version), mask_mapping(prepared.params))
+        engine.server_version()), mask_mapping(prepared.params))
     store.write(manifest)
     started = time.monotonic()
     probe = _RuntimeProbe(engine, image.id, project.store, prepared.gpus, spec.user)

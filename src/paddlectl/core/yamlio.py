@@ -14,16 +14,29 @@ try:
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeDumper, SafeLoader  # type: ignore[assignment]
 
+# Constructors raise these, not YAMLError, for values that only look typed: `2020-13-45`, `!!int x`, `!!timestamp x`.
+CONSTRUCTOR_ERRORS = (ValueError, TypeError, AttributeError, OverflowError, RecursionError)
+# libyaml's composer recurses on the C stack and crashes the process (SIGSEGV) somewhere past 20,000 nesting levels.
+# Every level needs one of these tokens, so a text with few of them is safe for it; others go to the pure-Python
+# loader, whose recursion ends in a RecursionError instead.
+_NESTING_TOKENS = ("[", "{", "- ", "-\n", "? ", "?\n")
+_C_LOADER_MAX_TOKENS = 10_000
+
 
 def load_yaml(text: str, source: str) -> Any:
-    """Parse YAML safely; a syntax error or a python/object tag is a UsageError naming the source."""
+    """Parse YAML safely; a syntax error, a bad typed value or a python/object tag is a UsageError naming the source."""
+    nesting = sum(text.count(token) for token in _NESTING_TOKENS)
+    loader = SafeLoader if nesting <= _C_LOADER_MAX_TOKENS else yaml.SafeLoader
     try:
-        return yaml.load(text, Loader=SafeLoader)
+        return yaml.load(text, Loader=loader)  # noqa: S506 - both are safe loaders
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UsageError(f"{source} is not valid YAML{where}: {problem}", hint=f"fix {source}") from exc
+    except CONSTRUCTOR_ERRORS as exc:
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc) or type(exc).__name__
+        raise UsageError(f"{source} is not valid YAML: {problem}", hint=f"fix {source}") from exc
 
 
 def dump_yaml(document: Any) -> str:

@@ -169,6 +169,7 @@ class DockerContainer:
 
 
 _READ_SIZE = 1 << 18
+_MAX_HELD = 1 << 16  # a stream's unfinished line is passed on anyway past this size (memory, live display)
 
 
 def _demultiplexed(sock: Any, response: Any) -> Iterator[bytes]:
@@ -176,9 +177,15 @@ def _demultiplexed(sock: Any, response: Any) -> Iterator[bytes]:
 
     docker-py reads every frame with separate header and payload reads; a script printing a million lines
     produces a million frames, so this reads up to 256 KiB at a time and splits frames from the buffer.
+
+    stdout and stderr are merged only at line boundaries (a newline, or the `\\r`/`\\b` of a progress redraw):
+    each stream's unfinished tail waits for the rest of its line. The daemon reads the two pipes separately,
+    so `print` under `python -u` (text, then its newline: two writes) would otherwise get a stderr line glued
+    into the middle of a stdout line.
     """
     read = sock.recv if hasattr(sock, "recv") else sock.read
     buffer = bytearray()
+    held: dict[int, bytearray] = {}
     try:
         while True:
             data = read(_READ_SIZE)
@@ -192,12 +199,27 @@ def _demultiplexed(sock: Any, response: Any) -> Iterator[bytes]:
                 end = position + 8 + size
                 if end > size_total:
                     break
-                payloads.append(buffer[position + 8 : end])
+                stream = buffer[position]
+                payload = buffer[position + 8 : end]
+                if held and stream in held:
+                    payload = held.pop(stream) + payload
                 position = end
+                if not payload or payload[-1] == 10:  # ends a line: the common case, nothing to hold
+                    payloads.append(payload)
+                    continue
+                cut = max(payload.rfind(b"\n"), payload.rfind(b"\r"), payload.rfind(b"\x08")) + 1
+                if len(payload) - cut > _MAX_HELD:
+                    cut = len(payload)
+                if cut:
+                    payloads.append(payload[:cut])
+                if cut < len(payload):
+                    held[stream] = payload[cut:]
             if position:
                 del buffer[:position]
             if payloads:
                 yield b"".join(payloads)
+        if held:
+            yield b"".join(held.values())
     finally:
         with contextlib.suppress(Exception):
             response.close()
@@ -213,6 +235,10 @@ class DockerEngine:
 
     def __init__(self, client: docker.DockerClient) -> None:
         self._client = client
+
+    def server_version(self) -> str:
+        with translated_errors("reading the engine version"):
+            return str(self._client.version().get("Version", "?"))
 
     def info(self) -> EngineInfo:
         with translated_errors("reading engine information"):

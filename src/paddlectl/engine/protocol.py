@@ -139,6 +139,10 @@ class ContainerEngine(Protocol):
 
     def info(self) -> EngineInfo: ...
 
+    def server_version(self) -> str:
+        """The engine's version (cheaper than info())."""
+        ...
+
     def image(self, reference: str) -> ImageInfo | None:
         """The local image for a tag, digest or id, or None when absent."""
         ...
