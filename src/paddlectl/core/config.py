@@ -73,7 +73,7 @@ def parse_input_specs(items: Any, where: str) -> tuple[InputSpec, ...]:
             raise UsageError(f"{where}[{index}] needs a name and a shape list", hint="e.g. {name: x, shape: [-1, 8]}")
         try:
             dims = tuple(-1 if d is None else int(d) for d in shape)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: `.inf`
             raise UsageError(f"{where}[{index}].shape must hold integers, -1 or null") from exc
         specs.append(InputSpec(name=entry["name"], dtype=str(entry.get("dtype", "float32")), shape=dims))
     return tuple(specs)

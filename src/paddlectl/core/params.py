@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from paddlectl.core.yamlio import load_yaml
+from paddlectl.core.yamlio import CONSTRUCTOR_ERRORS, load_yaml
 from paddlectl.errors import UsageError
 
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -57,7 +57,7 @@ def exponent_floats(values: dict[str, Any]) -> dict[str, Any]:
 def _load_params_yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_ParamsLoader)  # noqa: S506 - a SafeLoader subclass: no python/* tags
-    except yaml.YAMLError:
+    except (yaml.YAMLError, *CONSTRUCTOR_ERRORS):
         # load_yaml words the error (line, column, problem) the same way everywhere.
         return load_yaml(text, source)
 
@@ -167,6 +167,8 @@ def load_params_file(path: Path) -> dict[str, Any]:
                 f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}",
                 hint=f"fix {source}",
             ) from None
+        except RecursionError:
+            raise UsageError(f"{source} is not valid JSON: nested too deeply", hint=f"fix {source}") from None
     else:
         document = _load_params_yaml(text, source)
     return _scalar_mapping(document, source)

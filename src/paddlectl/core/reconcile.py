@@ -38,15 +38,20 @@ def running_run_dirs(store: RunStore) -> list[RunPaths]:
 
 
 def owner_alive(manifest: Manifest) -> bool:
-    """Is the CLI process that owns this run still alive here? (pid reuse is checked against the command line)."""
-    if manifest.owner_pid is None or manifest.owner_host != socket.gethostname():
+    """Is the CLI process that owns this run still alive here?"""
+    return owner_process_alive(manifest.owner_pid, manifest.owner_host)
+
+
+def owner_process_alive(pid: object, host: object) -> bool:
+    """Is `pid` on `host` a live paddlectl process on this machine? (pid reuse is checked against the command line)"""
+    if not isinstance(pid, int) or host != socket.gethostname():
         return False
     try:
-        with open(f"/proc/{manifest.owner_pid}/cmdline", "rb") as handle:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
             return b"paddlectl" in handle.read()
     except OSError:
         try:
-            os.kill(manifest.owner_pid, 0)
+            os.kill(pid, 0)
         except (ProcessLookupError, PermissionError):
             return False
         return True

@@ -371,21 +371,9 @@ def settle_running(store: RunStore, run_ids: list[str], engine_factory: EngineFa
 def owner_alive(row: dict[str, Any]) -> bool:
     """Whether the paddlectl process recorded as a running run's owner is alive on this host.
 
-    The same test reconciliation makes (core/reconcile.py), read from the index row: while it holds, listing
-    leaves the run to its owner and does not need the engine at all.
+    The same test reconciliation makes, read from the index row: while it holds, listing leaves the run to its
+    owner and does not need the engine at all.
     """
-    import os
-    import socket
+    from paddlectl.core.reconcile import owner_process_alive
 
-    pid, host = row.get("owner_pid"), row.get("owner_host")
-    if not isinstance(pid, int) or host != socket.gethostname():
-        return False
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"paddlectl" in handle.read()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+    return owner_process_alive(row.get("owner_pid"), row.get("owner_host"))

@@ -138,6 +138,8 @@ class RunStore:
             return StoredRun(paths, None, "no manifest.yaml")
         except OSError as exc:
             return StoredRun(paths, None, f"unreadable manifest: {exc.strerror}")
+        except UnicodeDecodeError:
+            return StoredRun(paths, None, "corrupt manifest: not UTF-8 text")
         try:
             manifest = Manifest.from_dict(load_yaml(text, str(paths.manifest)))
         except PaddlectlError as exc:

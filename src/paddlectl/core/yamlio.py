@@ -17,16 +17,16 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 # Constructors raise these, not YAMLError, for values that only look typed: `2020-13-45`, `!!int x`, `!!timestamp x`.
 CONSTRUCTOR_ERRORS = (ValueError, TypeError, AttributeError, OverflowError, RecursionError)
 # libyaml's composer recurses on the C stack and crashes the process (SIGSEGV) somewhere past 20,000 nesting levels.
-# Every level needs one of these tokens, so a text with few of them is safe for it; others go to the pure-Python
-# loader, whose recursion ends in a RecursionError instead.
-_NESTING_TOKENS = ("[", "{", "- ", "-\n", "? ", "?\n")
-_C_LOADER_MAX_TOKENS = 10_000
+# Every level needs one of these characters, so a text with few of them is safe for it; others go to the
+# pure-Python loader, whose recursion ends in a RecursionError instead.
+_NESTING_CHARS = "[{-?"
+_C_LOADER_MAX_NESTING_CHARS = 10_000
 
 
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; a syntax error, a bad typed value or a python/object tag is a UsageError naming the source."""
-    nesting = sum(text.count(token) for token in _NESTING_TOKENS)
-    loader = SafeLoader if nesting <= _C_LOADER_MAX_TOKENS else yaml.SafeLoader
+    nesting = sum(text.count(char) for char in _NESTING_CHARS)
+    loader = SafeLoader if nesting <= _C_LOADER_MAX_NESTING_CHARS else yaml.SafeLoader
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - both are safe loaders
     except yaml.YAMLError as exc:
@@ -35,7 +35,12 @@ def load_yaml(text: str, source: str) -> Any:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UsageError(f"{source} is not valid YAML{where}: {problem}", hint=f"fix {source}") from exc
     except CONSTRUCTOR_ERRORS as exc:
-        problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc) or type(exc).__name__
+        if isinstance(exc, RecursionError):
+            problem = "nested too deeply"
+        elif isinstance(exc, ValueError | OverflowError):
+            problem = str(exc)
+        else:
+            problem = "a value does not fit its !!tag"
         raise UsageError(f"{source} is not valid YAML: {problem}", hint=f"fix {source}") from exc
 
 
