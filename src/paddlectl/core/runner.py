@@ -101,12 +101,16 @@ class ContainerRun:
     engine_error: PaddlectlError | None
     lines: int
     log_rebuilt: bool
-    cleanup: threading.Thread | None = None
+    cleanup: threading.Event | None = None  # set once the background removal is done
 
     def finish_cleanup(self) -> None:
-        """Wait for the container's removal (started in the background while the caller settles the run)."""
+        """Wait for the container's removal (started in the background while the caller settles the run).
+
+        Waits on an Event, not Thread.join: on Python 3.11 a KeyboardInterrupt inside join marks the thread
+        finished, and the interpreter would then exit without waiting for the removal.
+        """
         if self.cleanup is not None:
-            self.cleanup.join()
+            self.cleanup.wait()
 
 
 class OutputSink:
@@ -195,8 +199,8 @@ def run_container(
         if engine_error is None and not keep:
             # Removal takes the engine a while; the caller settles the manifest meanwhile, then joins.
             # Not a daemon thread: the process waits for it rather than leave the container behind.
-            cleanup = threading.Thread(target=_remove_quietly, args=(container,), name="paddlectl-remove")
-            cleanup.start()
+            cleanup = threading.Event()
+            threading.Thread(target=_remove_quietly, args=(container, cleanup), name="paddlectl-remove").start()
     return ContainerRun(
         container_id=container.id,
         state=state,
@@ -208,9 +212,12 @@ def run_container(
     )
 
 
-def _remove_quietly(container: Container) -> None:
-    with contextlib.suppress(PaddlectlError):
-        container.remove()
+def _remove_quietly(container: Container, done: threading.Event) -> None:
+    try:
+        with contextlib.suppress(PaddlectlError):
+            container.remove()
+    finally:
+        done.set()
 
 
 def _create_and_start(

@@ -257,6 +257,7 @@ def _run_attached(
                 hint="restart the engine; the next paddlectl command settles the run from its container",
             )
         store.write(manifest)
+        result.finish_cleanup()  # the container's removal, started in the background: done before we exit
     # The probe may take seconds on a first run: only after the outcome is recorded, so a signal loses just this.
     manifest.runtime = probe.result()
     store.write(manifest)

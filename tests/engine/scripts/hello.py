@@ -1,0 +1,3 @@
+"""Prints one line."""
+
+print("hello from the container", flush=True)
