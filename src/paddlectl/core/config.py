@@ -108,4 +108,6 @@ def load_config(path: Path) -> ProjectConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text", hint=f"save {path.name} as UTF-8") from exc
     return parse_config(load_yaml(text, str(path)), path)

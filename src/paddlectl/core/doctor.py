@@ -54,12 +54,13 @@ def run_checks(project: Project, connect: Callable[[], ContainerEngine]) -> Doct
                       "storage_driver": info.storage_driver, "os": info.os},
             )
         )
-        gpu_ok = info.has_nvidia_runtime
+        gpu_ok = info.gpu_capable
         checks.append(
             Check(
                 "gpu support",
                 gpu_ok,
-                "NVIDIA runtime present" if gpu_ok else f"no NVIDIA runtime (runtimes: {', '.join(info.runtimes)})",
+                "NVIDIA runtime or toolkit hook present" if gpu_ok
+                else f"no NVIDIA runtime or toolkit hook (runtimes: {', '.join(info.runtimes)})",
                 fix=None if gpu_ok else "install the NVIDIA Container Toolkit for --gpus; CPU runs work without it",
                 required=False,
                 data={"runtimes": list(info.runtimes)},

@@ -86,6 +86,12 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
     if state.running:
         return False
     _recover_log_and_metrics(container, paths, manifest)
+    if not manifest.runtime and manifest.image.id:  # a detached run: its runtime is probed now (cached per image)
+        from paddlectl.core.runtime_probe import probe_runtime
+        from paddlectl.core.trainspec import parse_gpus
+
+        manifest.runtime = probe_runtime(engine, manifest.image.id, store.runs_dir.parent,
+                                         parse_gpus(manifest.container.gpus), manifest.container.user)
     previous_reason = manifest.reason
     settle_from_state(manifest, state, None, paths)
     if previous_reason and "lost contact" in previous_reason and manifest.status is not RunStatus.SUCCEEDED:

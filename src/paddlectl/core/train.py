@@ -168,7 +168,7 @@ def train(
     from paddlectl.core.secrets import mask_mapping
 
     engine = connect()
-    if prepared.gpus is not None and not engine.info().has_nvidia_runtime:
+    if prepared.gpus is not None and not engine.info().gpu_capable:
         # Checked before the image: no point pulling a multi-GB GPU image that cannot run here.
         raise UnavailableError(
             "GPUs were requested but this Docker engine has no NVIDIA runtime",
@@ -204,10 +204,10 @@ def train(
         engine.server_version()), mask_mapping(prepared.params))
     store.write(manifest)
     started = time.monotonic()
+    if prepared.request.detach:
+        return _detach(engine, spec, manifest, store, paths, events)  # reconciliation probes the runtime
     probe = _RuntimeProbe(engine, image.id, project.store, prepared.gpus, spec.user)
     probe.start()
-    if prepared.request.detach:
-        return _detach(engine, spec, manifest, store, paths, probe, events)
     return _run_attached(prepared, engine, spec, manifest, store, paths, probe, events, started)
 
 
@@ -357,7 +357,7 @@ def _initial_manifest(
 
 def _detach(
     engine: ContainerEngine, spec: ContainerSpec, manifest: Manifest, store: RunStore, paths: RunPaths,
-    probe: _RuntimeProbe, events: TrainEvents,
+    events: TrainEvents,
 ) -> TrainOutcome:
     try:
         container = engine.create(spec)
@@ -366,8 +366,6 @@ def _detach(
     except PaddlectlError:
         shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran: leave no run marked running
         raise
-    store.write(manifest)
-    manifest.runtime = probe.result()
     store.write(manifest)
     events.status(f"run {paths.run_id} started detached; follow it with 'paddlectl runs logs {paths.run_id} -f'")
     return TrainOutcome(manifest, 0, paths)

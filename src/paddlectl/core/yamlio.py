@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -14,19 +15,19 @@ try:
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeDumper, SafeLoader  # type: ignore[assignment]
 
-# Constructors raise these, not YAMLError, for values that only look typed: `2020-13-45`, `!!int x`, `!!timestamp x`.
-CONSTRUCTOR_ERRORS = (ValueError, TypeError, AttributeError, OverflowError, RecursionError)
+# Constructors raise these, not YAMLError, for values that only look typed: `2020-13-45`, `!!int x`, `!!bool maybe`.
+CONSTRUCTOR_ERRORS = (ValueError, TypeError, AttributeError, LookupError, OverflowError, RecursionError)
 # libyaml's composer recurses on the C stack and crashes the process (SIGSEGV) somewhere past 20,000 nesting levels.
-# Every level needs one of these characters, so a text with few of them is safe for it; others go to the
-# pure-Python loader, whose recursion ends in a RecursionError instead.
-_NESTING_CHARS = "[{-?"
-_C_LOADER_MAX_NESTING_CHARS = 10_000
+# Every level opens with `[`, `{`, or `-`/`?` and a blank, so a text with few of those is safe for it; others go to
+# the pure-Python loader, whose recursion ends in a RecursionError instead.
+_NESTING_OPENERS = re.compile(r"[\[{]|[-?](?:\s|$)")
+_C_LOADER_MAX_OPENERS = 10_000
 
 
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; a syntax error, a bad typed value or a python/object tag is a UsageError naming the source."""
-    nesting = sum(text.count(char) for char in _NESTING_CHARS)
-    loader = SafeLoader if nesting <= _C_LOADER_MAX_NESTING_CHARS else yaml.SafeLoader
+    openers = sum(1 for _ in _NESTING_OPENERS.finditer(text))
+    loader = SafeLoader if openers <= _C_LOADER_MAX_OPENERS else yaml.SafeLoader
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - both are safe loaders
     except yaml.YAMLError as exc:

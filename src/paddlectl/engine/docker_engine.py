@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -80,6 +81,11 @@ def translated_errors(action: str) -> Iterator[None]:
         raise UnavailableError(
             f"{action}: cannot reach the Docker engine at {_engine_address()}", hint=ENGINE_HINT
         ) from exc
+
+
+def _local_engine() -> bool:
+    """Is the engine on this machine (so its tools can be looked for here)?"""
+    return _engine_address().startswith("unix://")
 
 
 def _explanation(exc: Exception) -> str:
@@ -252,6 +258,9 @@ class DockerEngine:
             runtimes=tuple(sorted((info.get("Runtimes") or {}).keys())),
             default_runtime=str(info.get("DefaultRuntime", "")),
             docker_root_dir=str(info.get("DockerRootDir", "")),
+            nvidia_hook=_local_engine() and any(
+                shutil.which(tool) for tool in ("nvidia-container-runtime-hook", "nvidia-container-toolkit")
+            ),
         )
 
     def image(self, reference: str) -> ImageInfo | None:

@@ -89,9 +89,16 @@ class EngineInfo:
     default_runtime: str
     docker_root_dir: str
 
+    nvidia_hook: bool = False  # the NVIDIA Container Toolkit's hook is installed (enough for --gpus)
+
     @property
     def has_nvidia_runtime(self) -> bool:
         return "nvidia" in self.runtimes
+
+    @property
+    def gpu_capable(self) -> bool:
+        """Can GPU device requests work? A registered nvidia runtime, or the toolkit's hook (docker --gpus)."""
+        return self.has_nvidia_runtime or self.nvidia_hook
 
 
 @dataclass(frozen=True)
