@@ -20,6 +20,8 @@ from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec,
 from paddlectl.errors import PaddlectlError
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Cut from the end of a log that filled its disk, so that the run's metrics and manifest can still be written.
+LOG_RESERVE_BYTES = 256 * 1024
 
 
 class RunInterrupted(Exception):
@@ -102,6 +104,7 @@ class ContainerRun:
     lines: int
     log_rebuilt: bool
     cleanup: threading.Event | None = None  # set once the background removal is done
+    log_error: str | None = None  # why the saved log stops early (a full disk); None when it is complete
 
     def finish_cleanup(self) -> None:
         """Wait for the container's removal (started in the background while the caller settles the run).
@@ -125,24 +128,58 @@ class OutputSink:
         self.on_lines = on_lines
         self.lines = 0
         self.assembler = LineAssembler(on_redraw=on_redraw)
+        self.log_error: str | None = None
 
     def feed(self, chunk: bytes) -> None:
         self._emit(self.assembler.feed(chunk))
 
     def close(self) -> None:
         self._emit(self.assembler.close())
-        self.log.flush()
+        if self.log_error is None:
+            try:
+                self.log.flush()
+            except OSError as exc:
+                self._log_failed(exc)
 
     def _emit(self, lines: list[str]) -> None:
         if not lines:
             return
         text = "\n".join(lines) + "\n"
-        self.log.write(text)
+        if self.log_error is None:
+            try:
+                self.log.write(text)
+            except OSError as exc:
+                self._log_failed(exc)
         self.lines += len(lines)
         if self.on_output is not None:
             self.on_output(text)
         if self.on_lines is not None:
             self.on_lines(lines)
+
+    def _log_failed(self, exc: OSError) -> None:
+        # Only the saved log stops (a full disk, most likely): the display, the metrics and the run's end go on.
+        self.log_error = f"{exc.strerror or exc}; the saved log stops before line {self.lines + 1}"
+
+
+@contextlib.contextmanager
+def _log_file(path: Path) -> Iterator[TextIO]:
+    """The run's log, open for writing; closing it never raises (the sink reports a full disk)."""
+    log = open(path, "w", encoding="utf-8", newline="\n", buffering=1 << 16)  # noqa: SIM115 - closed below
+    try:
+        yield log
+    finally:
+        with contextlib.suppress(OSError):
+            log.close()
+
+
+def _make_room(log_path: Path) -> None:
+    """Cut the last LOG_RESERVE_BYTES of a log that filled its disk, at a line start, so the run can be recorded."""
+    with contextlib.suppress(OSError), open(log_path, "rb+") as handle:
+        keep = max(0, handle.seek(0, 2) - LOG_RESERVE_BYTES)
+        start = max(0, keep - (64 << 10))
+        handle.seek(start)
+        newline = handle.read(keep - start).rfind(b"\n")
+        handle.truncate(start + newline + 1 if newline >= 0 else 0)
 
 
 def run_container(
@@ -163,7 +200,7 @@ def run_container(
     Raises PaddlectlError only when the container could not be created or started (nothing is left behind then).
     An engine that goes away mid-run comes back as `engine_error`, with the container left for reconciliation.
     """
-    with SignalGuard() as guard, open(log_path, "w", encoding="utf-8", newline="\n", buffering=1 << 16) as log:
+    with SignalGuard() as guard, _log_file(log_path) as log:
         sink = OutputSink(log, on_output, on_lines, on_redraw)
         try:
             container, stream = _create_and_start(engine, spec, on_created)
@@ -191,7 +228,7 @@ def run_container(
         finally:
             guard.disarm()
         rebuilt = False
-        if engine_error is None and not stream_complete:
+        if engine_error is None and not stream_complete and sink.log_error is None:
             rebuilt = _rebuild_log(container, log, sink)
         else:
             sink.close()
@@ -201,6 +238,8 @@ def run_container(
             # Not a daemon thread: the process waits for it rather than leave the container behind.
             cleanup = threading.Event()
             threading.Thread(target=_remove_quietly, args=(container, cleanup), name="paddlectl-remove").start()
+    if sink.log_error is not None:
+        _make_room(log_path)
     return ContainerRun(
         container_id=container.id,
         state=state,
@@ -209,6 +248,7 @@ def run_container(
         lines=sink.lines,
         log_rebuilt=rebuilt,
         cleanup=cleanup,
+        log_error=sink.log_error,
     )
 
 
@@ -270,10 +310,14 @@ def _rebuild_log(container: Container, log: TextIO, sink: OutputSink) -> bool:
     except PaddlectlError:
         sink.close()
         return False
-    log.seek(0)
-    log.truncate()
+    try:
+        log.seek(0)
+        log.truncate()
+    except OSError as exc:  # the part still buffered could not be written: a full disk
+        sink._log_failed(exc)
+        return False
     fresh = OutputSink(log, None, None, None)
     fresh.feed(output)
     fresh.close()
-    sink.lines = fresh.lines
+    sink.lines, sink.log_error = fresh.lines, fresh.log_error
     return True

@@ -5,6 +5,7 @@ Results are cached per image id and GPU request: an image id names fixed bytes, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,8 @@ def probe_runtime(
         if line.startswith(PROBE_MARK):
             record: dict[str, Any] = json.loads(line[len(PROBE_MARK):])
             if "paddle_error" not in record:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(cache, json.dumps(record))
+                with contextlib.suppress(OSError):  # only a cache: a full disk costs the next run a probe
+                    cache.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(cache, json.dumps(record))
             return record
     return {"probe_error": f"probe exited {result.exit_code}: {result.output.strip()[-300:]}"}

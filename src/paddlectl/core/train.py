@@ -246,6 +246,11 @@ def _run_attached(
         manifest.container.kept = prepared.request.keep
         metrics.finish(manifest)
         settle_from_state(manifest, result.state, result.interrupted_by, paths)
+        if result.log_error is not None:  # a run whose output was not kept is not recorded as succeeded
+            manifest.logs["error"] = result.log_error
+            if manifest.status is RunStatus.SUCCEEDED:
+                manifest.status = RunStatus.FAILED
+                manifest.reason = f"paddlectl could not save the whole log ({result.log_error})"
         if result.engine_error is not None:
             manifest.status = RunStatus.RUNNING  # settled later by reconciliation, never recorded as succeeded
             manifest.owner_pid = None
@@ -258,6 +263,12 @@ def _run_attached(
             )
         store.write(manifest)
         result.finish_cleanup()  # the container's removal, started in the background: done before we exit
+        if result.log_error is not None:
+            raise PaddlectlError(
+                f"run {paths.run_id} ended, but its log could not be saved in full: {result.log_error}",
+                hint=f"free space in {paths.root.parent}; the run is recorded with what was saved",
+                code=ExitCode.FAILED,
+            )
     # The probe may take seconds on a first run: only after the outcome is recorded, so a signal loses just this.
     manifest.runtime = probe.result()
     store.write(manifest)
