@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from paddlectl.engine.protocol import (
     ContainerSpec,
@@ -89,6 +91,7 @@ class FakeEngine:
     nvidia: bool = False
     down: bool = False
     fail_start: str | None = None
+    builds: list[dict[str, Any]] = field(default_factory=list)
 
     def info(self) -> EngineInfo:
         runtimes = ("runc", "nvidia") if self.nvidia else ("runc",)
@@ -121,6 +124,19 @@ class FakeEngine:
 
     def containers(self, labels: dict[str, str]) -> Sequence[FakeContainer]:
         return [c for c in self.live.values() if all(c.spec.labels.get(k) == v for k, v in labels.items())]
+
+    def build(self, context: Path, dockerfile: str, tag: str, buildargs: dict[str, str], labels: dict[str, str],
+              on_event: Callable[[str], None] | None = None) -> ImageInfo:
+        """Record the build (with the context's file names) and register an image carrying its labels."""
+        files = sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file())
+        self.builds.append({"dockerfile": dockerfile, "tag": tag, "buildargs": dict(buildargs),
+                            "labels": dict(labels), "files": files})
+        if on_event is not None:
+            on_event(f"Step 1/1 : FROM {buildargs.get('PADDLE_IMAGE') or buildargs.get('BASE_IMAGE')}")
+        info = ImageInfo(id="sha256:" + f"{len(self.builds):064x}", tags=(tag,), repo_digests=(), size=1000,
+                         created="2026-01-01T00:00:00Z", labels=dict(labels))
+        self.images[tag] = info
+        return info
 
 
 def image_info(reference: str, image_id: str = "sha256:" + "ab" * 32, digests: tuple[str, ...] = ()) -> ImageInfo:

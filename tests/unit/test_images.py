@@ -127,3 +127,79 @@ def test_base_image_labels_and_non_root_user() -> None:
     users = [line.split()[1] for line in _logical_lines(text) if line.upper().startswith("USER ")]
     assert users, "the base image must not default to root"
     assert users[-1].split(":")[0] not in ("0", "root")
+
+
+def _stages(dockerfile: Path) -> list[list[str]]:
+    """The logical lines of each build stage, FROM first."""
+    stages: list[list[str]] = []
+    for line in _logical_lines(dockerfile.read_text()):
+        if line.upper().startswith("FROM "):
+            stages.append([])
+        if stages:
+            stages[-1].append(line)
+    return stages
+
+
+def _instructions(lines: list[str], keyword: str) -> list[str]:
+    return [line.split(None, 1)[1] if " " in line else "" for line in lines
+            if line.split(None, 1)[0].upper() == keyword]
+
+
+# What paddlectl.core.imagebuild puts into each build context (and nothing else is there to COPY).
+CONTEXT_FILES = {
+    "base": {"Dockerfile.base", "requirements-base.lock", "wheels/"},
+    "dev": {"Dockerfile.dev", "requirements-dev.lock", "wheels/"},
+    "prod": {"Dockerfile.prod", "model.tar", "serve.py", "verify_package.py"},
+}
+
+
+@pytest.mark.parametrize("role", sorted(CONTEXT_FILES))
+def test_every_copy_names_a_file_of_the_build_context(role: str) -> None:
+    copied = set()
+    for stage in _stages(REPO_ROOT / f"Dockerfile.{role}"):
+        for arguments in _instructions(stage, "COPY"):
+            if not arguments.startswith("--from="):
+                copied.update(arguments.split()[:-1])
+    assert copied and copied <= CONTEXT_FILES[role]
+
+
+@pytest.mark.parametrize("role", ["base", "dev", "prod"])
+def test_installs_are_hash_checked_and_leave_no_wheels_in_the_image(role: str) -> None:
+    dockerfile = REPO_ROOT / f"Dockerfile.{role}"
+    installs = [line for line in _logical_lines(dockerfile.read_text()) if re.search(r"\bpip3?\b.*\binstall\b", line)]
+    for line in installs:
+        assert "--no-index" in line and "--require-hashes" in line and "--no-cache-dir" in line, line
+    final = _stages(dockerfile)[-1]
+    assert not any("wheels" in arguments for arguments in _instructions(final, "COPY")), "wheels stay in a stage"
+    assert not any(re.search(r"\bpip3?\b", line) for line in final), "the final stage installs nothing itself"
+    assert (len(installs) == 1) == (role != "prod")
+
+
+@pytest.mark.parametrize("role", ["base", "dev", "prod"])
+def test_every_image_runs_as_a_non_root_user_and_says_where_it_came_from(role: str) -> None:
+    final = _stages(REPO_ROOT / f"Dockerfile.{role}")[-1]
+    users = _instructions(final, "USER")
+    assert users and users[-1].split(":")[0] not in ("0", "root"), "the last USER of the image is not root"
+    labels = " ".join(_instructions(final, "LABEL"))
+    for label in ("source", "revision", "created", "base.name", "base.digest", "title", "version"):
+        assert f"org.opencontainers.image.{label}=" in labels
+    assert f'io.paddlectl.role="{role}"' in labels
+
+
+def test_prod_serves_with_a_healthcheck_and_verifies_the_package_in_the_build() -> None:
+    stages = _stages(REPO_ROOT / "Dockerfile.prod")
+    assert len(stages) == 2, "a verify stage, then the image"
+    verify, final = stages
+    assert any("verify_package.py" in run and "serve.py check" in run for run in _instructions(verify, "RUN"))
+    assert _instructions(final, "HEALTHCHECK") and "serve.py" in _instructions(final, "HEALTHCHECK")[0]
+    assert _instructions(final, "EXPOSE") == ["8080"]
+    assert "serve.py" in _instructions(final, "ENTRYPOINT")[0]
+    assert _instructions(final, "COPY") == ["--from=verify /opt/paddlectl /opt/paddlectl"], "only checked files"
+    assert final[0] == "FROM ${PADDLE_IMAGE}", "prod stands on the Paddle image, not on base's extras"
+
+
+def test_dev_exposes_jupyter_on_the_base() -> None:
+    final = _stages(REPO_ROOT / "Dockerfile.dev")[-1]
+    assert final[0] == "FROM ${BASE_IMAGE}"
+    assert _instructions(final, "EXPOSE") == ["8888"]
+    assert "jupyter" in _instructions(final, "CMD")[0]

@@ -35,6 +35,10 @@ class RootGroup(LazyCommandGroup):
         "keys": LazyCommand("paddlectl.cli.keys:app", "Create the ed25519 keys that sign packages (package --sign) "
                             "and check them (verify --key)."),
         "runs": LazyCommand("paddlectl.cli.runs:app", "List, inspect, compare, clean up and gate recorded runs."),
+        "image": LazyCommand("paddlectl.cli.image:app", "Build the base, dev and prod images (tagged by content) "
+                             "and list the ones built for this project."),
+        "dev": LazyCommand("paddlectl.cli.dev:command", "Start JupyterLab in the dev image on this project, as you, "
+                           "on 127.0.0.1; print its URL with a token."),
         "reproduce": LazyCommand("paddlectl.cli.reproduce:command", "Run RUN again (same image digest, commit + "
                                  "patch, params, settings) and compare its metrics."),
         "train": LazyCommand(

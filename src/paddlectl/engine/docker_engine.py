@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -329,6 +331,8 @@ class DockerEngine:
             kwargs["ipc_mode"] = spec.ipc_mode
         if spec.network_mode:
             kwargs["network_mode"] = spec.network_mode
+        if spec.ports:
+            kwargs["ports"] = dict(spec.ports)
         if spec.ulimits:
             kwargs["ulimits"] = [DockerUlimit(name=u.name, soft=u.soft, hard=u.hard) for u in spec.ulimits]
         if spec.gpus is not None:
@@ -361,6 +365,88 @@ class DockerEngine:
         with translated_errors("listing containers"):
             models = self._client.containers.list(all=True, filters=filters)
         return [DockerContainer(self._client, model) for model in models]
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        tag: str,
+        buildargs: dict[str, str],
+        labels: dict[str, str],
+        on_event: Callable[[str], None] | None = None,
+    ) -> ImageInfo:
+        """Build through the engine's API (no read timeout: a long step may print nothing for minutes)."""
+        lines = _BuildLines(on_event)
+        with translated_errors(f"building {tag}"):
+            stream = self._client.api.build(
+                path=str(context), dockerfile=dockerfile, tag=tag, buildargs=buildargs, labels=labels,
+                decode=True, rm=True, forcerm=True, pull=False, timeout=None,
+            )
+            for event in stream:
+                if "error" in event:
+                    lines.flush()
+                    raise PaddlectlError(
+                        f"building {tag} failed at {lines.step or 'the first step'}: "
+                        f"{_build_error(str(event['error']))}{lines.last_output_note()}",
+                        hint="the build output above shows the failing step; fix it and build again",
+                        code=ExitCode.FAILED,
+                    )
+                lines.feed(str(event.get("stream") or ""))
+            lines.flush()
+        found = self.image(tag)
+        if found is None:
+            raise PaddlectlError(f"the build of {tag} ended without an image", code=ExitCode.FAILED)
+        return found
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NONZERO = re.compile(r"returned a non-zero code: \d+")
+
+
+def _build_error(text: str) -> str:
+    """The daemon's error without the step's whole command line, which the message already names."""
+    match = _NONZERO.search(text)
+    return f"the command {match.group(0)}" if match else _one_line(text)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+class _BuildLines:
+    """Rebuilds whole lines from the build's `stream` events and remembers the current step and last output."""
+
+    def __init__(self, on_event: Callable[[str], None] | None) -> None:
+        self._on_event = on_event
+        self._partial = ""
+        self.step: str | None = None
+        self.last_output: str | None = None
+
+    def feed(self, text: str) -> None:
+        if not text:
+            return
+        *complete, self._partial = (self._partial + text).split("\n")
+        for line in complete:
+            self._line(line)
+
+    def flush(self) -> None:
+        if self._partial:
+            line, self._partial = self._partial, ""
+            self._line(line)
+
+    def _line(self, line: str) -> None:
+        line = _ANSI.sub("", line.rstrip("\r").rpartition("\r")[2])  # bars rewrite lines with \r; colours
+        if line.startswith("Step ") and " : " in line:
+            number, _, instruction = line[len("Step "):].partition(" : ")
+            self.step, self.last_output = f"step {number} ({_one_line(instruction, 70)})", None
+        elif line.strip() and not line.startswith((" ---> ", "Removing intermediate container")):
+            self.last_output = line.strip()
+        if self._on_event is not None and line.strip():
+            self._on_event(line)
+
+    def last_output_note(self) -> str:
+        return f" (last output: {_one_line(self.last_output, 200)})" if self.last_output else ""
 
 
 def _split_tag(reference: str) -> tuple[str, str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 
@@ -51,6 +52,8 @@ class ContainerSpec:
     network_mode: str | None = None
     ulimits: list[Ulimit] = field(default_factory=list)
     init: bool = True
+    # container port ("8888/tcp") -> (host address, host port); publish on 127.0.0.1 unless told otherwise
+    ports: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -170,4 +173,19 @@ class ContainerEngine(Protocol):
 
     def containers(self, labels: dict[str, str]) -> Sequence[Container]:
         """All containers (running or not) carrying every one of these labels."""
+        ...
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        tag: str,
+        buildargs: dict[str, str],
+        labels: dict[str, str],
+        on_event: Callable[[str], None] | None = None,
+    ) -> ImageInfo:
+        """Build `dockerfile` (relative to `context`) as `tag`, streaming output lines to `on_event`.
+
+        Never pulls; a failing step raises PaddlectlError naming the step and its last output line.
+        """
         ...

@@ -1,0 +1,195 @@
+"""paddlectl image: build the layered images (base, dev, prod) and list the ones built for this project."""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from paddlectl.cli.output import out
+from paddlectl.core.imagetags import ImageRole
+
+if TYPE_CHECKING:
+    from rich.live import Live
+
+    from paddlectl.core.imagebuild import BuildResult
+    from paddlectl.core.imagerecords import ImageRow
+
+app = typer.Typer(
+    help="Build the base, dev and prod images (tagged by content) and list the ones built for this project.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+TAIL_LINES = 12
+_NOISE = (" ---> ", "Removing intermediate container")  # the classic builder's bookkeeping, not the build's output
+
+
+class BuildView:
+    """The build's progress on stderr: a live tail of the engine's output on a terminal, plain lines otherwise."""
+
+    def __init__(self) -> None:
+        self._tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self._status = "starting"
+        self._live: Live | None = None
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.text import Text
+
+        lines = [Text(line[: out.console.width - 4], style="dim", no_wrap=True) for line in self._tail]
+        return Group(Spinner("dots", text=Text(self._status, style="bold")), *lines)
+
+    def status(self, message: str) -> None:
+        self._status = message
+        if not out.interactive:
+            out.status(f"[dim]paddlectl:[/dim] {message}")
+            return
+        if self._live is None:
+            from rich.live import Live
+
+            self._live = Live(self._render(), console=out.console, transient=True, refresh_per_second=8)
+            self._live.start()
+        self._live.console.print(f"[dim]paddlectl:[/dim] {message}")
+        self._live.update(self._render())
+
+    def output(self, line: str) -> None:
+        if not line.strip() or line.startswith(_NOISE):
+            return
+        self._tail.append(line)
+        if self._live is None:
+            if not out.quiet:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+            return
+        if line.startswith("Step "):
+            self._status = line
+        self._live.update(self._render())
+
+    def close(self, failed: bool) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+            if failed:  # the live tail vanished with the view: keep the lines that led to the error
+                for line in self._tail:
+                    out.console.print(line, markup=False, highlight=False)
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+@app.command("build")
+def build(
+    role: Annotated[ImageRole, typer.Argument(help="base, dev (builds base first) or prod (serves --package).",
+                                              case_sensitive=False, show_default=False)],
+    paddle_image: Annotated[str | None, typer.Option(
+        "--paddle-image", metavar="IMAGE",
+        help="Pinned Paddle image to build on (default: the project's image for its GPU setting).")] = None,
+    package: Annotated[Path | None, typer.Option(
+        "--package", metavar="PKG", help="prod: the NAME-X.Y.Z.tar to serve (verified before and during the build).")
+    ] = None,
+    key: Annotated[Path | None, typer.Option(
+        "--key", metavar="PUB", help="prod: require a valid signature by this public key.")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build even when the content tag already exists.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Build an image from pinned inputs, offline, tagged by content; unchanged inputs reuse the tag.
+
+    Wheels are downloaded on the host for the image's own Python and platform (cached under ~/.cache/paddlectl);
+    the build itself never reaches a network. Prints the image's tag on stdout.
+    """
+    from paddlectl.core.imagebuild import BuildRequest, build_images
+    from paddlectl.core.project import open_project
+    from paddlectl.engine.docker_engine import connect
+
+    out.json_mode = json_output
+    request = BuildRequest(role=role, paddle_image=paddle_image, package=package, key=key, rebuild=rebuild)
+    project = open_project()
+    view = BuildView()
+    failed = True
+    try:
+        results = build_images(connect, project, request, view)
+        failed = False
+    finally:
+        view.close(failed)
+    if json_output:
+        out.json({"image": results[-1].as_dict(), "layers": [result.as_dict() for result in results]})
+        return
+    for result in results:
+        _summary(result)
+    out.data(results[-1].image.tag)
+
+
+def _summary(result: BuildResult) -> None:
+    image = result.image
+    how = "reused" if result.reused else f"built in {result.seconds:.1f} s"
+    out.status(f"{image.role}: {image.tag} ({image.id[7:19]}, {_size(image.size)}) {how}")
+
+
+@app.command("ls")
+def list_command(json_output: JsonOption = False) -> None:
+    """List the images built for this project, newest first, and whether each is still present locally."""
+    from paddlectl.core.imagerecords import ImageStore, list_images
+    from paddlectl.core.project import open_project
+    from paddlectl.errors import UnavailableError
+
+    out.json_mode = json_output
+    project = open_project()
+    engine = None
+    warnings = []
+    try:
+        from paddlectl.engine.docker_engine import connect
+
+        engine = connect()
+    except UnavailableError as error:
+        warnings.append(f"{error.message}: presence not checked")
+    rows, read_warnings = list_images(ImageStore(project.store), engine)
+    warnings += read_warnings
+    for warning in warnings:
+        out.warn(warning)
+    if json_output:
+        out.json({"images": [row.as_dict() for row in rows], "warnings": warnings})
+        return
+    if not rows:
+        out.status("no images built for this project yet: paddlectl image build base|dev|prod")
+        return
+    _table(rows)
+
+
+def _table(rows: list[ImageRow]) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("ROLE", "TAG", "ID", "SIZE", "BUILT", "STATE"):
+        table.add_column(column, no_wrap=True)
+    colours = {"present": "green", "moved": "yellow", "missing": "red"}
+    for row in rows:
+        image = row.image
+        state = row.state
+        colour = colours.get(state)
+        table.add_row(image.role, image.tag, image.id[7:19], _size(image.size), image.built_at,
+                      f"[{colour}]{state}[/{colour}]" if colour else state)
+    console = out.stdout_console
+    if console.is_terminal:
+        console.print(table)
+        return
+    # A pipe has no width to squeeze the table into: print it at its natural width, tags whole.
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    previous, console.width = console.width, max(natural, 40)
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = previous
