@@ -52,6 +52,13 @@ def _compare(project: Path, script: str, runs: int) -> tuple[float, float]:
     return statistics.median(ours), statistics.median(theirs)
 
 
+def _import_floor(project: Path, runs: int) -> float:
+    """What any Python CLI on docker-py pays before its first API call: the interpreter and the imports."""
+    command = [sys.executable, "-c", "import docker, typer, yaml"]
+    _timed(command, project)
+    return statistics.median(_timed(command, project) for _ in range(runs))
+
+
 def _last_log_lines(project: Path) -> int:
     runs = sorted((project / ".paddlectl" / "runs").iterdir())
     with open(runs[-1] / "output.log", "rb") as handle:
@@ -62,12 +69,15 @@ def run(quick: bool = False) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory(prefix="paddlectl-bench-") as tmp:
         project = _project(Path(tmp))
         noop_ours, noop_docker = _compare(project, "noop.py", 3 if quick else 9)
+        floor = _import_floor(project, 3 if quick else 9)
         lines_ours, lines_docker = _compare(project, "million.py", 1 if quick else 3)
         saved = _last_log_lines(project)
         shutil.rmtree(project / ".paddlectl", ignore_errors=True)
     return [
         {"figure": "train no-op vs docker run --rm", "paddlectl": noop_ours, "baseline": noop_docker,
          "ratio": noop_ours / noop_docker, "target": 1.25},
+        {"figure": "  floor: docker run + python/docker-py import alone", "paddlectl": noop_docker + floor,
+         "baseline": noop_docker, "ratio": (noop_docker + floor) / noop_docker, "target": None},
         {"figure": "1,000,000 log lines vs docker run >/dev/null", "paddlectl": lines_ours,
          "baseline": lines_docker, "ratio": lines_ours / lines_docker, "target": 1.2},
         {"figure": "lines in the saved log (of 1,000,000)", "paddlectl": float(saved), "baseline": float(MILLION),
