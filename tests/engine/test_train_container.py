@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,6 @@ from engine.train_harness import (
 )
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture
-def project(tmp_path: Path, paddle_image: str) -> Iterator[TrainProject]:
-    project = TrainProject(tmp_path / "proj", paddle_image)
-    project.seed_probe_cache(warm_probe_cache(paddle_image))
-    yield project
-    left = project.cleanup()
-    assert not left, f"containers left behind by the test: {left}"
 
 
 def _only_run(project: TrainProject) -> tuple[str, dict[str, object]]:

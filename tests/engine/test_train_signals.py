@@ -23,21 +23,11 @@ from engine.train_harness import (
     labelled_containers,
     run_train,
     wait_until,
-    warm_probe_cache,
 )
 
 pytestmark = pytest.mark.engine
 
 StartCli = Callable[..., Cli]
-
-
-@pytest.fixture
-def project(tmp_path: Path, paddle_image: str) -> Iterator[TrainProject]:
-    project = TrainProject(tmp_path / "proj", paddle_image)
-    project.seed_probe_cache(warm_probe_cache(paddle_image))
-    yield project
-    left = project.cleanup()
-    assert not left, f"containers left behind by the test: {left}"
 
 
 @pytest.fixture

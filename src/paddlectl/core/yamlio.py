@@ -27,9 +27,9 @@ _C_LOADER_MAX_OPENERS = 10_000
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; a syntax error, a bad typed value or a python/object tag is a UsageError naming the source."""
     openers = sum(1 for _ in _NESTING_OPENERS.finditer(text))
-    loader = SafeLoader if openers <= _C_LOADER_MAX_OPENERS else yaml.SafeLoader
+    safe_loader = SafeLoader if openers <= _C_LOADER_MAX_OPENERS else yaml.SafeLoader  # C or pure-Python, both safe
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - both are safe loaders
+        return yaml.load(text, Loader=safe_loader)  # noqa: S506 - SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
