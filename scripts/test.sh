@@ -78,7 +78,7 @@ else
 fi
 
 if $unit_only; then
-  step "unit tests" "$PYTHON" -m pytest -m "not engine and not paddle" "${pytest_args[@]}"
+  step "unit tests" "$PYTHON" -m pytest tests/unit -m "not engine and not paddle" "${pytest_args[@]}"
 else
   # Engine and image first: without them the real-engine tests cannot run, so stop here.
   bash scripts/ensure-docker.sh

@@ -171,7 +171,7 @@ def train(
     if prepared.gpus is not None and not engine.info().gpu_capable:
         # Checked before the image: no point pulling a multi-GB GPU image that cannot run here.
         raise UnavailableError(
-            "GPUs were requested but this Docker engine has no NVIDIA runtime",
+            "GPUs were requested but this Docker engine has no NVIDIA runtime or toolkit hook",
             hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
         )
     pinned, image = resolve_image(engine, prepared.image, pull=prepared.request.pull,
