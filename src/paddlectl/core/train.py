@@ -222,8 +222,8 @@ def _run_attached(
     events.status(f"run {paths.run_id} started in {manifest.image.reference}")
 
     def record_container(container: Container) -> None:
+        # Kept in memory only: until the run is settled, reconciliation finds the container by its run label.
         manifest.container.id = container.id
-        store.write(manifest)
 
     def stopping(signum: int) -> None:
         events.status(f"stopping run {paths.run_id} (grace {prepared.request.grace_seconds}s); "
@@ -261,6 +261,8 @@ def _run_attached(
                 f"run {paths.run_id}: lost contact with the Docker engine during the run",
                 hint="restart the engine; the next paddlectl command settles the run from its container",
             )
+        if probe.done:  # the usual case (cached per image id): one write records outcome and runtime
+            manifest.runtime = probe.result()
         store.write(manifest)
         result.finish_cleanup()  # the container's removal, started in the background: done before we exit
         if result.log_error is not None:
@@ -269,9 +271,10 @@ def _run_attached(
                 hint=f"free space in {paths.root.parent}; the run is recorded with what was saved",
                 code=ExitCode.FAILED,
             )
-    # The probe may take seconds on a first run: only after the outcome is recorded, so a signal loses just this.
-    manifest.runtime = probe.result()
-    store.write(manifest)
+    if not manifest.runtime:
+        # The probe may take seconds on a first run: only after the outcome is recorded, so a signal loses just this.
+        manifest.runtime = probe.result()
+        store.write(manifest)
     return TrainOutcome(manifest, exit_code_for(manifest), paths)
 
 
@@ -403,6 +406,10 @@ class _RuntimeProbe:
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
 
     def result(self, timeout: float = 120) -> dict[str, Any]:
         # An Event, not Thread.join: Ctrl-C inside join() marks the thread finished (Python 3.11), and the
