@@ -11,7 +11,8 @@ from paddlectl.core.manifest import RunStatus
 from paddlectl.core.project import open_project
 from paddlectl.core.reconcile import reconcile_runs
 from paddlectl.core.runstore import RunStore
-from paddlectl.core.train import dry_run_spec, prepare, train
+from paddlectl.core.train import train
+from paddlectl.core.trainprep import dry_run_spec, prepare
 from paddlectl.core.trainspec import (
     TrainRequest,
     container_command,

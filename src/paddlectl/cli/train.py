@@ -90,7 +90,8 @@ def command(
     Exits with the script's exit code (130/143/129 when interrupted; see README for paddlectl's own codes).
     """
     from paddlectl.core.project import open_project
-    from paddlectl.core.train import prepare, train
+    from paddlectl.core.train import train
+    from paddlectl.core.trainprep import prepare
     from paddlectl.core.trainspec import TrainRequest
 
     out.json_mode = json_output
@@ -106,7 +107,7 @@ def command(
     project = open_project()
     prepared = prepare(request, project, Path.cwd())
     if dry_run:
-        from paddlectl.core.train import dry_run_spec
+        from paddlectl.core.trainprep import dry_run_spec
 
         spec = dry_run_spec(prepared, project)
         if json_output:

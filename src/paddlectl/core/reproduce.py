@@ -19,7 +19,8 @@ from typing import Any
 from paddlectl.core.manifest import Manifest, RunStatus
 from paddlectl.core.project import Project
 from paddlectl.core.secrets import MASK
-from paddlectl.core.train import TrainEvents, TrainOutcome, prepare, train
+from paddlectl.core.train import TrainEvents, TrainOutcome, train
+from paddlectl.core.trainprep import prepare
 from paddlectl.core.trainspec import TrainRequest
 from paddlectl.engine.protocol import ContainerEngine
 from paddlectl.errors import UsageError
