@@ -367,3 +367,31 @@ def test_embedded_repository_counts_as_one_untracked_entry(repo: Path, tmp_path:
     assert info.untracked == ["vendor"]
     assert info.changed == []
     assert b"Subproject commit " + git(vendor, "rev-parse", "HEAD").encode() in (tmp_path / "p.patch").read_bytes()
+
+
+def test_same_size_edit_in_the_second_of_the_commit_is_captured(repo: Path, tmp_path: Path) -> None:
+    """git's "racily clean" case: an edit that leaves size and mtime as the index recorded them.
+
+    git (built without USE_NSEC) compares mtimes in whole seconds: a same-size edit made in the same second as the
+    commit looks clean unless the index is "racy" (its own mtime not older than the entry), which makes git compare
+    contents. `git status` on the real index sees the edit; a copy of the index written later (the capture's
+    intent-to-add step) did not, and the edit vanished from the patch (about 1 in 150 captures in CI). ctime
+    cannot be set from user space, so the test turns it off the way core.trustctime=false does.
+    """
+    git(repo, "config", "core.trustctime", "false")
+    target = repo / "racy.py"
+    target.write_text("factor = 1.0\n", encoding="utf-8")
+    past = time.time_ns() - 60 * 10**9
+    os.utime(target, ns=(past, past))  # recorded in the index a minute ago...
+    commit_all(repo, "racy")
+    index = repo / ".git" / "index"
+    os.utime(index, ns=(past, past))  # ...by an index written in that same second
+    target.write_text("factor = 3.0\n", encoding="utf-8")  # same size
+    os.utime(target, ns=(past, past))  # and, to the second, the same mtime
+    (repo / "new.txt").write_text("untracked\n", encoding="utf-8")  # makes the capture rewrite its index copy
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True,
+                            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})  # read-only: must not refresh the index
+    assert "racy.py" in status.stdout  # git itself sees the edit
+    info = capture_git(repo, tmp_path / "racy.patch")
+    assert info.dirty and "racy.py" in info.changed
+    assert "+factor = 3.0" in (tmp_path / "racy.patch").read_text(encoding="utf-8")
