@@ -35,7 +35,7 @@ def command(
             mark = "[green]ok[/green]" if check.ok else failed
             detail = check.detail + (f"\n  [dim]fix: {check.fix}[/dim]" if check.fix and not check.ok else "")
             table.add_row(check.name, mark, detail)
-        out.stdout_console.print(table)
+        out.table(table)
     if not report.ok:
         _say_what_failed([check for check in report.checks if check.required and not check.ok])
         raise typer.Exit(1)

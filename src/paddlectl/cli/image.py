@@ -182,14 +182,4 @@ def _table(rows: list[ImageRow]) -> None:
         colour = colours.get(state)
         table.add_row(image.role, image.tag, image.id[7:19], _size(image.size), image.built_at,
                       f"[{colour}]{state}[/{colour}]" if colour else state)
-    console = out.stdout_console
-    if console.is_terminal:
-        console.print(table)
-        return
-    # A pipe has no width to squeeze the table into: print it at its natural width, tags whole.
-    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
-    previous, console.width = console.width, max(natural, 40)
-    try:
-        console.print(table, crop=False)
-    finally:
-        console.width = previous
+    out.table(table)

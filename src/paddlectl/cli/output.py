@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from paddlectl.errors import PaddlectlError
 
@@ -37,6 +38,19 @@ class Output:
         from rich.console import Console
 
         return Console(highlight=False)
+
+    def table(self, table: Table) -> None:
+        """Print a data table on stdout; piped, at its natural width (a pipe has no width to squeeze it into)."""
+        console = self.stdout_console
+        if console.is_terminal:
+            console.print(table)
+            return
+        natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+        previous, console.width = console.width, max(natural, 40)
+        try:
+            console.print(table, crop=False)
+        finally:
+            console.width = previous
 
     @property
     def interactive(self) -> bool:

@@ -36,21 +36,6 @@ def _table(**options: Any) -> Table:
     return Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False, **options)
 
 
-def print_table(table: Table) -> None:
-    """Print a data table on stdout; piped, at its natural width (a pipe has no width to squeeze it into)."""
-    console = out.stdout_console
-    if console.is_terminal:
-        console.print(table)
-    else:
-        natural = console.measure(table, options=console.options.update_width(10_000)).maximum
-        previous = console.width
-        console.width = max(natural, 40)
-        try:
-            console.print(table, crop=False)
-        finally:
-            console.width = previous
-
-
 # ---- formatting values ------------------------------------------------------------------------------------
 
 def fmt(value: Any) -> str:
@@ -173,7 +158,7 @@ def print_list(rows: list[dict[str, Any]], columns: list[str] | None, total: int
         table.add_column(_header(column), justify="right" if numeric else "left", no_wrap=short, overflow="fold")
     for row in rows:
         table.add_row(*(cell(row, column) for column in chosen))
-    print_table(table)
+    out.table(table)
     if matched > len(rows):
         out.status(f"[dim]showing {len(rows)} of {matched} matching runs ({total} in all); "
                    "--limit 0 shows all[/dim]")
@@ -307,7 +292,7 @@ def _print_metrics(metrics: dict[str, Any], paths: RunPaths) -> None:
         numbers = (escape(fmt(entry.get(key))) for key in ("last", "min", "max", "count", "last_step", "source"))
         table.add_row(escape(str(name)), *numbers, trend)
     out.stdout_console.print("\n[bold]metrics[/bold]")
-    out.stdout_console.print(table)
+    out.table(table)
 
 
 # ---- runs compare / diff ------------------------------------------------------------------------------------
@@ -323,7 +308,7 @@ def print_comparison(comparison: Comparison, manifests: list[Manifest]) -> None:
         if row.section == "run" and row.key == "started_at":
             values = [fmt_time(v) for v in row.values]
         table.add_row(row.section, row.key, *map(escape, values), style="bold yellow" if row.differs else None)
-    print_table(table)
+    out.table(table)
     differing = sum(row.differs for row in comparison.rows)
     out.status(f"[dim]{differing} of {len(comparison.rows)} rows differ (highlighted)[/dim]")
 
@@ -387,7 +372,7 @@ def print_gate(report: GateReport) -> None:
         result = Text("PASS", style="green") if check.passed else Text("FAIL", style="bold red")
         table.add_row(escape(check.check), fmt(check.actual), fmt(check.baseline), fmt(check.limit), result,
                       escape(check.message))
-    print_table(table)
+    out.table(table)
     failed = sum(not check.passed for check in report.checks)
     if failed:
         out.status(f"[bold red]gate failed[/bold red]: {failed} of {len(report.checks)} check(s) failed")
