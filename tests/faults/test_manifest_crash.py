@@ -26,6 +26,8 @@ from paddlectl.core.yamlio import dump_yaml
 
 TRIALS = 200
 TIME_BUDGET_SECONDS = 30.0  # the trials stop early rather than run past this (a busy machine: at least 100)
+HARD_BUDGET_SECONDS = 60.0  # ...unless the dangerous window was hit fewer than twice: then on, up to this
+SLOW_DISK_SECONDS = 0.005  # the child's fsync also sleeps this long: a slow disk, where the window matters most
 RUN_ID = "20261122-103000-000ab12cd"
 
 
@@ -43,7 +45,20 @@ def _versions() -> tuple[Manifest, Manifest]:
 
 
 def _write_forever(store: RunStore, versions: tuple[Manifest, Manifest], first: int, signals: int) -> None:
-    """The child: rewrite the manifest until killed, starting with `first`; one byte to the parent per write."""
+    """The child: rewrite the manifest until killed, starting with `first`; one byte to the parent per write.
+
+    Its fsync is that of a slow disk: the window between the temporary file's creation and its rename, the one
+    a kill must not break, is widened from about a millisecond to about 10 ms, so random kills reach it often.
+    """
+    import paddlectl.core.atomic as atomic
+
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        real_fsync(fd)
+        time.sleep(SLOW_DISK_SECONDS)
+
+    atomic.os.fsync = slow_fsync  # type: ignore[assignment]  # the child process only
     index = first
     while True:
         os.write(signals, b"w")
@@ -103,7 +118,13 @@ def test_sigkill_during_manifest_writes_leaves_a_valid_manifest(tmp_path: Path) 
     trials = 0
     end_fraction = 1.0
     begin = time.monotonic()
-    while trials < TRIALS and time.monotonic() - begin < TIME_BUDGET_SECONDS:
+    def go_on() -> bool:
+        elapsed = time.monotonic() - begin
+        if trials < TRIALS and elapsed < TIME_BUDGET_SECONDS:
+            return True
+        return outcomes["temporary file left"] < 2 and elapsed < HARD_BUDGET_SECONDS
+
+    while go_on():
         on_disk = expected.index(paths.manifest.read_bytes())
         before = _temporary_files(paths.root)
         pid, signals = _start_writer(store, versions, 1 - on_disk)
