@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from paddlectl.cli.output import out
+from paddlectl.cli.output import human_size, out
 from paddlectl.core.imagetags import ImageRole
 
 if TYPE_CHECKING:
@@ -82,13 +82,6 @@ class BuildView:
                     out.console.print(line, markup=False, highlight=False)
 
 
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 @app.command("build")
@@ -136,7 +129,7 @@ def build(
 def _summary(result: BuildResult) -> None:
     image = result.image
     how = "reused" if result.reused else f"built in {result.seconds:.1f} s"
-    out.status(f"{image.role}: {image.tag} ({image.id[7:19]}, {_size(image.size)}) {how}")
+    out.status(f"{image.role}: {image.tag} ({image.id[7:19]}, {human_size(image.size)}) {how}")
 
 
 @app.command("ls")
@@ -180,6 +173,6 @@ def _table(rows: list[ImageRow]) -> None:
         image = row.image
         state = row.state
         colour = colours.get(state)
-        table.add_row(image.role, image.tag, image.id[7:19], _size(image.size), image.built_at,
+        table.add_row(image.role, image.tag, image.id[7:19], human_size(image.size), image.built_at,
                       f"[{colour}]{state}[/{colour}]" if colour else state)
     out.table(table)

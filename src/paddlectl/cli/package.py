@@ -7,16 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paddlectl.cli.output import out
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+from paddlectl.cli.output import human_size, out
 
 
 def command(
@@ -59,6 +50,6 @@ def command(
         return
     out.data(f"{result.sha256}  {result.path}")
     out.status(
-        f"packaged {name} {version} ({len(result.files)} files, {_size(result.size)}, "
+        f"packaged {name} {version} ({len(result.files)} files, {human_size(result.size)}, "
         f"{'signed' if result.signed else 'unsigned'}) into {result.path}"
     )

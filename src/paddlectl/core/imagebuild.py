@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from paddlectl import __version__
+from paddlectl.core.hashing import sha256_file
 from paddlectl.core.imagelock import LockFile, load_lock
 from paddlectl.core.imageprobe import ImageProbe, probe_image
 from paddlectl.core.imagerecords import BuiltImage, ImageStore
@@ -29,7 +30,7 @@ from paddlectl.core.images import PinnedImage
 from paddlectl.core.imagetags import ImageRole, image_tag, inputs_hash
 from paddlectl.core.project import Project
 from paddlectl.core.secrets import strip_url_credentials
-from paddlectl.core.wheelhouse import cache_root, ensure_wheelhouse, file_sha256
+from paddlectl.core.wheelhouse import cache_root, ensure_wheelhouse
 from paddlectl.engine.protocol import ContainerEngine, ImageInfo
 from paddlectl.errors import UnavailableError, UsageError
 
@@ -163,7 +164,7 @@ def _build_base(plan: _Plan) -> BuildResult:
     lock = load_lock(plan.sources.lock(ImageRole.BASE))
     inputs = {
         "role": ImageRole.BASE.value,
-        "dockerfile_sha256": file_sha256(plan.sources.dockerfile(ImageRole.BASE)),
+        "dockerfile_sha256": sha256_file(plan.sources.dockerfile(ImageRole.BASE)),
         "lock_sha256": lock.sha256,
         "parent": {"id": plan.paddle.id, "digest": plan.paddle_digest},
         "python": plan.probe.python,
@@ -178,7 +179,7 @@ def _build_dev(plan: _Plan, base: BuiltImage) -> BuildResult:
     lock = load_lock(plan.sources.lock(ImageRole.DEV))
     inputs = {
         "role": ImageRole.DEV.value,
-        "dockerfile_sha256": file_sha256(plan.sources.dockerfile(ImageRole.DEV)),
+        "dockerfile_sha256": sha256_file(plan.sources.dockerfile(ImageRole.DEV)),
         "lock_sha256": lock.sha256,
         "parent": {"id": base.id, "digest": base.digest},
         "python": plan.probe.python,
@@ -199,9 +200,9 @@ def _build_prod(plan: _Plan, package: Path, key: Path | None) -> BuildResult:
     _check_runtime(card, plan.probe.paddle_version, plan.paddle_reference)
     inputs = {
         "role": ImageRole.PROD.value,
-        "dockerfile_sha256": file_sha256(plan.sources.dockerfile(ImageRole.PROD)),
-        "serve_sha256": file_sha256(SERVE_SCRIPT),
-        "verify_sha256": file_sha256(VERIFY_SCRIPT),
+        "dockerfile_sha256": sha256_file(plan.sources.dockerfile(ImageRole.PROD)),
+        "serve_sha256": sha256_file(SERVE_SCRIPT),
+        "verify_sha256": sha256_file(VERIFY_SCRIPT),
         "parent": {"id": plan.paddle.id, "digest": plan.paddle_digest},
         "package": {"sha256": report.sha256, "name": name, "version": version, "format": card.get("format"),
                     "paddle_version": card.get("paddle_version")},

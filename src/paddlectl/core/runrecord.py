@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import socket
@@ -10,16 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from paddlectl import __version__
-
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+from paddlectl.core.hashing import sha256_file
 
 
 def artifact_records(outputs: Path) -> list[dict[str, Any]]:

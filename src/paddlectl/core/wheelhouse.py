@@ -8,7 +8,6 @@ image build installs from the folder with `--no-index`. A wheelhouse lives in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from paddlectl.core.hashing import sha256_file
 from paddlectl.core.imagelock import LockedRequirement, LockFile, normalize_name
 from paddlectl.errors import UnavailableError, UsageError
 
@@ -85,14 +85,6 @@ class Wheelhouse:
     downloaded: bool  # False: reused from the cache
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _wheel_name(filename: str) -> str:
     return normalize_name(filename.split("-", 1)[0])
 
@@ -101,7 +93,7 @@ def missing_requirements(folder: Path, requirements: Sequence[LockedRequirement]
     """`name==version` of each requirement with no wheel in `folder` whose sha256 the lock allows."""
     digests: dict[str, set[str]] = {}
     for wheel in folder.glob("*.whl"):
-        digests.setdefault(_wheel_name(wheel.name), set()).add(file_sha256(wheel))
+        digests.setdefault(_wheel_name(wheel.name), set()).add(sha256_file(wheel))
     return [f"{r.name}=={r.version}" for r in requirements if not digests.get(r.name, set()) & r.hashes]
 
 
