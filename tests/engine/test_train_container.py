@@ -258,3 +258,26 @@ def test_interleaved_stdout_and_stderr_lines_stay_whole(project: TrainProject) -
     assert [line for line in log_lines if line.startswith("err ")] == [
         f"err {index:05d} " + "e" * 40 for index in range(count)]
     assert manifest["logs"]["lines"] == 2 * count + 1  # type: ignore[index]
+
+
+def test_ulimit_the_daemon_refuses_is_a_warning(tmp_path: Path, paddle_image: str) -> None:
+    """GPU runs ask for unlimited memlock; a daemon that refuses it (this one does) must not fail the run."""
+    from paddlectl.core.runner import run_container, start_detached
+    from paddlectl.engine.docker_engine import connect
+    from paddlectl.engine.protocol import ContainerSpec, Ulimit
+
+    engine = connect()
+    spec = ContainerSpec(image=paddle_image, command=["python3", "-c", "print('ran')"],
+                         labels={"io.paddlectl.test": "ulimit"}, ulimits=[Ulimit("memlock", -1, -1)])
+    warnings: list[str] = []
+    result = run_container(engine, spec, log_path=tmp_path / "log", on_warning=warnings.append)
+    result.finish_cleanup()
+    assert result.state is not None and result.state.exit_code == 0
+    assert (tmp_path / "log").read_text() == "ran\n"
+    assert warnings == [] or "memlock" in warnings[0]
+    detached = start_detached(engine, spec, warnings.append)
+    try:
+        assert detached.wait().exit_code == 0
+    finally:
+        detached.remove()
+    assert not engine.containers({"io.paddlectl.test": "ulimit"})

@@ -117,3 +117,35 @@ def test_failed_start_leaves_nothing(tmp_path: Path) -> None:
         run_container(engine, spec(), log_path=tmp_path / "log")
     assert engine.created[0].removed
     assert not engine.live
+
+
+class RlimitRefusingEngine(FakeEngine):
+    """An engine that, like some daemons, cannot start a container that asks for ulimits."""
+
+    def start(self, container):  # type: ignore[no-untyped-def,override]
+        if container.spec.ulimits:
+            container.remove()
+            raise UnavailableError("starting the container: error setting rlimit type 8: operation not permitted")
+        container.start()
+
+
+def test_refused_ulimit_is_a_warning_and_the_run_goes_on(tmp_path: Path) -> None:
+    from paddlectl.engine.protocol import Ulimit
+
+    engine = RlimitRefusingEngine(script=[b"ran\n"])
+    refused = spec()
+    refused.ulimits = [Ulimit("memlock", -1, -1)]
+    warnings: list[str] = []
+    result = run_container(engine, refused, log_path=tmp_path / "log", on_warning=warnings.append)
+    result.finish_cleanup()
+    assert result.state is not None and result.state.exit_code == 0
+    assert len(warnings) == 1 and "memlock" in warnings[0]
+    assert [c.spec.ulimits for c in engine.created] == [refused.ulimits, []]
+    assert all(c.removed for c in engine.created)  # the refused attempt left nothing behind
+
+
+def test_other_start_errors_are_not_retried(tmp_path: Path) -> None:
+    engine = FakeEngine(script=[b"x\n"], fail_start="GPUs were requested but this Docker engine has no NVIDIA runtime")
+    with pytest.raises(UnavailableError, match="NVIDIA"):
+        run_container(engine, spec(), log_path=tmp_path / "log", on_warning=lambda message: None)
+    assert len(engine.created) == 1

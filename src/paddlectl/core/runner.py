@@ -7,13 +7,14 @@ The final state always comes from the engine (wait/inspect), never from the outp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from paddlectl.core.logstream import LineAssembler
 from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, ContainerState
@@ -194,6 +195,7 @@ def run_container(
     on_lines: Callable[[list[str]], None] | None = None,
     on_redraw: Callable[[str], None] | None = None,
     on_stopping: Callable[[int], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> ContainerRun:
     """Create, attach, start and follow a container to its end; save its whole output to `log_path`.
 
@@ -203,7 +205,9 @@ def run_container(
     with SignalGuard() as guard, _log_file(log_path) as log:
         sink = OutputSink(log, on_output, on_lines, on_redraw)
         try:
-            container, stream = _create_and_start(engine, spec, on_created)
+            container, stream = without_refused_ulimits(
+                spec, lambda attempt: _create_and_start(engine, attempt, on_created), on_warning
+            )
         except (RunInterrupted, _ForceKill):
             return ContainerRun(None, None, guard.first_signal, None, 0, False)
         state: ContainerState | None = None
@@ -258,6 +262,42 @@ def _remove_quietly(container: Container, done: threading.Event) -> None:
             container.remove()
     finally:
         done.set()
+
+
+_T = TypeVar("_T")
+
+
+def without_refused_ulimits(
+    spec: ContainerSpec, start: Callable[[ContainerSpec], _T], on_warning: Callable[[str], None] | None
+) -> _T:
+    """Start a container; if the engine refuses its ulimits (memlock, on some daemons), start it without them.
+
+    A refused limit is a warning, not a failed run: NCCL asks for unlimited locked memory, but many daemons
+    (rootless, some cgroup setups) cannot grant it, and the run can still work. `start` must leave nothing behind
+    when it fails (engine.start removes a container that did not start).
+    """
+    try:
+        return start(spec)
+    except PaddlectlError as error:
+        if not spec.ulimits or "rlimit" not in error.message:
+            raise
+    refused = ", ".join(limit.name for limit in spec.ulimits)
+    if on_warning is not None:
+        on_warning(f"the Docker engine refused ulimit {refused} (operation not permitted); running without it")
+    return start(dataclasses.replace(spec, ulimits=[]))
+
+
+def start_detached(
+    engine: ContainerEngine, spec: ContainerSpec, on_warning: Callable[[str], None] | None = None
+) -> Container:
+    """Create and start a container without following it (paddlectl train --detach)."""
+
+    def start(attempt: ContainerSpec) -> Container:
+        container = engine.create(attempt)
+        engine.start(container)
+        return container
+
+    return without_refused_ulimits(spec, start, on_warning)
 
 
 def _create_and_start(

@@ -122,6 +122,7 @@ def _run_attached(
                 engine, spec, log_path=paths.log, grace_seconds=prepared.request.grace_seconds,
                 keep=prepared.request.keep, on_created=record_container, on_output=events.output,
                 on_lines=metrics.parse_lines, on_redraw=metrics.parse_redraw, on_stopping=stopping,
+                on_warning=_recorded_warning(manifest, events),
             )
         except PaddlectlError:
             shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran
@@ -165,6 +166,16 @@ def _run_attached(
     return TrainOutcome(manifest, exit_code_for(manifest), paths)
 
 
+
+
+def _recorded_warning(manifest: Manifest, events: TrainEvents) -> Callable[[str], None]:
+    """A warning about the container (a refused ulimit, ...): shown now and kept in the run's manifest."""
+
+    def warn(message: str) -> None:
+        manifest.container.warnings.append(message)
+        events.warning(message)
+
+    return warn
 
 
 def ensure_store(store: Path) -> None:
@@ -260,10 +271,11 @@ def _detach(
     engine: ContainerEngine, spec: ContainerSpec, manifest: Manifest, store: RunStore, paths: RunPaths,
     events: TrainEvents,
 ) -> TrainOutcome:
+    from paddlectl.core.runner import start_detached
+
     try:
-        container = engine.create(spec)
-        manifest.container.id = container.id
-        engine.start(container)  # a failed start removes the container
+        # A failed start removes the container.
+        manifest.container.id = start_detached(engine, spec, _recorded_warning(manifest, events)).id
     except PaddlectlError:
         shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran: leave no run marked running
         raise
