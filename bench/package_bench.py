@@ -27,7 +27,7 @@ GIB = 1 << 30
 
 
 def _make_export(root: Path, weights_size: int) -> Path:
-    from paddlectl.core.yamlio import dump_yaml
+    from paddlectl.foundation.yamlio import dump_yaml
 
     export = root / "export"
     export.mkdir(parents=True)
@@ -75,7 +75,7 @@ def _baseline(export: Path) -> None:
 
 
 def _package_in_process(export: Path, out_dir: Path) -> None:
-    from paddlectl.core.packaging import PackageRequest, build_package
+    from paddlectl.packaging import PackageRequest, build_package
 
     build_package(PackageRequest(export_dir=export, name="bench", version="1.0.0", output_dir=out_dir, force=True))
 

@@ -33,8 +33,8 @@ CORRUPT_EVERY = 500  # one truncated manifest per 500 runs: listing must carry o
 
 def _template() -> str:
     """One realistic manifest as YAML, with @TOKENS@ where runs differ."""
-    from paddlectl.core.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
-    from paddlectl.core.yamlio import dump_yaml
+    from paddlectl.foundation.yamlio import dump_yaml
+    from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
 
     summary = {name: {"last": f"@M{i}@", "min": f"@M{i}@", "max": f"@M{i}@", "count": POINTS // len(METRICS),
                       "last_step": POINTS // len(METRICS) - 1, "source": "stdout"} for i, name in enumerate(METRICS)}

@@ -37,7 +37,7 @@ configured_image() {  # images.cpu of a paddlectl.yaml, or paddlectl's default w
 import sys
 from pathlib import Path
 
-from paddlectl.core.config import DEFAULT_CPU_IMAGE, load_config
+from paddlectl.project.config import DEFAULT_CPU_IMAGE, load_config
 
 path = Path(sys.argv[1])
 print(load_config(path).cpu_image if path.is_file() else DEFAULT_CPU_IMAGE)

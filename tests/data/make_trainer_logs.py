@@ -10,7 +10,7 @@ the format strings in those projects' training loops, with deterministic made-up
   batch_cost: {:.5f}s, reader_cost: {:.5f}, ips: {:.5f} samples/s, eta: {}" and "[Eval][Epoch {}][Avg]...".
 
 Re-create: python tests/data/make_trainer_logs.py (writes ppocr_train.log, ppdet_train.log, ppcls_train.log
-next to this file). The expected series are computed in tests/unit/test_metrics.py from the same rules.
+next to this file). The expected series are computed in tests/unit/runs/test_metrics.py from the same rules.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from paddlectl.core.logstream import LineAssembler
-from paddlectl.core.metrics import LogMetricParser, MetricPoint, MetricRecorder
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, Mount
+from paddlectl.runs.logstream import LineAssembler
+from paddlectl.runs.metrics import LogMetricParser, MetricPoint, MetricRecorder
 
 pytestmark = [pytest.mark.engine, pytest.mark.paddle, pytest.mark.slow]
 

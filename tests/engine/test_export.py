@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from paddlectl.core.oneshot import run_oneshot
-from paddlectl.core.yamlio import dump_yaml, load_yaml
+from paddlectl.engine.oneshot import run_oneshot
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, Mount
 from paddlectl.errors import ExitCode
+from paddlectl.foundation.yamlio import dump_yaml, load_yaml
 
 pytestmark = [pytest.mark.engine, pytest.mark.paddle]
 

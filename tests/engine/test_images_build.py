@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, run_cli
-from paddlectl.core.oneshot import run_oneshot
-from paddlectl.core.yamlio import dump_yaml, load_yaml
+from paddlectl.engine.oneshot import run_oneshot
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, Mount
+from paddlectl.foundation.yamlio import dump_yaml, load_yaml
 
 pytestmark = [pytest.mark.engine, pytest.mark.paddle, pytest.mark.slow]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from paddlectl.core.manifest import RunStatus
-from tests.unit.runs_factory import make_run
+from paddlectl.runs.manifest import RunStatus
+from tests.unit.runs.runs_factory import make_run
 
 pytestmark = pytest.mark.engine
 

@@ -101,9 +101,9 @@ def test_gpus_without_nvidia_runtime_is_one_clear_error(project: TrainProject, g
 
 def test_failed_gpu_start_leaves_no_container(project: TrainProject, paddle_image: str, docker_engine: object) -> None:
     """Below the CLI's early check: a start that fails for want of a GPU driver removes the created container."""
-    from paddlectl.core.runner import run_container
     from paddlectl.engine.protocol import ContainerSpec, GpuRequest
     from paddlectl.errors import PaddlectlError
+    from paddlectl.train.runner import run_container
 
     if _engine_has_nvidia():
         pytest.skip("this engine has the NVIDIA runtime; the test is about one without it")
@@ -262,9 +262,9 @@ def test_interleaved_stdout_and_stderr_lines_stay_whole(project: TrainProject) -
 
 def test_ulimit_the_daemon_refuses_is_a_warning(tmp_path: Path, paddle_image: str) -> None:
     """GPU runs ask for unlimited memlock; a daemon that refuses it (this one does) must not fail the run."""
-    from paddlectl.core.runner import run_container, start_detached
     from paddlectl.engine.docker_engine import connect
     from paddlectl.engine.protocol import ContainerSpec, Ulimit
+    from paddlectl.train.runner import run_container, start_detached
 
     engine = connect()
     spec = ContainerSpec(image=paddle_image, command=["python3", "-c", "print('ran')"],

@@ -253,8 +253,8 @@ def test_signal_after_the_run_ended_keeps_its_record(tmp_path: Path, paddle_imag
 
 def test_probe_left_by_kill9_is_reaped(tmp_path: Path, paddle_image: str) -> None:
     """kill -9 while the first run probes the image leaves the probe container; a later train reaps it."""
-    from paddlectl.core.reconcile import reap_orphaned_probes
     from paddlectl.engine.docker_engine import connect
+    from paddlectl.runs.reconcile import reap_orphaned_probes
 
     project = TrainProject(tmp_path / "cold", paddle_image)  # no probe cache on purpose
     probes_before = set(labelled_containers(PROBE_LABEL, "1"))

@@ -94,9 +94,9 @@ class TrainProject:
 
     def reconcile(self) -> list[str]:
         """Settle orphaned runs the way every later command does (in this process: the CLI that owned them is gone)."""
-        from paddlectl.core.reconcile import reconcile_runs
-        from paddlectl.core.runstore import RunStore
         from paddlectl.engine.docker_engine import connect
+        from paddlectl.runs.reconcile import reconcile_runs
+        from paddlectl.runs.store import RunStore
 
         return reconcile_runs(RunStore(self.runs_dir), connect())
 

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from conftest import IN_CI
-from paddlectl.core.manifest import CommandRecord, ImageRecord, Manifest, RunStatus
-from paddlectl.core.runstore import RunPaths, RunStore
 from paddlectl.errors import PaddlectlError
+from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, RunStatus
+from paddlectl.runs.store import RunPaths, RunStore
 
 RUN_ID = "20261122-103000-000ab12cd"
 

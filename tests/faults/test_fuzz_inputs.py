@@ -28,18 +28,18 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paddlectl.core.config import ProjectConfig, load_config, parse_config
-from paddlectl.core.export_spec import DTYPES, parse_input_option
-from paddlectl.core.images import PinnedImage
-from paddlectl.core.manifest import Manifest, RunStatus
-from paddlectl.core.params import KEY_PATTERN, load_params_file, parse_assignment, parse_key_value
-from paddlectl.core.runindex import summarize
-from paddlectl.core.runquery import Condition, parse_condition
-from paddlectl.core.runstore import RunPaths, RunStore
-from paddlectl.core.trainspec import check_size, parse_gpus, parse_mount
-from paddlectl.core.yamlio import dump_yaml, load_yaml
-from paddlectl.engine.protocol import GpuRequest, Mount
+from paddlectl.engine.protocol import GpuRequest, Mount, parse_gpus
 from paddlectl.errors import PaddlectlError
+from paddlectl.export.spec import DTYPES, parse_input_option
+from paddlectl.foundation.image_ref import PinnedImage
+from paddlectl.foundation.yamlio import dump_yaml, load_yaml
+from paddlectl.project.config import ProjectConfig, load_config, parse_config
+from paddlectl.runs.index import summarize
+from paddlectl.runs.manifest import Manifest, RunStatus
+from paddlectl.runs.query import Condition, parse_condition
+from paddlectl.runs.store import RunPaths, RunStore
+from paddlectl.train.params import KEY_PATTERN, load_params_file, parse_assignment, parse_key_value
+from paddlectl.train.request import check_size, parse_mount
 
 MANY = settings(max_examples=400, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -327,8 +327,8 @@ def test_manifests_never_break_loading_or_listing(tmp_path_factory: pytest.TempP
 @functools.cache
 def _good_package() -> tuple[bytes, dict[str, bytes]]:
     """A small valid package and the files it unpacks to (a cache, not a fixture: hypothesis prints fixtures)."""
-    from paddlectl.core.packaging import PackageRequest, build_package, unpack_package
-    from unit.test_packaging_fakes import make_export
+    from paddlectl.packaging import PackageRequest, build_package, unpack_package
+    from unit.packaging.test_packaging_fakes import make_export
 
     root = _temporary_folder("pdctl-fuzz-pkg-")
     export = make_export(root / "proj", weights_size=3000)
@@ -356,7 +356,7 @@ def _tar_with(name: str, kind: bytes, linkname: str) -> bytes:
 @given(st.data())
 def test_archives_verify_and_unpack(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
     """Damaged archives: an error or problems, never a crash; clean means the original files, byte for byte."""
-    from paddlectl.core.packaging import VerifyReport, unpack_package, verify_package
+    from paddlectl.packaging import VerifyReport, unpack_package, verify_package
 
     _count("package archive")
     good, good_files = _good_package()

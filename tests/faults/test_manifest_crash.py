@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from paddlectl.core.manifest import CommandRecord, ImageRecord, Manifest, RunStatus
-from paddlectl.core.runstore import RunPaths, RunStore
-from paddlectl.core.yamlio import dump_yaml
+from paddlectl.foundation.yamlio import dump_yaml
+from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, RunStatus
+from paddlectl.runs.store import RunPaths, RunStore
 
 TRIALS = 200
 TIME_BUDGET_SECONDS = 30.0  # the trials stop early rather than run past this (a busy machine: at least 100)
@@ -50,7 +50,7 @@ def _write_forever(store: RunStore, versions: tuple[Manifest, Manifest], first: 
     Its fsync is that of a slow disk: the window between the temporary file's creation and its rename, the one
     a kill must not break, is widened from about a millisecond to about 10 ms, so random kills reach it often.
     """
-    import paddlectl.core.atomic as atomic
+    import paddlectl.foundation.atomic as atomic
 
     real_fsync = os.fsync
 

@@ -16,7 +16,7 @@ class RootGroup(LazyCommandGroup):
     """paddlectl's commands, each imported only when it runs (Typer builds a command's options eagerly).
 
     Add a command here: "name": LazyCommand("paddlectl.cli.MODULE:command" or ":app" for a group, "summary").
-    The summary is the first line of the command's docstring (tests/unit/test_cli_basics.py checks it).
+    The summary is the first line of the command's docstring (tests/unit/cli/test_cli_basics.py checks it).
     """
 
     lazy = {  # noqa: RUF012 - read-only table

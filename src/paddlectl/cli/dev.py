@@ -24,10 +24,10 @@ def command(
 
     The container runs detached until 'paddlectl dev --stop'; running 'paddlectl dev' again prints the same URL.
     """
-    from paddlectl.core.devserver import DevSessions
-    from paddlectl.core.project import open_project
     from paddlectl.engine.docker_engine import connect
     from paddlectl.errors import UsageError
+    from paddlectl.images.dev_session import DevSessions
+    from paddlectl.project.workspace import open_project
 
     out.json_mode = json_output
     if stop and (image is not None or port is not None):

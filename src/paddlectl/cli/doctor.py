@@ -9,16 +9,16 @@ import typer
 from paddlectl.cli.output import out
 
 if TYPE_CHECKING:
-    from paddlectl.core.doctor import Check
+    from paddlectl.doctor.checks import Check
 
 
 def command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Check the engine, GPU support, images, git, run store and disk; exit 1 if a required check fails."""
-    from paddlectl.core.doctor import run_checks
-    from paddlectl.core.project import open_project
+    from paddlectl.doctor.checks import run_checks
     from paddlectl.engine.docker_engine import connect
+    from paddlectl.project.workspace import open_project
 
     out.json_mode = json_output
     report = run_checks(open_project(), connect)

@@ -10,7 +10,7 @@ import typer
 from paddlectl.cli.output import out
 
 if TYPE_CHECKING:
-    from paddlectl.core.export import ExportOutcome
+    from paddlectl.export.run import ExportOutcome
 
 
 def command(
@@ -92,10 +92,10 @@ def command(
     differ beyond --atol/--rtol (the export is kept, marked unverified) or the conversion fails, 2 for a bad
     factory, weights or input spec, 3 when the image is gone.
     """
-    from paddlectl.core.export import ExportOptions, plan_export, run_export
-    from paddlectl.core.project import open_project
     from paddlectl.engine.docker_engine import connect
     from paddlectl.errors import ExitCode, PaddlectlError
+    from paddlectl.export.run import ExportOptions, plan_export, run_export
+    from paddlectl.project.workspace import open_project
 
     out.json_mode = json_output
     options = ExportOptions(

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from paddlectl.cli.output import human_size, out
-from paddlectl.core.imagetags import ImageRole
+from paddlectl.images.tags import ImageRole
 
 if TYPE_CHECKING:
     from rich.live import Live
 
-    from paddlectl.core.imagebuild import BuildResult
-    from paddlectl.core.imagerecords import ImageRow
+    from paddlectl.images.build import BuildResult
+    from paddlectl.images.records import ImageRow
 
 app = typer.Typer(
     help="Build the base, dev and prod images (tagged by content) and list the ones built for this project.",
@@ -104,9 +104,9 @@ def build(
     Wheels are downloaded on the host for the image's own Python and platform (cached under ~/.cache/paddlectl);
     the build itself never reaches a network. Prints the image's tag on stdout.
     """
-    from paddlectl.core.imagebuild import BuildRequest, build_images
-    from paddlectl.core.project import open_project
     from paddlectl.engine.docker_engine import connect
+    from paddlectl.images.build import BuildRequest, build_images
+    from paddlectl.project.workspace import open_project
 
     out.json_mode = json_output
     request = BuildRequest(role=role, paddle_image=paddle_image, package=package, key=key, rebuild=rebuild)
@@ -135,9 +135,9 @@ def _summary(result: BuildResult) -> None:
 @app.command("ls")
 def list_command(json_output: JsonOption = False) -> None:
     """List the images built for this project, newest first, and whether each is still present locally."""
-    from paddlectl.core.imagerecords import ImageStore, list_images
-    from paddlectl.core.project import open_project
     from paddlectl.errors import UnavailableError
+    from paddlectl.images.records import ImageStore, list_images
+    from paddlectl.project.workspace import open_project
 
     out.json_mode = json_output
     project = open_project()

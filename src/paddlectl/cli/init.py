@@ -18,7 +18,7 @@ def command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Write a commented paddlectl.yaml and create the .paddlectl/ run store (git-ignored)."""
-    from paddlectl.core.scaffold import init_project
+    from paddlectl.project.create import init_project
 
     out.json_mode = json_output
     result = init_project(directory, force=force, cpu_image=cpu_image, gpu_image=gpu_image)

@@ -26,7 +26,7 @@ def generate(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Write a new key pair: NAME.key (private, 0600) and NAME.pub (public); never overwrites."""
-    from paddlectl.core.packaging import generate_keypair
+    from paddlectl.packaging import generate_keypair
 
     out.json_mode = json_output
     pair = generate_keypair(out_dir, name)

@@ -27,8 +27,8 @@ def command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Package an export as NAME-VERSION.tar: inference files, MODEL.yaml, SHA256SUMS (and a signature)."""
-    from paddlectl.core.packaging import PackageRequest, build_package, parse_status, resolve_export_dir
-    from paddlectl.core.project import open_project
+    from paddlectl.packaging import PackageRequest, build_package, parse_status, resolve_export_dir
+    from paddlectl.project.workspace import open_project
 
     out.json_mode = json_output
     request = PackageRequest(

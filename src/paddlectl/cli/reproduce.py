@@ -22,11 +22,11 @@ def command(
     Exits 0 only when the metrics are identical or within --rtol/--atol; 1 otherwise.
     """
     from paddlectl.cli.train import CliTrainEvents
-    from paddlectl.core.project import open_project
-    from paddlectl.core.reproduce import reproduce
-    from paddlectl.core.runquery import resolve_run
-    from paddlectl.core.runstore import RunStore
     from paddlectl.engine.docker_engine import connect
+    from paddlectl.project.workspace import open_project
+    from paddlectl.runs.query import resolve_run
+    from paddlectl.runs.store import RunStore
+    from paddlectl.train.reproduce import reproduce
 
     out.json_mode = json_output
     out.quiet = quiet

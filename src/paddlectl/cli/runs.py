@@ -15,8 +15,8 @@ import typer
 from paddlectl.cli.output import out
 
 if TYPE_CHECKING:
-    from paddlectl.core.runstore import RunStore
     from paddlectl.engine.protocol import ContainerEngine
+    from paddlectl.runs.store import RunStore
 
 app = typer.Typer(
     help="List, inspect, compare, clean up and gate recorded runs.",
@@ -38,8 +38,8 @@ def _connect() -> ContainerEngine:
 
 def _store() -> tuple[RunStore, str, Path]:
     """The current project's run store, its project name and root."""
-    from paddlectl.core.project import open_project
-    from paddlectl.core.runstore import RunStore
+    from paddlectl.project.workspace import open_project
+    from paddlectl.runs.store import RunStore
 
     project = open_project()
     return RunStore(project.runs_dir), project.config.name, project.root
@@ -65,8 +65,8 @@ def list_command(
     csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
 ) -> None:
     """List runs (newest first), filtered and sorted; an unreadable manifest is one row with status 'bad'."""
-    from paddlectl.core.runquery import RunQuery, list_runs
     from paddlectl.errors import UsageError
+    from paddlectl.runs.query import RunQuery, list_runs
 
     out.json_mode = json_output
     if json_output and csv_output:
@@ -97,9 +97,9 @@ def list_command(
 @app.command("show")
 def show_command(run: RunArgument, json_output: JsonOption = False) -> None:
     """Everything a run's manifest records, with metric sparklines; --json prints the manifest itself."""
-    from paddlectl.core.reconcile import owner_alive
-    from paddlectl.core.runquery import resolve_run, settle_running
-    from paddlectl.core.runstore import RunStore
+    from paddlectl.runs.query import resolve_run, settle_running
+    from paddlectl.runs.reconcile import owner_alive
+    from paddlectl.runs.store import RunStore
 
     out.json_mode = json_output
     store, _, _ = _store()
@@ -129,9 +129,9 @@ def compare_command(
     json_output: JsonOption = False,
 ) -> None:
     """Params, metrics (last), image and commit of several runs side by side; differing rows highlighted."""
-    from paddlectl.core.runcompare import compare_runs
-    from paddlectl.core.runquery import resolve_run
     from paddlectl.errors import UsageError
+    from paddlectl.runs.compare import compare_runs
+    from paddlectl.runs.query import resolve_run
 
     out.json_mode = json_output
     if len(runs) < 2:
@@ -155,8 +155,8 @@ def diff_command(
     json_output: JsonOption = False,
 ) -> None:
     """What differs between two runs: params, env, image, runtime versions, commits and uncommitted patches."""
-    from paddlectl.core.runcompare import diff_runs
-    from paddlectl.core.runquery import resolve_run
+    from paddlectl.runs.compare import diff_runs
+    from paddlectl.runs.query import resolve_run
 
     out.json_mode = json_output
     store, _, root = _store()
@@ -177,9 +177,9 @@ def logs_command(
                                          "marked running.")] = False,
 ) -> None:
     """Print a run's saved output; -f follows it until the run ends (Ctrl-C stops following)."""
-    from paddlectl.core.runlogs import RunWatch, follow_log, read_log
-    from paddlectl.core.runops import run_status
-    from paddlectl.core.runquery import resolve_run
+    from paddlectl.runs.cleanup import run_status
+    from paddlectl.runs.logs import RunWatch, follow_log, read_log
+    from paddlectl.runs.query import resolve_run
 
     store, _, _ = _store()
     paths = resolve_run(store, run)
@@ -206,7 +206,7 @@ def stop_command(
     json_output: JsonOption = False,
 ) -> None:
     """Stop a running run's container (found by its label); the run's owner or the next listing records it."""
-    from paddlectl.core.runops import stop_run
+    from paddlectl.runs.cleanup import stop_run
 
     out.json_mode = json_output
     store, _, _ = _store()
@@ -229,7 +229,7 @@ def rm_command(
     json_output: JsonOption = False,
 ) -> None:
     """Remove runs and their folders; a running run needs --force."""
-    from paddlectl.core.runops import remove_runs
+    from paddlectl.runs.cleanup import remove_runs
 
     out.json_mode = json_output
     store, _, _ = _store()
@@ -256,9 +256,9 @@ def gc_command(
     json_output: JsonOption = False,
 ) -> None:
     """Delete ended runs beyond --keep / older than --older-than, and leftover containers of ended or gone runs."""
-    from paddlectl.core.runops import collect_garbage
-    from paddlectl.core.runquery import parse_duration, parse_statuses
     from paddlectl.errors import UsageError
+    from paddlectl.runs.cleanup import collect_garbage
+    from paddlectl.runs.query import parse_duration, parse_statuses
 
     out.json_mode = json_output
     if keep is not None and keep < 0:
@@ -293,9 +293,9 @@ def plot_command(
     json_output: JsonOption = False,
 ) -> None:
     """Draw one metric over steps as a PNG line chart, one line per run (needs paddlectl[plot])."""
-    from paddlectl.core.runindex import RunIndex
-    from paddlectl.core.runplot import collect_lines, plot_png
-    from paddlectl.core.runquery import resolve_run
+    from paddlectl.runs.index import RunIndex
+    from paddlectl.runs.plot import collect_lines, plot_png
+    from paddlectl.runs.query import resolve_run
 
     out.json_mode = json_output
     store, _, _ = _store()
@@ -330,8 +330,8 @@ def gate_command(
     json_output: JsonOption = False,
 ) -> None:
     """Check a run against a baseline and requirements; exit 1 when any check fails."""
-    from paddlectl.core.rungate import MaxDrop, MetricCheck, gate
-    from paddlectl.core.runquery import parse_condition, resolve_run
+    from paddlectl.runs.gate import MaxDrop, MetricCheck, gate
+    from paddlectl.runs.query import parse_condition, resolve_run
 
     out.json_mode = json_output
     drop = MaxDrop.parse(max_drop)

@@ -14,14 +14,14 @@ from rich.table import Table
 from rich.text import Text
 
 from paddlectl.cli.output import out
-from paddlectl.core.runquery import COLUMN_ALIASES, lookup, parse_time
-from paddlectl.core.runseries import read_series, sparkline
+from paddlectl.runs.query import COLUMN_ALIASES, lookup, parse_time
+from paddlectl.runs.series import read_series, sparkline
 
 if TYPE_CHECKING:
-    from paddlectl.core.manifest import Manifest
-    from paddlectl.core.runcompare import Change, Comparison, RunDiff
-    from paddlectl.core.rungate import GateReport
-    from paddlectl.core.runstore import RunPaths
+    from paddlectl.runs.compare import Change, Comparison, RunDiff
+    from paddlectl.runs.gate import GateReport
+    from paddlectl.runs.manifest import Manifest
+    from paddlectl.runs.store import RunPaths
 
 STATUS_STYLES = {"running": "cyan", "succeeded": "green", "failed": "red", "interrupted": "yellow",
                  "lost": "magenta", "bad": "bold red"}

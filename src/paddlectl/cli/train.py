@@ -89,10 +89,10 @@ def command(
 
     Exits with the script's exit code (130/143/129 when interrupted; see README for paddlectl's own codes).
     """
-    from paddlectl.core.project import open_project
-    from paddlectl.core.train import train
-    from paddlectl.core.trainprep import prepare
-    from paddlectl.core.trainspec import TrainRequest
+    from paddlectl.project.workspace import open_project
+    from paddlectl.train.launch import train
+    from paddlectl.train.prepare import prepare
+    from paddlectl.train.request import TrainRequest
 
     out.json_mode = json_output
     out.quiet = quiet
@@ -107,13 +107,13 @@ def command(
     project = open_project()
     prepared = prepare(request, project, Path.cwd())
     if dry_run:
-        from paddlectl.core.trainprep import dry_run_spec
+        from paddlectl.train.prepare import dry_run_spec
 
         spec = dry_run_spec(prepared, project)
         if json_output:
             out.json(spec)
         else:
-            from paddlectl.core.yamlio import dump_yaml
+            from paddlectl.foundation.yamlio import dump_yaml
 
             out.data(dump_yaml(spec))
         return

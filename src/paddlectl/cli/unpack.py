@@ -19,7 +19,7 @@ def command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Verify a package and unpack it; links, devices and paths outside DIR are refused, nothing half-written."""
-    from paddlectl.core.packaging import SignatureState, unpack_package
+    from paddlectl.packaging import SignatureState, unpack_package
 
     out.json_mode = json_output
     result = unpack_package(package, directory, key=key)

@@ -18,7 +18,7 @@ def command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Check every checksum, the file list, the model card and the signature; exit 4 tampered, 5 unsigned."""
-    from paddlectl.core.packaging import SignatureState, verify_package
+    from paddlectl.packaging import SignatureState, verify_package
 
     out.json_mode = json_output
     report = verify_package(package, key=key)

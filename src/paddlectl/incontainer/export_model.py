@@ -1,6 +1,6 @@
 """Export a dynamic-graph Paddle model to a static graph and check the two agree (runs inside the Paddle image).
 
-Reads a JSON request (written by paddlectl.core.export), writes a JSON result next to it. Standard library plus
+Reads a JSON request (written by paddlectl.export.run), writes a JSON result next to it. Standard library plus
 paddle and numpy only; Python 3.8+. Weights are pickles, which is why they are loaded here and never on the host.
 
 The result's "status" is "passed" (exported and verified), "unverified" (exported, but the predictor's outputs are

@@ -1,1 +1,0 @@
-"""The core: runs, manifests, metrics, export, packaging, images. No typer, no rich, no docker."""

@@ -1,0 +1,119 @@
+"""The export a package is built from: its directory, export.yaml, its files and the run's manifest."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from paddlectl.errors import UsageError
+from paddlectl.foundation.yamlio import load_yaml
+from paddlectl.packaging.layout import RESERVED_NAMES, format_problem, unsafe_name_reason
+
+if TYPE_CHECKING:
+    from paddlectl.project.workspace import Project
+
+EXPORT_RECORD = "export.yaml"
+EXPORT_DIR = "export"
+MANIFEST_NAME = "manifest.yaml"
+EXPORT_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    directory: Path
+    record: dict[str, Any]
+    files: tuple[str, ...]  # sorted, checked to be plain regular files in `directory`
+    format: str
+    manifest: dict[str, Any] | None  # the run's manifest.yaml when the export sits in a run folder
+
+    @property
+    def verification_status(self) -> str | None:
+        verification = self.record.get("verification")
+        status = verification.get("status") if isinstance(verification, dict) else None
+        return str(status) if status is not None else None
+
+
+def resolve_export_dir(target: str, project: Project) -> Path:
+    """The export folder TARGET names: an export folder, a run folder, or a run id in the project's store.
+
+    Raises UsageError naming what was looked for when none of them holds an export.yaml.
+    """
+    path = Path(target).expanduser()
+    if path.is_dir():
+        for candidate in (path, path / EXPORT_DIR):
+            if (candidate / EXPORT_RECORD).is_file():
+                return candidate
+        raise UsageError(
+            f"{target} holds no {EXPORT_RECORD}",
+            hint="export the run first (paddlectl export RUN), or pass its export folder",
+        )
+    from paddlectl.runs.query import resolve_run
+    from paddlectl.runs.store import RunStore
+
+    run_dir = resolve_run(RunStore(project.runs_dir), target).root
+    if (run_dir / EXPORT_DIR / EXPORT_RECORD).is_file():
+        return run_dir / EXPORT_DIR
+    raise UsageError(f"run {run_dir.name} has not been exported", hint=f"run: paddlectl export {run_dir.name}")
+
+
+def _load_mapping(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc}", hint="re-run paddlectl export") from exc
+    document = load_yaml(text, str(path))
+    if not isinstance(document, dict):
+        raise UsageError(f"{path} is not a {what} (not a mapping)", hint="re-run paddlectl export")
+    return document
+
+
+def _regular_file_size(path: Path) -> int:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path} is listed in {EXPORT_RECORD} but missing", hint="re-run paddlectl export") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{path} is not a regular file (a link or a folder)", hint="re-run paddlectl export")
+    return info.st_size
+
+
+def load_export(directory: Path) -> ExportSource:
+    """Read and check an export folder: a known schema and format, and every listed file present and plain.
+
+    Raises UsageError for anything a package could not be honestly built from.
+    """
+    record = _load_mapping(directory / EXPORT_RECORD, "export record")
+    version = record.get("schema_version")
+    if not isinstance(version, int) or version > EXPORT_SCHEMA:
+        raise UsageError(
+            f"{directory / EXPORT_RECORD} has schema_version {version!r}; this paddlectl reads {EXPORT_SCHEMA}",
+            hint="upgrade paddlectl or re-run paddlectl export",
+        )
+    names = record.get("files")
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+        raise UsageError(f"{directory / EXPORT_RECORD} lists no files", hint="re-run paddlectl export")
+    for name in names:
+        reason = unsafe_name_reason(name) or ("a reserved name" if name in RESERVED_NAMES else None)
+        if reason:
+            raise UsageError(f"{EXPORT_RECORD} lists {name!r}: {reason}", hint="re-run paddlectl export")
+        _regular_file_size(directory / name)
+    if len(set(names)) != len(names):
+        raise UsageError(f"{EXPORT_RECORD} lists a file twice", hint="re-run paddlectl export")
+    problem = format_problem(record.get("format"), names)
+    if problem:
+        raise UsageError(f"{directory / EXPORT_RECORD}: {problem}", hint="re-run paddlectl export")
+
+    manifest = None
+    manifest_path = directory.parent / MANIFEST_NAME
+    if directory.name == EXPORT_DIR and manifest_path.is_file():
+        manifest = _load_mapping(manifest_path, "run manifest")
+    return ExportSource(
+        directory=directory,
+        record=record,
+        files=tuple(sorted(names)),
+        format=str(record["format"]),
+        manifest=manifest,
+    )

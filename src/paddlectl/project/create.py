@@ -1,0 +1,71 @@
+"""`paddlectl init`: a commented paddlectl.yaml and the .paddlectl/ run store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from paddlectl.errors import UsageError
+from paddlectl.foundation.atomic import write_atomic
+from paddlectl.project.config import CONFIG_NAME, DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, STORE_NAME
+
+CONFIG_TEMPLATE = """\
+# paddlectl project configuration. Documented in README.md ("paddlectl.yaml").
+project: {name}
+
+# Pinned images: a tag that never moves (or repo@sha256:...). `latest`, `*-dev` and `latest-*` are refused.
+images:
+  cpu: {cpu_image}
+  gpu: {gpu_image}
+
+train:
+  gpus: none          # none | all | a device list such as 0,1
+  shm_size: 2g        # /dev/shm for DataLoader workers (Docker's 64m default breaks them)
+  params:             # defaults, overridden by --params-file and then by -p key=value
+    epochs: 10
+    lr: 0.001
+    batch_size: 64
+
+# What `paddlectl export` builds: a factory returning a paddle.nn.Layer, and the inputs it takes.
+export:
+  model: null         # e.g. model:build_model (module importable from the project root, then a callable)
+  model_args: {{}}      # keyword arguments for the factory
+  weights: null       # the .pdparams in the run's output directory; default: the only one there
+  inputs: []          # e.g. - {{name: x, dtype: float32, shape: [-1, 3, 224, 224]}}
+"""
+
+STORE_GITIGNORE = "# paddlectl's run store: runs are recorded here, never committed.\n*\n"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    config_path: Path
+    store_path: Path
+    overwrote: bool
+
+
+def init_project(root: Path, *, force: bool, cpu_image: str | None = None, gpu_image: str | None = None) -> InitResult:
+    """Write paddlectl.yaml and .paddlectl/.gitignore under `root`; refuse to overwrite a config without force."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} is not a folder", hint="give a project folder (it is created when missing)")
+    root.mkdir(parents=True, exist_ok=True)
+    config_path = root / CONFIG_NAME
+    existed = config_path.exists()
+    if existed and not force:
+        raise UsageError(f"{config_path} already exists", hint="pass --force to overwrite it")
+    from paddlectl.foundation.image_ref import PinnedImage
+
+    for image in (cpu_image, gpu_image):
+        if image is not None:
+            PinnedImage.parse(image)
+    store = root / STORE_NAME
+    store.mkdir(exist_ok=True)
+    (store / "runs").mkdir(exist_ok=True)
+    write_atomic(store / ".gitignore", STORE_GITIGNORE)
+    text = CONFIG_TEMPLATE.format(
+        name=root.resolve().name or "project",
+        cpu_image=cpu_image or DEFAULT_CPU_IMAGE,
+        gpu_image=gpu_image or DEFAULT_GPU_IMAGE,
+    )
+    write_atomic(config_path, text)
+    return InitResult(config_path=config_path, store_path=store, overwrote=existed)

@@ -1,0 +1,229 @@
+"""Operations that change runs: stop a run's container, remove runs, collect garbage (old runs, orphaned containers)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from paddlectl.errors import PaddlectlError, UsageError
+from paddlectl.foundation.names import PROJECT_LABEL, RUN_LABEL
+from paddlectl.runs.index import BAD_STATUS, RunIndex
+from paddlectl.runs.query import owner_alive, parse_time, resolve_run, settle_running
+
+if TYPE_CHECKING:
+    from paddlectl.engine.protocol import Container, ContainerEngine
+    from paddlectl.runs.query import EngineFactory
+    from paddlectl.runs.store import RunPaths, RunStore
+
+STOP_GRACE_SECONDS = 10
+
+
+def run_status(paths: RunPaths) -> str:
+    """The status a run's manifest records, or `bad` when it cannot be read."""
+    from paddlectl.runs.store import RunStore
+
+    stored = RunStore.load(paths)
+    return stored.manifest.status.value if stored.manifest is not None else BAD_STATUS
+
+
+def _discard(paths: RunPaths) -> None:
+    """Delete a run folder; it is renamed to a hidden name first so no reader ever sees half a run.
+
+    Raises FileNotFoundError when it is already gone, PaddlectlError when it cannot be moved (permissions).
+    """
+    hidden = paths.root.with_name(f".deleting-{paths.run_id}-{secrets.token_hex(3)}")
+    try:
+        os.replace(paths.root, hidden)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise PaddlectlError(f"cannot remove run {paths.run_id}: {exc.strerror}",
+                             hint=f"check the permissions of {paths.root.parent}") from exc
+    shutil.rmtree(hidden, ignore_errors=True)
+
+
+def _settle_container(container: Container, grace_seconds: int) -> None:
+    if container.state().running:
+        container.stop(grace_seconds)
+    container.remove()
+
+
+# ---- stop -------------------------------------------------------------------------------------------------
+
+@dataclass
+class StopResult:
+    run: str
+    status: str
+    stopped: list[str] = field(default_factory=list)  # container ids asked to stop
+    already_stopped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stop_run(store: RunStore, target: str, engine_factory: EngineFactory,
+             grace_seconds: int = STOP_GRACE_SECONDS) -> StopResult:
+    """Stop the containers labelled with a run marked running; the run's owner or reconciliation records it.
+
+    Raises UsageError when the run is not marked running (the engine is not contacted then).
+    """
+    paths = resolve_run(store, target)
+    status = run_status(paths)
+    if status != "running":
+        raise UsageError(f"run {paths.run_id} is not running ({status})", hint="nothing to stop")
+    result = StopResult(paths.run_id, status)
+    for container in engine_factory().containers({RUN_LABEL: paths.run_id}):
+        if container.state().running:
+            container.stop(grace_seconds)
+            result.stopped.append(container.id)
+        else:
+            result.already_stopped.append(container.id)
+    return result
+
+
+# ---- rm ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class RemovedRun:
+    id: str
+    status: str
+    path: str
+    containers: list[str] = field(default_factory=list)
+    warning: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def remove_runs(store: RunStore, targets: list[str], *, force: bool = False, dry_run: bool = False,
+                engine_factory: EngineFactory | None = None) -> list[RemovedRun]:
+    """Remove run folders (all targets resolved first); a running run needs `force`, which also removes its container.
+
+    Raises UsageError (exit 2) naming the running runs when `force` is not given; nothing is removed then.
+    """
+    chosen: dict[str, RunPaths] = {}
+    for target in targets:
+        paths = resolve_run(store, target)
+        chosen.setdefault(paths.run_id, paths)
+    plan = [RemovedRun(run_id, run_status(paths), str(paths.root)) for run_id, paths in chosen.items()]
+    running = [item.id for item in plan if item.status == "running"]
+    if running and not force:
+        raise UsageError(
+            f"refusing to remove running run(s): {', '.join(running)}",
+            hint=f"stop it first with 'paddlectl runs stop {running[0]}', or pass --force to stop and remove",
+        )
+    if dry_run:
+        return plan
+    engine: ContainerEngine | None = None
+    for item in plan:
+        if force and engine_factory is not None:
+            try:
+                engine = engine or engine_factory()
+                for container in engine.containers({RUN_LABEL: item.id}):
+                    _settle_container(container, STOP_GRACE_SECONDS)
+                    item.containers.append(container.id)
+            except PaddlectlError as error:  # the folder still goes; `runs gc` removes the container later
+                item.warning = f"could not remove the container: {error.message}"
+        with contextlib.suppress(FileNotFoundError):  # removed by someone else meanwhile: the result is the same
+            _discard(chosen[item.id])
+    return plan
+
+
+# ---- gc ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class GcReport:
+    """What gc removed (or would remove, in a dry run)."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)  # id, status, started_at
+    containers: list[dict[str, Any]] = field(default_factory=list)  # id, run, why
+    dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def select_old_runs(store: RunStore, *, keep: int | None, older_than: timedelta | None,
+                    statuses: frozenset[str], now: datetime | None = None) -> list[dict[str, Any]]:
+    """Ended runs (of `statuses`, when given) beyond the newest `keep` and started more than `older_than` ago.
+
+    Runs marked running and runs whose manifest is unreadable are never selected.
+    """
+    now = now or datetime.now(timezone.utc)
+    ended = [
+        entry for entry in reversed(RunIndex.of(store).refresh())
+        if entry.status not in ("running", BAD_STATUS) and (not statuses or entry.status in statuses)
+    ]
+    candidates = ended[keep:] if keep is not None else ended
+    chosen = []
+    for entry in candidates:
+        started = parse_time(entry.row.get("started_at"))
+        if older_than is not None and (started is None or now - started < older_than):
+            continue
+        chosen.append({"id": entry.id, "status": entry.status, "started_at": entry.row.get("started_at")})
+    return chosen
+
+
+def collect_garbage(store: RunStore, project_name: str, *, keep: int | None = None,
+                    older_than: timedelta | None = None, statuses: frozenset[str] = frozenset(),
+                    dry_run: bool = False, engine_factory: EngineFactory | None = None,
+                    now: datetime | None = None) -> GcReport:
+    """Remove ended runs selected by keep/age/status, then this project's leftover labelled containers.
+
+    Without keep, older_than or statuses no run is selected (only containers are cleaned). A container is
+    leftover when its run folder is gone or its run has ended. The engine being unreachable is a warning.
+    """
+    report = GcReport(dry_run=dry_run)
+    engine: ContainerEngine | None = None
+    if engine_factory is not None:
+        try:
+            engine = engine_factory()
+        except PaddlectlError as error:
+            report.warnings.append(f"containers not checked: {error.message}")
+    if engine is not None:
+        running = [entry.id for entry in RunIndex.of(store).refresh() if entry.running and not owner_alive(entry.row)]
+        if running:
+            connected = engine
+            _, warning = settle_running(store, running, lambda: connected)
+            report.warnings.extend([warning] if warning else [])
+    if keep is not None or older_than is not None or statuses:
+        report.runs = select_old_runs(store, keep=keep, older_than=older_than, statuses=statuses, now=now)
+    for item in report.runs:
+        paths = store.paths(item["id"])
+        if run_status(paths) in ("running", BAD_STATUS):  # it changed under us: leave it
+            item["skipped"] = True
+            continue
+        if not dry_run:
+            with contextlib.suppress(FileNotFoundError):  # another gc got there first
+                _discard(paths)
+    report.runs = [item for item in report.runs if not item.pop("skipped", False)]
+    if engine is not None:
+        report.containers = _leftover_containers(store, project_name, engine, dry_run)
+    return report
+
+
+def _leftover_containers(store: RunStore, project_name: str, engine: ContainerEngine,
+                         dry_run: bool) -> list[dict[str, Any]]:
+    removed = []
+    for container in engine.containers({PROJECT_LABEL: project_name}):
+        run_id = container.labels.get(RUN_LABEL)
+        if not run_id:
+            continue
+        paths = store.paths(run_id)
+        if "/" in run_id or run_id.startswith(".") or not paths.root.is_dir():
+            why = "run folder gone"
+        else:
+            status = run_status(paths)
+            if status in ("running", BAD_STATUS):
+                continue
+            why = f"run {status}"
+        if not dry_run:
+            _settle_container(container, STOP_GRACE_SECONDS)
+        removed.append({"id": container.id, "run": run_id, "why": why})
+    return removed

@@ -1,0 +1,134 @@
+"""The quality gate: a run's metrics against a baseline run (max drop) and absolute requirements (`acc>=0.95`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from paddlectl.errors import UsageError
+from paddlectl.runs.index import summarize
+from paddlectl.runs.query import Condition, as_number, lookup
+
+if TYPE_CHECKING:
+    from paddlectl.runs.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class MaxDrop:
+    """How far a metric may move the wrong way: a fraction of the baseline (`2%`) or an absolute amount."""
+
+    amount: float
+    relative: bool
+
+    @classmethod
+    def parse(cls, text: str) -> MaxDrop:
+        raw = text.strip()
+        relative = raw.endswith("%")
+        number = as_number(raw.rstrip("%").strip())
+        if number is None or number < 0:
+            raise UsageError(
+                f"cannot read --max-drop '{text}'",
+                hint="give a percentage of the baseline (2%) or an absolute amount (0.01), 0 or more",
+            )
+        return cls(number / 100 if relative else number, relative)
+
+    def __str__(self) -> str:
+        return f"{self.amount * 100:g}%" if self.relative else f"{self.amount:g}"
+
+
+@dataclass(frozen=True)
+class MetricCheck:
+    metric: str
+    max_drop: MaxDrop
+    lower_is_better: bool = False
+
+
+@dataclass
+class CheckResult:
+    """One line of the gate's table."""
+
+    check: str  # what was checked, as the user would write it
+    metric: str
+    actual: float | None
+    baseline: float | None
+    limit: float | None  # the worst value that still passes
+    passed: bool
+    message: str
+
+
+@dataclass
+class GateReport:
+    run: str
+    baseline: str | None
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run": self.run, "baseline": self.baseline, "passed": self.passed,
+                "checks": [asdict(check) for check in self.checks]}
+
+
+def _metric(manifest: Manifest, name: str) -> float | None:
+    summary = manifest.metrics.get("summary") if isinstance(manifest.metrics, dict) else None
+    entry = summary.get(name) if isinstance(summary, dict) else None
+    if not isinstance(entry, dict):
+        return None
+    value = entry.get("last")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def check_metric(run: Manifest, baseline: Manifest, check: MetricCheck) -> CheckResult:
+    """Compare one metric with the baseline's; a missing or non-finite value fails with a message."""
+    actual, base = _metric(run, check.metric), _metric(baseline, check.metric)
+    direction = "lower is better" if check.lower_is_better else "higher is better"
+    label = f"{check.metric} max drop {check.max_drop} ({direction})"
+    missing = [who for who, value in ((f"run {run.id}", actual), (f"baseline {baseline.id}", base)) if value is None]
+    if missing:
+        return CheckResult(label, check.metric, actual, base, None, False,
+                           f"metric '{check.metric}' is missing from {' and '.join(missing)}")
+    assert actual is not None and base is not None
+    if not (math.isfinite(actual) and math.isfinite(base)):
+        return CheckResult(label, check.metric, actual, base, None, False, "not a finite number")
+    allowed = abs(base) * check.max_drop.amount if check.max_drop.relative else check.max_drop.amount
+    if check.lower_is_better:
+        limit, passed = base + allowed, actual <= base + allowed
+    else:
+        limit, passed = base - allowed, actual >= base - allowed
+    change = actual - base
+    message = f"{change:+.6g} vs baseline" + ("" if passed else f", beyond the limit {limit:.6g}")
+    return CheckResult(label, check.metric, actual, base, limit, passed, message)
+
+
+def check_requirement(run: Manifest, condition: Condition) -> CheckResult:
+    row = summarize(run.id, run)
+    value = lookup(row, condition.name)
+    actual = as_number(value)
+    limit = as_number(condition.value)
+    if value is None:
+        return CheckResult(condition.text, condition.name, None, None, limit, False,
+                           f"'{condition.name}' is missing from run {run.id} (no such metric or param)")
+    passed = condition.test(row)
+    return CheckResult(condition.text, condition.name, actual, None, limit, passed,
+                       f"{value} {'satisfies' if passed else 'fails'} {condition.op} {condition.value}")
+
+
+def gate(run: Manifest, baseline: Manifest | None, metrics: list[MetricCheck],
+         requirements: list[Condition]) -> GateReport:
+    """Run every check; raise UsageError when there is nothing to check or --metric lacks a baseline."""
+    if not metrics and not requirements:
+        raise UsageError(
+            "nothing to check", hint="give --baseline RUN with --metric NAME, and/or --require 'acc>=0.95'"
+        )
+    if metrics and baseline is None:
+        raise UsageError("--metric needs a baseline run", hint="add --baseline RUN (e.g. a run id, name or last~1)")
+    report = GateReport(run.id, baseline.id if baseline is not None else None)
+    if baseline is not None:
+        report.checks.extend(check_metric(run, baseline, check) for check in metrics)
+    report.checks.extend(check_requirement(run, condition) for condition in requirements)
+    return report

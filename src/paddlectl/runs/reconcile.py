@@ -1,0 +1,173 @@
+"""Settle runs marked running whose CLI is gone: the container, found by label, is the truth.
+
+An exited container gives the run its real exit code (and its complete log); a vanished one makes the run `lost`.
+A run whose owning CLI process is still alive on this host is left to that process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from paddlectl.engine.protocol import Container, ContainerEngine
+from paddlectl.errors import PaddlectlError
+from paddlectl.foundation.names import PROBE_LABEL, RUN_LABEL
+from paddlectl.runs.manifest import Manifest, RunStatus
+from paddlectl.runs.settle import settle_from_state
+from paddlectl.runs.store import RunPaths, RunStore, utc_now
+
+_RUNNING_MARK = b"\nstatus: running\n"
+ORPHAN_PROBE_AGE_SECONDS = 120.0
+
+
+def running_run_dirs(store: RunStore) -> list[RunPaths]:
+    """Runs whose manifest says running, found without parsing every manifest (a byte search per file)."""
+    found = []
+    for paths in store.run_dirs():
+        try:
+            with open(paths.manifest, "rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            continue
+        if _RUNNING_MARK in head:
+            found.append(paths)
+    return found
+
+
+def owner_alive(manifest: Manifest) -> bool:
+    """Is the CLI process that owns this run still alive here?"""
+    return owner_process_alive(manifest.owner_pid, manifest.owner_host)
+
+
+def owner_process_alive(pid: object, host: object) -> bool:
+    """Is `pid` on `host` a live paddlectl process on this machine? (pid reuse is checked against the command line)"""
+    if not isinstance(pid, int) or host != socket.gethostname():
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"paddlectl" in handle.read()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+
+def reconcile_runs(store: RunStore, engine: ContainerEngine, candidates: Iterable[RunPaths] | None = None) -> list[str]:
+    """Settle every run marked running that nobody is finalising; return the ids whose manifest changed."""
+    changed = []
+    for paths in candidates if candidates is not None else running_run_dirs(store):
+        stored = store.load(paths)
+        manifest = stored.manifest
+        if manifest is None or manifest.status is not RunStatus.RUNNING or owner_alive(manifest):
+            continue
+        if settle_run(store, engine, paths, manifest):
+            changed.append(manifest.id)
+    return changed
+
+
+def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manifest: Manifest) -> bool:
+    """Settle one orphaned run from its container; False when it is still running."""
+    container = _find_container(engine, manifest)
+    if container is None:
+        manifest.status = RunStatus.LOST
+        manifest.owner_pid = None
+        manifest.reason = "its container is gone (removed, or the engine lost it) before the run was recorded"
+        manifest.ended_at = utc_now()
+        store.write(manifest)
+        return True
+    state = container.state()
+    if state.running:
+        return False
+    _recover_log_and_metrics(container, paths, manifest)
+    if not manifest.runtime and manifest.image.id:  # a detached run: its runtime is probed now (cached per image)
+        from paddlectl.engine.protocol import parse_gpus
+        from paddlectl.runs.runtime_probe import probe_runtime
+
+        manifest.runtime = probe_runtime(engine, manifest.image.id, store.runs_dir.parent,
+                                         parse_gpus(manifest.container.gpus), manifest.container.user)
+    previous_reason = manifest.reason
+    settle_from_state(manifest, state, None, paths)
+    if previous_reason and "lost contact" in previous_reason and manifest.status is not RunStatus.SUCCEEDED:
+        manifest.reason = f"{manifest.reason} (after the CLI {previous_reason})"
+    manifest.ended_at = _iso(state.finished_at) or utc_now()
+    manifest.duration_seconds = _duration(manifest.started_at, manifest.ended_at)
+    store.write(manifest)
+    if not manifest.container.kept:
+        with contextlib.suppress(PaddlectlError):
+            container.remove()
+    return True
+
+
+def reap_orphaned_probes(engine: ContainerEngine, min_age_seconds: float = ORPHAN_PROBE_AGE_SECONDS) -> list[str]:
+    """Remove runtime-probe containers that ended long ago; return their ids.
+
+    A probe's CLI removes it the moment it has read its output, so one that ended minutes ago lost its CLI
+    (killed while probing, e.g. kill -9 early in a first run) and nobody else would ever remove it.
+    """
+    now = datetime.now(timezone.utc)
+    removed = []
+    for container in engine.containers({PROBE_LABEL: "1"}):
+        if container.labels.get(PROBE_LABEL) != "1":
+            continue
+        state = container.state()
+        finished = _parse_time(_iso(state.finished_at))
+        if state.running or finished is None or (now - finished).total_seconds() < min_age_seconds:
+            continue
+        with contextlib.suppress(PaddlectlError):
+            container.remove()
+            removed.append(container.id)
+    return removed
+
+
+def _find_container(engine: ContainerEngine, manifest: Manifest) -> Container | None:
+    found = engine.containers({RUN_LABEL: manifest.id})
+    if found:
+        return found[0]
+    return engine.container(manifest.container.id) if manifest.container.id else None
+
+
+def _recover_log_and_metrics(container: Container, paths: RunPaths, manifest: Manifest) -> None:
+    """Rewrite the log from the engine's complete copy and re-read metrics from it and from the helper file."""
+    from paddlectl.runs.logstream import OutputSink
+    from paddlectl.runs.metric_recorder import RunMetrics
+
+    try:
+        output = container.output()
+    except PaddlectlError:
+        return
+    metrics = RunMetrics(paths)
+    with open(paths.log, "w", encoding="utf-8", newline="\n") as log:
+        sink = OutputSink(log, None, metrics.parse_lines, metrics.parse_redraw)
+        sink.feed(output)
+        sink.close()
+    manifest.logs["lines"] = sink.lines
+    manifest.logs["rebuilt_from_engine"] = True
+    metrics.finish(manifest)
+
+
+def _iso(timestamp: str | None) -> str | None:
+    if not timestamp or timestamp.startswith("0001-"):
+        return None
+    return timestamp[:23].rstrip("Z") + "Z" if "." in timestamp else timestamp
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _duration(started: str | None, ended: str | None) -> float | None:
+    start, end = _parse_time(started), _parse_time(ended)
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)

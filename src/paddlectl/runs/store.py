@@ -1,0 +1,161 @@
+"""The run store: one folder per run under .paddlectl/runs/, each with its manifest.yaml and files."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from paddlectl.errors import PaddlectlError, UsageError
+from paddlectl.foundation.atomic import write_atomic
+from paddlectl.foundation.yamlio import dump_yaml, load_yaml
+from paddlectl.runs.manifest import Manifest, ManifestError
+
+MANIFEST_NAME = "manifest.yaml"
+LOG_NAME = "output.log"
+METRICS_NAME = "metrics.jsonl"
+PATCH_NAME = "uncommitted.patch"
+OUTPUTS_DIR = "outputs"  # mounted writable in the container as PADDLECTL_OUTPUT_DIR
+CONTAINER_DIR = "container"  # params file, helper metrics, worker logs written from inside the container
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A run id that sorts by start time (to the millisecond) and carries 24 random bits against collisions."""
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return f"{moment:%Y%m%d-%H%M%S}-{moment.microsecond // 1000:03d}{secrets.token_hex(3)}"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run's files live."""
+
+    root: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST_NAME
+
+    @property
+    def log(self) -> Path:
+        return self.root / LOG_NAME
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / METRICS_NAME
+
+    @property
+    def patch(self) -> Path:
+        return self.root / PATCH_NAME
+
+    @property
+    def outputs(self) -> Path:
+        return self.root / OUTPUTS_DIR
+
+    @property
+    def container_dir(self) -> Path:
+        return self.root / CONTAINER_DIR
+
+    @property
+    def helper_metrics(self) -> Path:
+        return self.container_dir / "metrics.jsonl"
+
+    @property
+    def params_file(self) -> Path:
+        return self.container_dir / "params.json"
+
+    @property
+    def workers_dir(self) -> Path:
+        return self.container_dir / "workers"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run as found on disk: its manifest, or the problem that kept it from being read."""
+
+    paths: RunPaths
+    manifest: Manifest | None
+    problem: str | None = None
+
+
+class RunStore:
+    """Creates run folders and reads and writes their manifests."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.runs_dir = runs_dir
+
+    def create(self) -> RunPaths:
+        """Make a new run folder (with outputs/ and container/); ids never collide, even between processes."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(20):
+            paths = RunPaths(self.runs_dir / new_run_id())
+            try:
+                paths.root.mkdir()
+            except FileExistsError:
+                continue
+            paths.outputs.mkdir()
+            paths.container_dir.mkdir()
+            return paths
+        raise PaddlectlError(f"could not create a new run folder in {self.runs_dir}")
+
+    def paths(self, run_id: str) -> RunPaths:
+        return RunPaths(self.runs_dir / run_id)
+
+    def write(self, manifest: Manifest) -> None:
+        """Write the manifest atomically: readers see the previous one or this one, never a torn file."""
+        paths = self.paths(manifest.id)
+        try:
+            write_atomic(paths.manifest, dump_yaml(manifest.to_dict()))
+        except OSError as exc:
+            raise PaddlectlError(
+                f"cannot write the manifest of run {manifest.id}: {exc.strerror}",
+                hint=f"free space or fix permissions in {paths.root.parent}; the previous manifest is intact",
+            ) from exc
+
+    def read(self, run_id: str) -> Manifest:
+        """Read one manifest; raise UsageError when it is missing or unreadable."""
+        stored = self.load(self.paths(run_id))
+        if stored.manifest is None:
+            raise UsageError(f"run {run_id}: {stored.problem}", hint=f"look at {stored.paths.manifest}")
+        return stored.manifest
+
+    @staticmethod
+    def load(paths: RunPaths) -> StoredRun:
+        """Read a run's manifest without raising: problems come back as text."""
+        try:
+            text = paths.manifest.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return StoredRun(paths, None, "no manifest.yaml")
+        except OSError as exc:
+            return StoredRun(paths, None, f"unreadable manifest: {exc.strerror}")
+        except UnicodeDecodeError:
+            return StoredRun(paths, None, "corrupt manifest: not UTF-8 text")
+        try:
+            manifest = Manifest.from_dict(load_yaml(text, str(paths.manifest)))
+        except PaddlectlError as exc:
+            return StoredRun(paths, None, f"corrupt manifest: {exc.message}")
+        except ManifestError as exc:
+            return StoredRun(paths, None, f"bad manifest: {exc}")
+        return StoredRun(paths, manifest)
+
+    def run_dirs(self) -> list[RunPaths]:
+        """Every run folder, oldest first (ids sort by time)."""
+        try:
+            names = sorted(entry.name for entry in os.scandir(self.runs_dir) if entry.is_dir())
+        except FileNotFoundError:
+            return []
+        return [RunPaths(self.runs_dir / name) for name in names if not name.startswith(".")]
+
+    def iter_runs(self) -> Iterator[StoredRun]:
+        for paths in self.run_dirs():
+            yield self.load(paths)

@@ -1,0 +1,125 @@
+"""What `paddlectl train` was asked for, checked against the project before anything is created (no engine)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, parse_gpus
+from paddlectl.errors import UsageError
+from paddlectl.project.workspace import Project
+from paddlectl.train.request import (
+    TrainRequest,
+    build_container_spec,
+    check_size,
+    container_command,
+    gpu_count,
+    parse_mount,
+    script_in_project,
+)
+
+
+@dataclass
+class PreparedRun:
+    """A train request checked against the project, before anything is created."""
+
+    request: TrainRequest
+    code_root: Path
+    image: str
+    script: str | None
+    module: str | None
+    gpus_text: str
+    gpus: GpuRequest | None
+    params: dict[str, Any]
+    param_sources: dict[str, str]
+    command: list[str]
+    env: dict[str, str]
+    labels: dict[str, str]
+    mounts: list[Mount]
+    shm_size: str
+    memory: str | None
+    distributed: bool
+    masked_env: dict[str, str] = field(default_factory=dict)
+    masked_command: list[str] = field(default_factory=list)
+
+
+def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
+    """Check everything that can be checked without the engine; raise UsageError for bad input."""
+    from paddlectl.foundation.image_ref import PinnedImage
+    from paddlectl.foundation.secrets import mask_argv, mask_mapping
+    from paddlectl.train.params import params_to_args, parse_key_value, resolve_params
+
+    if bool(request.script) == bool(request.module):
+        raise UsageError("give a SCRIPT or -m MODULE (one of them)", hint="e.g. paddlectl train train.py")
+    if request.nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, not {request.nproc}")
+    code_root = (request.code_root or project.root).resolve()
+    gpus_text = request.gpus if request.gpus is not None else project.config.gpus
+    gpus = parse_gpus(gpus_text)
+    image = request.image or project.config.image_for("none" if gpus is None else gpus_text)
+    PinnedImage.parse(image)
+    script = script_in_project(request.script, code_root, cwd) if request.script else None
+    if request.fixed_params is not None:
+        fixed = resolve_params(request.fixed_params, None, request.params)
+        resolved = type(fixed)(fixed.values, {key: "cli" if source == "cli" else f"reproduce:{request.reproduces}"
+                                              for key, source in fixed.sources.items()})
+    else:
+        resolved = resolve_params(project.config.params, request.params_file, request.params)
+    env = dict(parse_key_value(item, "--env", environ=os.environ) for item in request.env)
+    labels = dict(parse_key_value(item, "--label") for item in request.labels)
+    mounts = [parse_mount(item, cwd) for item in request.mounts]
+    shm_size = check_size(request.shm_size or project.config.shm_size, "--shm-size")
+    memory = check_size(request.memory, "--memory") if request.memory else None
+    devices = gpu_count(gpus)
+    distributed = request.nproc > 1 or (devices is not None and devices > 1)
+    command = container_command(
+        script=script, module=request.module, args=[*params_to_args(resolved.values), *request.script_args],
+        nproc=request.nproc, gpus=gpus,
+    )
+    masked_env = mask_mapping(env)
+    secret_values = [value for key, value in env.items() if masked_env.get(key) != value and value]
+    secret_values += [
+        str(value) for key, value in resolved.values.items()
+        if mask_mapping({key: value}).get(key) != value and value not in (None, "")
+    ]
+    return PreparedRun(
+        request=request, code_root=code_root, image=image, script=script, module=request.module,
+        gpus_text=gpus_text, gpus=gpus, params=resolved.values, param_sources=resolved.sources, command=command,
+        env=env, labels=labels, mounts=mounts, shm_size=shm_size, memory=memory, distributed=distributed,
+        masked_env=masked_env, masked_command=mask_argv(command, secret_values),
+    )
+
+
+def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
+    """The container that would be created, secrets masked, as a plain document."""
+    from paddlectl.foundation.secrets import mask_mapping
+    from paddlectl.runs.runtime_probe import lib_dir
+
+    spec = container_spec_for(prepared, project, "<run-id>", project.runs_dir / "<run-id>", lib_dir())
+    return {
+        "image": spec.image,
+        "command": prepared.masked_command,
+        "working_dir": spec.working_dir,
+        "user": spec.user,
+        "environment": mask_mapping(spec.environment),
+        "mounts": [{"source": m.source, "target": m.target, "read_only": m.read_only} for m in spec.mounts],
+        "labels": spec.labels,
+        "shm_size": spec.shm_size if spec.ipc_mode != "host" else None,
+        "mem_limit": spec.mem_limit,
+        "gpus": prepared.gpus_text,
+        "ipc_mode": spec.ipc_mode,
+        "ulimits": [{"name": u.name, "soft": u.soft, "hard": u.hard} for u in spec.ulimits],
+        "init": spec.init,
+        "params": mask_mapping(prepared.params),
+    }
+
+
+def container_spec_for(prepared: PreparedRun, project: Project, run_id: str, run_dir: Path, lib: Path) -> ContainerSpec:
+    return build_container_spec(
+        image=prepared.image, command=prepared.command, run_id=run_id, project_name=project.config.name,
+        code_root=prepared.code_root, run_dir=run_dir, lib_dir=lib, env=prepared.env, mounts=prepared.mounts,
+        gpus=prepared.gpus, shm_size=prepared.shm_size, memory=prepared.memory,
+        code_writable=prepared.request.code_writable, distributed=prepared.distributed,
+    )

@@ -1,0 +1,181 @@
+"""`paddlectl reproduce RUN`: run again exactly as recorded, then say whether the metrics came out the same.
+
+Same image by digest (or local id), same commit with the recorded uncommitted patch applied in a temporary git
+worktree (the user's working tree is never touched), same params, env names and container settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paddlectl.engine.protocol import ContainerEngine
+from paddlectl.errors import UsageError
+from paddlectl.foundation.secrets import MASK
+from paddlectl.project.workspace import Project
+from paddlectl.runs.manifest import Manifest, RunStatus
+from paddlectl.train.launch import TrainEvents, TrainOutcome, train
+from paddlectl.train.prepare import prepare
+from paddlectl.train.request import TrainRequest
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    name: str
+    original: float | None
+    reproduced: float | None
+    verdict: str  # identical | within-tolerance | different | missing
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "original": self.original, "reproduced": self.reproduced, "verdict": self.verdict}
+
+
+@dataclass
+class Verdict:
+    """Did the re-run reproduce the original? identical, within tolerance, or different (with the numbers)."""
+
+    original: str
+    reproduction: str
+    rtol: float
+    atol: float
+    metrics: list[MetricVerdict] = field(default_factory=list)
+    run_status: str = "succeeded"
+
+    @property
+    def overall(self) -> str:
+        if self.run_status != RunStatus.SUCCEEDED.value:
+            return "failed"
+        verdicts = {metric.verdict for metric in self.metrics}
+        if verdicts & {"different", "missing"}:
+            return "different"
+        return "within-tolerance" if "within-tolerance" in verdicts else "identical"
+
+    @property
+    def reproduced(self) -> bool:
+        return self.overall in ("identical", "within-tolerance")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "original": self.original, "reproduction": self.reproduction, "verdict": self.overall,
+            "reproduced": self.reproduced, "rtol": self.rtol, "atol": self.atol, "run_status": self.run_status,
+            "metrics": [metric.as_dict() for metric in self.metrics],
+        }
+
+
+def compare_metrics(original: Manifest, again: Manifest, rtol: float, atol: float) -> Verdict:
+    verdict = Verdict(original.id, again.id, rtol, atol, run_status=again.status.value)
+    before = original.metrics.get("summary") or {}
+    after = again.metrics.get("summary") or {}
+    for name in sorted(before):
+        a = _number(before[name].get("last"))
+        b = _number((after.get(name) or {}).get("last"))
+        if b is None and a is not None:
+            kind = "missing"
+        elif a == b or (a is not None and b is not None and math.isnan(a) and math.isnan(b)):
+            kind = "identical"
+        elif a is not None and b is not None and abs(a - b) <= atol + rtol * abs(a):
+            kind = "within-tolerance"
+        else:
+            kind = "different"
+        verdict.metrics.append(MetricVerdict(name, a, b, kind))
+    return verdict
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
+    """The train request that repeats a run; masked secrets must come from the environment or -p overrides."""
+    values = dict(original.params.get("values") or {})
+    override_keys = {item.split("=", 1)[0] for item in overrides}
+    masked = [key for key, value in values.items() if value == MASK and key not in override_keys]
+    if masked:
+        raise UsageError(
+            f"params {', '.join(masked)} were secret and are not recorded",
+            hint="pass them again with -p " + " -p ".join(f"{key}=..." for key in masked),
+        )
+    env = []
+    for name in original.container.env_names:
+        recorded = original.container.env.get(name)
+        if recorded is None or recorded == MASK:
+            if name not in os.environ:
+                raise UsageError(f"env {name} was secret and is not recorded",
+                                 hint=f"export {name}=... before running reproduce")
+            env.append(name)
+        else:
+            env.append(f"{name}={recorded}")
+    return TrainRequest(
+        script=original.command.script,
+        module=original.command.module,
+        script_args=list(original.command.args),
+        params=list(overrides),
+        fixed_params=values,
+        gpus=original.container.gpus,
+        nproc=original.container.nproc,
+        name=original.name,
+        labels=[f"{key}={value}" for key, value in original.labels.items()],
+        env=env,
+        mounts=[f"{m['source']}:{m['target']}:{'ro' if m.get('read_only') else 'rw'}"
+                for m in original.container.mounts],
+        shm_size=original.container.shm_size,
+        memory=original.container.mem_limit,
+        code_writable=not original.container.code_read_only,
+        reproduces=original.id,
+    )
+
+
+@contextlib.contextmanager
+def recorded_code(project: Project, original: Manifest) -> Iterator[Path]:
+    """The code as it was: the recorded commit plus its uncommitted patch in a temporary worktree."""
+    git = original.git or {}
+    if not git.get("is_repository") or not git.get("commit"):
+        yield project.root  # not recorded in git: the current tree is all there is (the CLI warns)
+        return
+    if git.get("patch_truncated"):
+        raise UsageError(
+            f"run {original.id}'s uncommitted changes were larger than the patch cap and were not saved",
+            hint="commit your changes before training runs you want to reproduce",
+        )
+    from paddlectl.train.git_capture import apply_patch_in_worktree, remove_worktree
+
+    top = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=project.root, capture_output=True,
+                              text=True, check=False).stdout.strip() or project.root)
+    patch_file = git.get("patch_file")
+    patch = Path(patch_file) if patch_file else None
+    if patch is not None and not patch.is_absolute():
+        patch = project.runs_dir / original.id / patch
+    with tempfile.TemporaryDirectory(prefix="paddlectl-reproduce-") as tmp:
+        dest = Path(tmp) / "code"
+        apply_patch_in_worktree(top, str(git["commit"]), patch if patch and patch.is_file() else None, dest)
+        try:
+            yield dest / str(git.get("subdir") or ".")
+        finally:
+            remove_worktree(top, dest)
+
+
+def reproduce(
+    project: Project, original: Manifest, overrides: list[str], connect: Callable[[], ContainerEngine],
+    events: TrainEvents, rtol: float = 0.0, atol: float = 0.0,
+) -> tuple[TrainOutcome, Verdict]:
+    """Run `original` again as recorded and compare the metrics."""
+    from paddlectl.engine.image_lookup import recorded_image_reference
+
+    request = reproduce_request(original, overrides)
+    engine = connect()
+    request.image = recorded_image_reference(engine, original.image.reference, original.image.digest, original.image.id)
+    request.image_tag = original.image.reference
+    with recorded_code(project, original) as code_root:
+        request.code_root = code_root
+        if not (original.git or {}).get("is_repository"):
+            events.warning(f"run {original.id} was not in a git repository: reproducing with the current code")
+        prepared = prepare(request, project, code_root)
+        outcome = train(prepared, project, lambda: engine, events)
+    return outcome, compare_metrics(original, outcome.manifest, rtol, atol)

@@ -1,0 +1,145 @@
+"""The one error boundary (cli/app.py main): one line and a hint by default, a traceback only with --debug."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import paddlectl.project.create
+from conftest import run_cli
+from paddlectl.cli.app import main
+from paddlectl.cli.output import out
+from paddlectl.errors import ExitCode, UnavailableError
+
+FLOATING = ("init", "--cpu-image", "foo:latest")
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent.sock"}
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.strip().splitlines() if line.startswith(("error:", "hint:"))]
+
+
+def test_an_expected_error_is_one_line_and_a_hint(project_dir: Path) -> None:
+    result = run_cli(*FLOATING, cwd=project_dir)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["error", "hint"]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "env"), [(("--debug", *FLOATING), {}), (FLOATING, {"PADDLECTL_DEBUG": "1"})])
+def test_debug_shows_the_traceback_and_still_the_error(project_dir: Path, args: tuple[str, ...],
+                                                       env: dict[str, str]) -> None:
+    result = run_cli(*args, cwd=project_dir, env=env)
+    assert result.returncode == ExitCode.USAGE
+    assert "Traceback" in result.stderr
+    assert "UsageError" in result.stderr
+    assert [line.split(":")[0] for line in error_lines(result.stderr)] == ["error", "hint"]
+
+
+def test_json_mode_puts_the_error_on_stdout_as_one_document(project_dir: Path) -> None:
+    result = run_cli("init", "--json", "--cpu-image", "foo:latest", cwd=project_dir)
+    assert result.returncode == ExitCode.USAGE
+    document = json.loads(result.stdout)
+    assert set(document) == {"error", "hint", "exit_code"}
+    assert "floats" in document["error"]
+    assert document["hint"].startswith("pin a release tag")
+    assert document["exit_code"] == ExitCode.USAGE
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("init", "--bogus"), ("no-such-command",)])
+def test_click_usage_errors_exit_2_without_a_traceback(project_dir: Path, args: tuple[str, ...]) -> None:
+    result = run_cli(*args, cwd=project_dir)
+    assert result.returncode == ExitCode.USAGE
+    assert "Error:" in result.stderr
+    assert "internal error" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- in-process: what the boundary does with each kind of exception -------------------------------------------
+
+
+@pytest.fixture
+def quiet_output(monkeypatch: pytest.MonkeyPatch, project_dir: Path) -> None:
+    monkeypatch.setattr(out, "debug", False)
+    monkeypatch.setattr(out, "json_mode", False)
+    monkeypatch.setattr(sys, "argv", ["paddlectl", "init"])
+
+
+def fail_init_with(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    def init_project(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(paddlectl.project.create, "init_project", init_project)
+
+
+def exit_code_of_main() -> object:
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return exited.value.code
+
+
+@pytest.mark.usefixtures("quiet_output")
+def test_a_bug_is_an_internal_error_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    fail_init_with(monkeypatch, RuntimeError("boom"))
+    assert exit_code_of_main() == ExitCode.INTERNAL
+    stderr = capsys.readouterr().err
+    assert stderr.splitlines()[0] == "internal error: RuntimeError: boom"
+    assert "--debug" in stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.usefixtures("quiet_output")
+def test_a_bug_with_debug_shows_its_traceback(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(out, "debug", True)
+    fail_init_with(monkeypatch, RuntimeError("boom"))
+    assert exit_code_of_main() == ExitCode.INTERNAL
+    assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("quiet_output")
+def test_unavailable_errors_exit_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    fail_init_with(monkeypatch, UnavailableError("the engine went away", hint="start it again"))
+    assert exit_code_of_main() == ExitCode.UNAVAILABLE
+    assert capsys.readouterr().err.splitlines() == ["error: the engine went away", "hint: start it again"]
+
+
+@pytest.mark.usefixtures("quiet_output")
+def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    fail_init_with(monkeypatch, KeyboardInterrupt())
+    assert exit_code_of_main() == ExitCode.SIGINT
+
+
+# --- the engine down: doctor says so in one clear line (no engine needed for these) -----------------------------
+
+
+def test_doctor_with_the_engine_down_ends_with_one_clear_line(project_dir: Path) -> None:
+    result = run_cli("doctor", cwd=project_dir, env=NO_ENGINE)
+    assert result.returncode == ExitCode.FAILED
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith("error: the Docker engine is not reachable")
+    assert "unix:///nonexistent.sock" in lines[0]
+    assert lines[1].startswith("hint: start the Docker engine")
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "FAIL" in result.stdout  # the table of checks is the command's data
+
+
+def test_doctor_json_with_the_engine_down_is_still_one_document(project_dir: Path) -> None:
+    result = run_cli("doctor", "--json", cwd=project_dir, env=NO_ENGINE)
+    assert result.returncode == ExitCode.FAILED
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    checks = {check["name"]: check for check in report["checks"]}
+    assert checks["docker engine"]["ok"] is False
+    assert checks["docker engine"]["fix"].startswith("start the Docker engine")
+    assert checks["cpu image"]["ok"] is False
+    assert error_lines(result.stderr)[0].startswith("error: the Docker engine is not reachable")
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,70 @@
+"""paddlectl init: writes the config and the git-ignored run store, and never overwrites without --force."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_cli
+from paddlectl.errors import ExitCode
+from paddlectl.project.config import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, load_config
+
+
+def test_init_writes_a_loadable_config_and_an_ignored_store(project_dir: Path) -> None:
+    result = run_cli("init", cwd=project_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "", "human messages go to stderr"
+    assert "paddlectl.yaml" in result.stderr
+    config = load_config(project_dir / "paddlectl.yaml")
+    assert config.name == project_dir.name
+    assert (config.cpu_image, config.gpu_image, config.gpus) == (DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, "none")
+    assert config.export.inputs == ()
+    ignore = (project_dir / ".paddlectl" / ".gitignore").read_text()
+    assert "*" in ignore.splitlines()
+    assert (project_dir / ".paddlectl" / "runs").is_dir()
+
+
+def test_init_refuses_to_overwrite_without_force(project_dir: Path) -> None:
+    config = project_dir / "paddlectl.yaml"
+    config.write_text("project: mine  # hand-edited\n")
+    result = run_cli("init", cwd=project_dir)
+    assert result.returncode == ExitCode.USAGE
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0] == "error: paddlectl.yaml already exists"
+    assert "--force" in lines[1] and lines[1].startswith("hint: ")
+    assert "Traceback" not in result.stderr
+    assert config.read_text() == "project: mine  # hand-edited\n"
+
+
+def test_init_force_overwrites_and_says_so(project_dir: Path) -> None:
+    config = project_dir / "paddlectl.yaml"
+    config.write_text("project: mine\n")
+    result = run_cli("init", "--force", "--json", cwd=project_dir)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document == {"config": "paddlectl.yaml", "store": ".paddlectl", "overwrote": True}
+    assert load_config(config).name == project_dir.name
+
+
+def test_init_into_another_folder_with_pinned_images(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    result = run_cli("init", str(target), "--cpu-image", "registry:5000/team/paddle:3.2.0",
+                     "--gpu-image", f"paddlepaddle/paddle@sha256:{'ab' * 32}", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["overwrote"] is False
+    config = load_config(target / "paddlectl.yaml")
+    assert config.cpu_image == "registry:5000/team/paddle:3.2.0"
+    assert config.gpu_image == f"paddlepaddle/paddle@sha256:{'ab' * 32}"
+
+
+def test_init_refuses_a_floating_image_and_writes_nothing(project_dir: Path) -> None:
+    result = run_cli("init", "--cpu-image", "foo:latest", cwd=project_dir)
+    assert result.returncode == ExitCode.USAGE
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith("error: image tag 'latest' floats")
+    assert lines[1].startswith("hint: pin a release tag")
+    assert not (project_dir / "paddlectl.yaml").exists()
+    assert not (project_dir / ".paddlectl").exists()

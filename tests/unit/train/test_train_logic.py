@@ -1,0 +1,290 @@
+"""`paddlectl train` logic without Docker: request checks, the container spec, the manifest, reconciliation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fakes import FakeEngine, image_info
+from paddlectl.engine.protocol import GpuRequest, PullProgress, parse_gpus
+from paddlectl.errors import PaddlectlError, UnavailableError, UsageError
+from paddlectl.project.workspace import open_project
+from paddlectl.runs.manifest import RunStatus
+from paddlectl.runs.reconcile import reconcile_runs
+from paddlectl.runs.store import RunStore
+from paddlectl.train.launch import train
+from paddlectl.train.prepare import dry_run_spec, prepare
+from paddlectl.train.request import (
+    TrainRequest,
+    container_command,
+    parse_mount,
+)
+
+IMAGE = "paddlectl-test/paddle:3.2.0-cpu"
+
+
+class Events:
+    def __init__(self) -> None:
+        self.statuses: list[str] = []
+        self.warnings: list[str] = []
+        self.outputs: list[str] = []
+
+    def status(self, message: str) -> None:
+        self.statuses.append(message)
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def output(self, text: str) -> None:
+        self.outputs.append(text)
+
+    def pull_progress(self, progress: PullProgress) -> None:
+        pass
+
+
+@pytest.fixture
+def project(project_dir: Path) -> Path:
+    (project_dir / "paddlectl.yaml").write_text(
+        f"project: demo\nimages:\n  cpu: {IMAGE}\ntrain:\n  params:\n    lr: 0.1\n", encoding="utf-8"
+    )
+    (project_dir / "train.py").write_text("print('hi')\n", encoding="utf-8")
+    return project_dir
+
+
+def test_parse_gpus() -> None:
+    assert parse_gpus("none") is None
+    assert parse_gpus("all") == GpuRequest()
+    assert parse_gpus("0,1") == GpuRequest(device_ids=("0", "1"))
+    for bad in ("gpu0", "0,,1", "0,0", "-1"):
+        with pytest.raises(UsageError, match="--gpus"):
+            parse_gpus(bad)
+
+
+def test_parse_mount(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    mount = parse_mount("data:/data:ro", tmp_path)
+    assert mount.source == str(tmp_path / "data") and mount.target == "/data" and mount.read_only
+    with pytest.raises(UsageError, match="does not exist"):
+        parse_mount("missing:/data", tmp_path)
+    with pytest.raises(UsageError, match="absolute"):
+        parse_mount("data:data", tmp_path)
+    with pytest.raises(UsageError, match="reserved"):
+        parse_mount("data:/workspace/x", tmp_path)
+    with pytest.raises(UsageError, match="mode"):
+        parse_mount("data:/data:rx", tmp_path)
+
+
+def test_distributed_command_uses_the_launcher() -> None:
+    assert container_command(script="t.py", module=None, args=["--lr", "1"], nproc=1, gpus=None) == [
+        "python3", "-u", "t.py", "--lr", "1"]
+    cpu2 = container_command(script="t.py", module=None, args=[], nproc=2, gpus=None)
+    assert cpu2[:3] == ["python3", "-m", "paddle.distributed.launch"]
+    assert cpu2[cpu2.index("--nproc_per_node") + 1] == "2"
+    gpu = container_command(script=None, module="pkg.train", args=[], nproc=1, gpus=GpuRequest(("0", "1")))
+    assert gpu[gpu.index("--devices") + 1] == "0,1" and gpu[-2:] == ["-m", "pkg.train"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"image": "paddlepaddle/paddle:latest"}, "floats"),
+        ({"image": "paddlepaddle/paddle"}, "no tag"),
+        ({"script": "nope.py"}, "not found"),
+        ({"params": ["lr"]}, "no .="),
+        ({"gpus": "zero"}, "--gpus"),
+        ({"mounts": ["nowhere:/data"]}, "does not exist"),
+        ({"shm_size": "lots"}, "--shm-size"),
+        ({"script": None}, "SCRIPT"),
+        ({"nproc": 0}, "--nproc"),
+    ],
+)
+def test_bad_input_is_a_usage_error(project: Path, change: dict[str, object], message: str) -> None:
+    request = TrainRequest(**{"script": "train.py", **change})  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=message):
+        prepare(request, open_project(project), project)
+    assert not (project / ".paddlectl" / "runs").exists()
+
+
+def test_params_file_must_be_a_mapping(project: Path) -> None:
+    (project / "p.yaml").write_text("- 1\n- 2\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"p\.yaml"):
+        prepare(TrainRequest(script="train.py", params_file=project / "p.yaml"), open_project(project), project)
+
+
+def test_dry_run_masks_secrets_but_keeps_names(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    request = TrainRequest(script="train.py", env=["HF_TOKEN=hf_abcdef123456", "MODE=fast"],
+                           params=["api_key=sk-123456789", "epochs=3"])
+    prepared = prepare(request, open_project(project), project)
+    document = dry_run_spec(prepared, open_project(project))
+    text = repr(document)
+    assert "hf_abcdef123456" not in text and "sk-123456789" not in text
+    assert document["environment"]["MODE"] == "fast"
+    assert document["environment"]["HF_TOKEN"] != "hf_abcdef123456"
+    assert "--epochs" in document["command"]
+    # the container itself still receives the real values
+    assert prepared.env["HF_TOKEN"] == "hf_abcdef123456"
+    assert "sk-123456789" in prepared.command
+
+
+def _engine(**kwargs: object) -> FakeEngine:
+    return FakeEngine(images={IMAGE: image_info(IMAGE)}, **kwargs)  # type: ignore[arg-type]
+
+
+def test_train_records_a_complete_manifest(project: Path) -> None:
+    engine = _engine(script=[b"epoch: 1, loss: 0.5, acc: 0.75\n", b"done\n"])
+    events = Events()
+    request = TrainRequest(script="train.py", name="first", labels=["team=cv"])
+    prepared = prepare(request, open_project(project), project)
+    outcome = train(prepared, open_project(project), lambda: engine, events)
+    manifest = outcome.manifest
+    assert outcome.exit_code == 0
+    assert manifest.status is RunStatus.SUCCEEDED and manifest.name == "first" and manifest.labels == {"team": "cv"}
+    assert manifest.image.id == image_info(IMAGE).id and manifest.image.digest is None
+    assert manifest.params["values"] == {"lr": 0.1} and manifest.params["sources"] == {"lr": "config"}
+    assert manifest.metrics["summary"]["loss"]["last"] == 0.5
+    assert manifest.git["is_repository"] is False
+    stored = RunStore(open_project(project).runs_dir).read(manifest.id)
+    assert stored.status is RunStatus.SUCCEEDED and stored.logs["lines"] == 2
+    (spec,) = [c.spec for c in engine.created if "io.paddlectl.run" in c.spec.labels]
+    assert spec.init and spec.labels["io.paddlectl.run"] == manifest.id
+    assert spec.environment["PYTHONUNBUFFERED"] == "1" and spec.shm_size == "2g"
+    assert any(m.target == "/workspace" and m.read_only for m in spec.mounts)
+
+
+def test_failing_script_exit_code_propagates(project: Path) -> None:
+    engine = _engine(script=[b"boom\n"], exit_code=3)
+    outcome = train(prepare(TrainRequest(script="train.py"), open_project(project), project),
+                    open_project(project), lambda: engine, Events())
+    assert outcome.exit_code == 3 and outcome.manifest.status is RunStatus.FAILED
+
+
+def test_gpu_without_nvidia_runtime_leaves_nothing(project: Path) -> None:
+    engine = _engine(script=[b"x\n"])
+    prepared = prepare(TrainRequest(script="train.py", gpus="all", image=IMAGE), open_project(project), project)
+    with pytest.raises(UnavailableError, match="NVIDIA"):
+        train(prepared, open_project(project), lambda: engine, Events())
+    assert not engine.created
+    assert not list((project / ".paddlectl" / "runs").glob("*")) if (project / ".paddlectl" / "runs").exists() else True
+
+
+def test_missing_image_is_unavailable_with_pull_hint(project: Path) -> None:
+    engine = FakeEngine()
+    prepared = prepare(TrainRequest(script="train.py"), open_project(project), project)
+    with pytest.raises(PaddlectlError) as caught:
+        train(prepared, open_project(project), lambda: engine, Events())
+    assert caught.value.hint is not None and f"docker pull {IMAGE}" in caught.value.hint
+
+
+def test_moved_tag_is_reported(project: Path) -> None:
+    events = Events()
+    first = _engine(script=[b"x\n"])
+    train(prepare(TrainRequest(script="train.py"), open_project(project), project), open_project(project),
+          lambda: first, events)
+    moved = FakeEngine(images={IMAGE: image_info(IMAGE, image_id="sha256:" + "cd" * 32)}, script=[b"x\n"])
+    outcome = train(prepare(TrainRequest(script="train.py"), open_project(project), project), open_project(project),
+                    lambda: moved, events)
+    assert outcome.manifest.image.moved_from == "sha256:" + "ab" * 32
+    assert any("TAG MOVED" in warning for warning in events.warnings)
+
+
+def test_engine_lost_leaves_run_for_reconciliation(project: Path) -> None:
+    engine = _engine(script=[b"a\n", b"b\n"])
+    original = engine.create
+
+    def create(spec):  # type: ignore[no-untyped-def]
+        container = original(spec)
+        container.stream_breaks_after = 1
+        engine.down = True
+        return container
+
+    engine.create = create  # type: ignore[method-assign]
+    with pytest.raises(UnavailableError, match="lost contact"):
+        train(prepare(TrainRequest(script="train.py"), open_project(project), project), open_project(project),
+              lambda: engine, Events())
+    store = RunStore(open_project(project).runs_dir)
+    (run,) = list(store.iter_runs())
+    assert run.manifest is not None and run.manifest.status is RunStatus.RUNNING
+    assert run.manifest.owner_pid is None
+    # the engine comes back: the container had exited with 137
+    engine.down = False
+    (container,) = engine.containers({"io.paddlectl.run": run.manifest.id})
+    container.status, container.exit_code = "exited", 137
+    assert reconcile_runs(store, engine) == [run.manifest.id]
+    settled = store.read(run.manifest.id)
+    assert settled.status is RunStatus.FAILED and settled.exit_code == 137
+    assert "lost contact" in (settled.reason or "")
+    assert (store.paths(settled.id).log).read_text() == "a\nb\n"  # rebuilt from the engine's copy
+
+
+def test_reconcile_marks_vanished_container_lost_and_skips_live_owner(project: Path) -> None:
+    engine = _engine(script=[b"x\n"])
+    outcome = train(prepare(TrainRequest(script="train.py"), open_project(project), project), open_project(project),
+                    lambda: engine, Events())
+    store = RunStore(open_project(project).runs_dir)
+    manifest = outcome.manifest
+    manifest.status, manifest.owner_pid = RunStatus.RUNNING, None
+    store.write(manifest)
+    assert reconcile_runs(store, engine) == [manifest.id]  # the container was removed: lost
+    assert store.read(manifest.id).status is RunStatus.LOST
+    # a run whose owning CLI is alive on this host is left to it
+    import subprocess
+    import sys
+
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "paddlectl"])
+    try:
+        manifest.status, manifest.owner_pid = RunStatus.RUNNING, owner.pid
+        store.write(manifest)
+        assert reconcile_runs(store, engine) == []
+        assert store.read(manifest.id).status is RunStatus.RUNNING
+    finally:
+        owner.kill()
+        owner.wait()
+    assert reconcile_runs(store, engine) == [manifest.id]  # the owner died: settled
+    assert store.read(manifest.id).status is RunStatus.LOST
+
+
+def test_reproduce_of_a_gone_image_names_the_pull_command() -> None:
+    from paddlectl.engine.image_lookup import recorded_image_reference
+    from paddlectl.runs.manifest import ImageRecord
+
+    digest = "sha256:" + "12" * 32
+    record = ImageRecord(reference="paddlepaddle/paddle:3.2.0", id="sha256:" + "34" * 32, digest=digest)
+    with pytest.raises(UnavailableError) as caught:
+        recorded_image_reference(FakeEngine(), record.reference, record.digest, record.id)
+    assert caught.value.hint == f"docker pull paddlepaddle/paddle@{digest}"
+    local = ImageRecord(reference="mine/img:1", id="sha256:" + "56" * 32, digest=None)
+    with pytest.raises(UnavailableError, match="no registry digest"):
+        recorded_image_reference(FakeEngine(), local.reference, local.digest, local.id)
+    present = FakeEngine(images={local.id or "": image_info("mine/img:1", image_id=local.id or "")})
+    assert recorded_image_reference(present, local.reference, local.digest, local.id) == local.id
+
+
+def test_reproduce_finds_an_image_from_a_registry_with_a_port() -> None:
+    """`localhost:5000/team/paddle@sha256:...`: the repository is the whole name, not `localhost`."""
+    from paddlectl.engine.image_lookup import recorded_image_reference
+
+    digest = "sha256:" + "ab" * 32
+    reference = f"localhost:5000/team/paddle@{digest}"
+    present = FakeEngine(images={reference: image_info("localhost:5000/team/paddle:1", image_id="sha256:" + "cd" * 32)})
+    assert recorded_image_reference(present, reference, digest, "sha256:" + "cd" * 32) == reference
+    tagged = "localhost:5000/team/paddle:3.2.0"
+    assert recorded_image_reference(present, tagged, digest, None) == reference
+
+
+def test_reproduce_verdicts() -> None:
+    from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest
+    from paddlectl.train.reproduce import compare_metrics
+
+    def run(values: dict[str, float], status: RunStatus = RunStatus.SUCCEEDED) -> Manifest:
+        manifest = Manifest(id="r", project="p", status=status, started_at="", image=ImageRecord("i:1"),
+                            command=CommandRecord(script="t.py", module=None))
+        manifest.metrics = {"summary": {name: {"last": value} for name, value in values.items()}}
+        return manifest
+
+    assert compare_metrics(run({"a": 1.0}), run({"a": 1.0}), 0, 0).overall == "identical"
+    within = compare_metrics(run({"a": 1.0}), run({"a": 1.0005}), 1e-3, 0)
+    assert within.overall == "within-tolerance" and within.reproduced
+    assert compare_metrics(run({"a": 1.0}), run({"a": 1.1}), 1e-3, 0).overall == "different"
+    assert compare_metrics(run({"a": 1.0}), run({}), 0, 0).overall == "different"
+    assert not compare_metrics(run({"a": 1.0}), run({"a": 1.0}, RunStatus.FAILED), 0, 0).reproduced
