@@ -56,8 +56,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only this module (e.g. startup, manifest or manifest_bench); repeatable")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this module (e.g. startup, manifest or manifest_bench); repeatable",
+    )
     args = parser.parse_args(argv)
     names = discover()
     if args.only:
@@ -87,9 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     results.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = results / f"{stamp}.json"
-    document = {"timestamp": stamp, "quick": args.quick, "python": sys.version.split()[0],
-                "platform": platform.platform(), "machine": platform.machine(),
-                "rows": rows, "errors": errors}
+    document = {
+        "timestamp": stamp,
+        "quick": args.quick,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "rows": rows,
+        "errors": errors,
+    }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(f"bench: results in {path}", file=sys.stderr)
     missed = [row["figure"] for row in rows if row["ok"] is False]

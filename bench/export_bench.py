@@ -38,8 +38,25 @@ paddle.jit.save(model, sys.argv[1] + "/model", input_spec=spec)
 
 
 def _docker(project: Path, *command: str) -> list[str]:
-    return ["docker", "run", "--rm", "--network", "none", "-v", f"{project}:/w", "-w", "/w",
-            "--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp", "-e", "GLOG_minloglevel=2", IMAGE, *command]
+    return [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        f"{project}:/w",
+        "-w",
+        "/w",
+        "--user",
+        f"{os.getuid()}:{os.getgid()}",
+        "-e",
+        "HOME=/tmp",
+        "-e",
+        "GLOG_minloglevel=2",
+        IMAGE,
+        *command,
+    ]
 
 
 def _project(root: Path) -> Path:
@@ -49,8 +66,12 @@ def _project(root: Path) -> Path:
         shutil.copy(FIXTURES / name, project / name)
     (project / "bare_save.py").write_text(BARE_SAVE, encoding="utf-8")
     (project / "paddlectl.yaml").write_text(f"project: bench\nimages:\n  cpu: {IMAGE}\n", encoding="utf-8")
-    subprocess.run(_docker(project, "python3", "-W", "ignore", "make_weights.py", "/w"), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        _docker(project, "python3", "-W", "ignore", "make_weights.py", "/w"),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return project
 
 
@@ -70,9 +91,22 @@ def run(quick: bool = False) -> list[dict[str, object]]:
         ours, bare = [], []
         for index in range(runs + 1):  # the first pair warms the page cache and is not counted
             out = f"out{index}"
-            export = [sys.executable, "-m", "paddlectl", "export", "--weights", "model.pdparams",
-                      "--model", "convnet:build_model", "--model-arg", "num_classes=10",
-                      "--input", "x:float32:-1,1,8,8", "-o", out]
+            export = [
+                sys.executable,
+                "-m",
+                "paddlectl",
+                "export",
+                "--weights",
+                "model.pdparams",
+                "--model",
+                "convnet:build_model",
+                "--model-arg",
+                "num_classes=10",
+                "--input",
+                "x:float32:-1,1,8,8",
+                "-o",
+                out,
+            ]
             (project / f"bare{index}").mkdir()
             took_ours = _timed(export, project)
             took_bare = _timed(_docker(project, "python3", "-W", "ignore", "bare_save.py", f"bare{index}"), project)
@@ -83,12 +117,20 @@ def run(quick: bool = False) -> list[dict[str, object]]:
     if "status: passed" not in verified:
         raise RuntimeError(f"the export did not verify:\n{verified}")
     median_ours, median_bare = statistics.median(ours), statistics.median(bare)
-    return [{"figure": f"export convnet (verify + latency) vs bare jit.save, median of {runs}",
-             "paddlectl": median_ours, "baseline": median_bare, "ratio": median_ours / median_bare,
-             "target": TARGET}]
+    return [
+        {
+            "figure": f"export convnet (verify + latency) vs bare jit.save, median of {runs}",
+            "paddlectl": median_ours,
+            "baseline": median_bare,
+            "ratio": median_ours / median_bare,
+            "target": TARGET,
+        }
+    ]
 
 
 if __name__ == "__main__":
     for row in run(quick="--quick" in sys.argv):
-        print(f"{row['figure']:60s} {row['paddlectl']:8.2f} s {row['baseline']:8.2f} s {row['ratio']:6.2f}x "
-              f"(target <= {row['target']})")
+        print(
+            f"{row['figure']:60s} {row['paddlectl']:8.2f} s {row['baseline']:8.2f} s {row['ratio']:6.2f}x "
+            f"(target <= {row['target']})"
+        )

@@ -82,9 +82,22 @@ def _package_in_process(export: Path, out_dir: Path) -> None:
 
 def _package_cli(export: Path, out_dir: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "paddlectl", "package", str(export), "--name", "bench", "--version", "1.0.0",
-         "-o", str(out_dir), "--force"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "paddlectl",
+            "package",
+            str(export),
+            "--name",
+            "bench",
+            "--version",
+            "1.0.0",
+            "-o",
+            str(out_dir),
+            "--force",
+        ],
+        check=True,
+        capture_output=True,
     )
 
 
@@ -107,13 +120,15 @@ def run(quick: bool = False, directory: Path | None = None) -> list[dict[str, ob
             (f"package {label}, CLI once vs baseline once", cli[0], cli_base[0]),
         ):
             # The target is met in-process; the single CLI run (start-up ~0.2 s included) is for information.
-            rows.append({
-                "figure": figure,
-                "paddlectl": round(mine, 3),
-                "baseline": round(baseline, 3),
-                "ratio": round(mine / baseline, 3),
-                "target": None if "CLI" in figure else TARGET,
-            })
+            rows.append(
+                {
+                    "figure": figure,
+                    "paddlectl": round(mine, 3),
+                    "baseline": round(baseline, 3),
+                    "ratio": round(mine / baseline, 3),
+                    "target": None if "CLI" in figure else TARGET,
+                }
+            )
         return rows
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -129,8 +144,10 @@ def main() -> None:
     for row in rows:
         target = row["target"]
         verdict = "-" if target is None else "ok" if float(str(row["ratio"])) <= float(str(target)) else "OVER"
-        print(f"{row['figure']:<52} {row['paddlectl']:>11} {row['baseline']:>10} {row['ratio']:>6} "
-              f"{row['target']:>6} {verdict}")
+        print(
+            f"{row['figure']:<52} {row['paddlectl']:>11} {row['baseline']:>10} {row['ratio']:>6} "
+            f"{row['target']:>6} {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -74,8 +74,14 @@ def run(quick: bool = False, runs: int | None = None) -> list[dict[str, Any]]:
 
 
 def _row(figure: str, paddlectl: float, baseline: float, target: float | None) -> dict[str, Any]:
-    return {"figure": figure, "paddlectl": round(paddlectl, 4), "baseline": round(baseline, 4),
-            "ratio": round(paddlectl / baseline, 3), "target": target, "unit": "s"}
+    return {
+        "figure": figure,
+        "paddlectl": round(paddlectl, 4),
+        "baseline": round(baseline, 4),
+        "ratio": round(paddlectl / baseline, 3),
+        "target": target,
+        "unit": "s",
+    }
 
 
 if __name__ == "__main__":

@@ -41,8 +41,19 @@ def _project(root: Path) -> Path:
 
 def _compare(project: Path, script: str, runs: int) -> tuple[float, float]:
     paddlectl = [sys.executable, "-m", "paddlectl", "train", script, "-q"]
-    docker = ["docker", "run", "--rm", "-v", f"{project}:/workspace:ro", "-w", "/workspace", IMAGE,
-              "python3", "-u", script]
+    docker = [
+        "docker",
+        "run",
+        "--rm",
+        "-v",
+        f"{project}:/workspace:ro",
+        "-w",
+        "/workspace",
+        IMAGE,
+        "python3",
+        "-u",
+        script,
+    ]
     _timed(paddlectl, project)  # warm-up: fills the runtime-probe cache, page cache
     _timed(docker, project)
     ours, theirs = [], []
@@ -74,18 +85,41 @@ def run(quick: bool = False) -> list[dict[str, object]]:
         saved = _last_log_lines(project)
         shutil.rmtree(project / ".paddlectl", ignore_errors=True)
     return [
-        {"figure": "train no-op vs docker run --rm", "paddlectl": noop_ours, "baseline": noop_docker,
-         "ratio": noop_ours / noop_docker, "target": 1.25},
-        {"figure": "  floor: docker run + python/docker-py import alone", "paddlectl": noop_docker + floor,
-         "baseline": noop_docker, "ratio": (noop_docker + floor) / noop_docker, "target": None},
-        {"figure": "1,000,000 log lines vs docker run >/dev/null", "paddlectl": lines_ours,
-         "baseline": lines_docker, "ratio": lines_ours / lines_docker, "target": 1.2},
-        {"figure": "lines in the saved log (of 1,000,000)", "paddlectl": float(saved), "baseline": float(MILLION),
-         "ratio": saved / MILLION, "target": 1.0, "exact": True},
+        {
+            "figure": "train no-op vs docker run --rm",
+            "paddlectl": noop_ours,
+            "baseline": noop_docker,
+            "ratio": noop_ours / noop_docker,
+            "target": 1.25,
+        },
+        {
+            "figure": "  floor: docker run + python/docker-py import alone",
+            "paddlectl": noop_docker + floor,
+            "baseline": noop_docker,
+            "ratio": (noop_docker + floor) / noop_docker,
+            "target": None,
+        },
+        {
+            "figure": "1,000,000 log lines vs docker run >/dev/null",
+            "paddlectl": lines_ours,
+            "baseline": lines_docker,
+            "ratio": lines_ours / lines_docker,
+            "target": 1.2,
+        },
+        {
+            "figure": "lines in the saved log (of 1,000,000)",
+            "paddlectl": float(saved),
+            "baseline": float(MILLION),
+            "ratio": saved / MILLION,
+            "target": 1.0,
+            "exact": True,
+        },
     ]
 
 
 if __name__ == "__main__":
     for row in run(quick="--quick" in sys.argv):
-        print(f"{row['figure']:48s} {row['paddlectl']:10.3f} {row['baseline']:10.3f} "
-              f"{row['ratio']:6.2f}x (target {row['target']})")
+        print(
+            f"{row['figure']:48s} {row['paddlectl']:10.3f} {row['baseline']:10.3f} "
+            f"{row['ratio']:6.2f}x (target {row['target']})"
+        )

@@ -85,8 +85,7 @@ def main() -> int:
         current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
         if current == text:
             return 0
-        diff = difflib.unified_diff(current.splitlines(), text.splitlines(), "docs/cli.md", "generated",
-                                    lineterm="")
+        diff = difflib.unified_diff(current.splitlines(), text.splitlines(), "docs/cli.md", "generated", lineterm="")
         print("\n".join(list(diff)[:60]), file=sys.stderr)
         print("docs/cli.md is stale: run python scripts/gen-cli-docs.py", file=sys.stderr)
         return 1

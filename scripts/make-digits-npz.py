@@ -64,8 +64,10 @@ def check(path: Path, arrays: dict[str, np.ndarray]) -> int:
         for name, expected in arrays.items():
             got = shipped[name]
             if got.dtype != expected.dtype or got.shape != expected.shape or not np.array_equal(got, expected):
-                print(f"{path}: '{name}' differs ({got.dtype} {got.shape} vs {expected.dtype} {expected.shape})",
-                      file=sys.stderr)
+                print(
+                    f"{path}: '{name}' differs ({got.dtype} {got.shape} vs {expected.dtype} {expected.shape})",
+                    file=sys.stderr,
+                )
                 return 1
     print(f"{path}: matches scikit-learn's digits; sha256 {sha256(path)}")
     return 0

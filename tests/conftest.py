@@ -60,8 +60,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
     def real(key: str) -> list[pytest.TestReport]:
         # "engine" is also the keyword of everything under tests/engine/, which is where those tests live.
-        return [r for r in stats.get(key, []) if getattr(r, "when", "") == "call"
-                and ("engine" in r.keywords or "paddle" in r.keywords)]
+        return [
+            r
+            for r in stats.get(key, [])
+            if getattr(r, "when", "") == "call" and ("engine" in r.keywords or "paddle" in r.keywords)
+        ]
 
     skipped = [r for r in stats.get("skipped", []) if "engine" in r.keywords or "paddle" in r.keywords]
     ran, failed = len(real("passed")) + len(real("failed")), len(real("failed"))
@@ -90,11 +93,17 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run paddlectl as a real subprocess (what users and pipelines do)."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "paddlectl", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )

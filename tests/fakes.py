@@ -107,8 +107,9 @@ class FakeEngine:
         raise UnavailableError(f"pulling {reference} failed: no registry")
 
     def create(self, spec: ContainerSpec) -> FakeContainer:
-        container = FakeContainer(id=f"c{len(self.created):04d}", spec=spec, chunks=list(self.script),
-                                  exit_code=self.exit_code, engine=self)
+        container = FakeContainer(
+            id=f"c{len(self.created):04d}", spec=spec, chunks=list(self.script), exit_code=self.exit_code, engine=self
+        )
         self.created.append(container)
         self.live[container.id] = container
         return container
@@ -125,16 +126,30 @@ class FakeEngine:
     def containers(self, labels: dict[str, str]) -> Sequence[FakeContainer]:
         return [c for c in self.live.values() if all(c.spec.labels.get(k) == v for k, v in labels.items())]
 
-    def build(self, context: Path, dockerfile: str, tag: str, buildargs: dict[str, str], labels: dict[str, str],
-              on_event: Callable[[str], None] | None = None) -> ImageInfo:
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        tag: str,
+        buildargs: dict[str, str],
+        labels: dict[str, str],
+        on_event: Callable[[str], None] | None = None,
+    ) -> ImageInfo:
         """Record the build (with the context's file names) and register an image carrying its labels."""
         files = sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file())
-        self.builds.append({"dockerfile": dockerfile, "tag": tag, "buildargs": dict(buildargs),
-                            "labels": dict(labels), "files": files})
+        self.builds.append(
+            {"dockerfile": dockerfile, "tag": tag, "buildargs": dict(buildargs), "labels": dict(labels), "files": files}
+        )
         if on_event is not None:
             on_event(f"Step 1/1 : FROM {buildargs.get('PADDLE_IMAGE') or buildargs.get('BASE_IMAGE')}")
-        info = ImageInfo(id="sha256:" + f"{len(self.builds):064x}", tags=(tag,), repo_digests=(), size=1000,
-                         created="2026-01-01T00:00:00Z", labels=dict(labels))
+        info = ImageInfo(
+            id="sha256:" + f"{len(self.builds):064x}",
+            tags=(tag,),
+            repo_digests=(),
+            size=1000,
+            created="2026-01-01T00:00:00Z",
+            labels=dict(labels),
+        )
         self.images[tag] = info
         return info
 

@@ -21,14 +21,18 @@ def main() -> None:
     verbose = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     paddle.seed(0)
     np.random.seed(0)
-    train = paddle.io.TensorDataset([
-        paddle.to_tensor(np.random.rand(64, 1, 28, 28).astype("float32")),
-        paddle.to_tensor(np.random.randint(0, 10, (64, 1)).astype("int64")),
-    ])
-    val = paddle.io.TensorDataset([
-        paddle.to_tensor(np.random.rand(32, 1, 28, 28).astype("float32")),
-        paddle.to_tensor(np.random.randint(0, 10, (32, 1)).astype("int64")),
-    ])
+    train = paddle.io.TensorDataset(
+        [
+            paddle.to_tensor(np.random.rand(64, 1, 28, 28).astype("float32")),
+            paddle.to_tensor(np.random.randint(0, 10, (64, 1)).astype("int64")),
+        ]
+    )
+    val = paddle.io.TensorDataset(
+        [
+            paddle.to_tensor(np.random.rand(32, 1, 28, 28).astype("float32")),
+            paddle.to_tensor(np.random.randint(0, 10, (32, 1)).astype("int64")),
+        ]
+    )
     model = paddle.Model(paddle.vision.models.LeNet())
     model.prepare(
         paddle.optimizer.Adam(learning_rate=0.001, parameters=model.parameters()),

@@ -40,18 +40,24 @@ def ppocr() -> str:
             if global_step % 10 and idx != 19:
                 continue
             loss = 2.0 / global_step
-            logs = (f"lr: {0.001 * (1 - global_step / 100):.6f}, loss: {loss:.6f}, "
-                    f"loss_shrink_maps: {loss * 0.6:.6f}, loss_threshold_maps: {loss * 0.3:.6f}")
+            logs = (
+                f"lr: {0.001 * (1 - global_step / 100):.6f}, loss: {loss:.6f}, "
+                f"loss_shrink_maps: {loss * 0.6:.6f}, loss_threshold_maps: {loss * 0.3:.6f}"
+            )
             lines.append(
                 f"[2025/01/06 10:{global_step:02d}:00] ppocr INFO: epoch: [{epoch}/2], global_step: {global_step}, "
                 f"{logs}, avg_reader_cost: 0.01234 s, avg_batch_cost: 0.23456 s, avg_samples: 8.0, "
                 f"ips: 34.10567 samples/s, eta: {_eta(3600 * 26 + 123 - global_step * 10)}"
             )
-        lines.append(f"[2025/01/06 10:{global_step:02d}:30] ppocr INFO: cur metric, precision: 0.{epoch}5, "
-                     f"recall: 0.{epoch}0, hmean: 0.{epoch}2, fps: 51.3")
+        lines.append(
+            f"[2025/01/06 10:{global_step:02d}:30] ppocr INFO: cur metric, precision: 0.{epoch}5, "
+            f"recall: 0.{epoch}0, hmean: 0.{epoch}2, fps: 51.3"
+        )
         lines.append(f"[2025/01/06 10:{global_step:02d}:31] ppocr INFO: save best model is to ./output/best_accuracy")
-        lines.append(f"[2025/01/06 10:{global_step:02d}:31] ppocr INFO: best metric, hmean: 0.{epoch}2, "
-                     f"precision: 0.{epoch}5, recall: 0.{epoch}0, fps: 51.3, best_epoch: {epoch}")
+        lines.append(
+            f"[2025/01/06 10:{global_step:02d}:31] ppocr INFO: best metric, hmean: 0.{epoch}2, "
+            f"precision: 0.{epoch}5, recall: 0.{epoch}0, fps: 51.3, best_epoch: {epoch}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -88,11 +94,15 @@ def ppcls() -> str:
                 f"CELoss: {loss:.5f}, loss: {loss:.5f}, batch_cost: 0.12345s, reader_cost: 0.01234, "
                 f"ips: 259.21530 samples/s, eta: {_eta(1000 - iter_id)}"
             )
-        lines.append(f"[2025/01/06 10:0{epoch}:40] ppcls INFO: [Eval][Epoch {epoch}][Iter: 0/4]CELoss: 6.80000, "
-                     "loss: 6.80000, top1: 0.00100, top5: 0.00500, batch_cost: 0.30000s, reader_cost: 0.10000, "
-                     "ips: 100.00000 images/sec")
-        lines.append(f"[2025/01/06 10:0{epoch}:41] ppcls INFO: [Eval][Epoch {epoch}][Avg]CELoss: 6.7{epoch}000, "
-                     f"loss: 6.7{epoch}000, top1: 0.0{epoch}000, top5: 0.0{epoch + 4}000")
+        lines.append(
+            f"[2025/01/06 10:0{epoch}:40] ppcls INFO: [Eval][Epoch {epoch}][Iter: 0/4]CELoss: 6.80000, "
+            "loss: 6.80000, top1: 0.00100, top5: 0.00500, batch_cost: 0.30000s, reader_cost: 0.10000, "
+            "ips: 100.00000 images/sec"
+        )
+        lines.append(
+            f"[2025/01/06 10:0{epoch}:41] ppcls INFO: [Eval][Epoch {epoch}][Avg]CELoss: 6.7{epoch}000, "
+            f"loss: 6.7{epoch}000, top1: 0.0{epoch}000, top5: 0.0{epoch + 4}000"
+        )
         lines.append(f"[2025/01/06 10:0{epoch}:41] ppcls INFO: [Eval][Epoch {epoch}][best metric: 0.0{epoch}000]")
     return "\n".join(lines) + "\n"
 

@@ -117,8 +117,10 @@ def test_digits_reaches_95_percent_and_fills_the_manifest(
         assert summary[name]["last_step"] == DEFAULT_PARAMS["epochs"], name
         assert summary[name]["source"] == "helper", name
     assert summary["val_acc"]["last"] >= 0.95
-    print(f"\n[digits] val_acc {summary['val_acc']['last']}, val_loss {summary['val_loss']['last']}, "
-          f"run {manifest['duration_seconds']} s")
+    print(
+        f"\n[digits] val_acc {summary['val_acc']['last']}, val_loss {summary['val_loss']['last']}, "
+        f"run {manifest['duration_seconds']} s"
+    )
 
     assert manifest["runtime"]["paddle_version"] == "3.2.0"
     assert manifest["runtime"]["python"]
@@ -169,16 +171,28 @@ def test_hapi_eval_metrics_captured_apart_from_training(examples_dir: Path, hapi
 
 
 @needs_export
-def test_digits_export_package_verify(digits: Path, digits_runs: tuple[dict[str, Any], dict[str, Any]],
-                                      tmp_path: Path) -> None:
+def test_digits_export_package_verify(
+    digits: Path, digits_runs: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path
+) -> None:
     run_id = digits_runs[0]["id"]
     exported = _timed_cli("export", "export", run_id, cwd=digits)
     assert exported.returncode == 0, exported.stderr[-3000:]
     export_dir = digits / ".paddlectl" / "runs" / run_id / "export"
     assert {"model.json", "model.pdiparams"} <= {path.name for path in export_dir.iterdir()}
 
-    packaged = _timed_cli("package", "package", run_id, "--name", "digits-cnn", "--version", "1.0.0",
-                          "-o", str(tmp_path), "--json", cwd=digits)
+    packaged = _timed_cli(
+        "package",
+        "package",
+        run_id,
+        "--name",
+        "digits-cnn",
+        "--version",
+        "1.0.0",
+        "-o",
+        str(tmp_path),
+        "--json",
+        cwd=digits,
+    )
     assert packaged.returncode == 0, packaged.stderr[-3000:]
     archive = Path(json.loads(packaged.stdout)["path"])
     assert archive.parent == tmp_path
@@ -197,14 +211,19 @@ def test_digits_export_package_verify(digits: Path, digits_runs: tuple[dict[str,
 
 def _pipeline(digits: Path, baseline: str, out: Path, **settings: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ, "NO_COLOR": "1",
+        **os.environ,
+        "NO_COLOR": "1",
         "PADDLECTL": f"{sys.executable} -m paddlectl",
-        "PIPELINE_PROJECT": str(digits), "PIPELINE_BASELINE": baseline, "PIPELINE_OUT": str(out),
-        "PIPELINE_EPOCHS": "3", **settings,
+        "PIPELINE_PROJECT": str(digits),
+        "PIPELINE_BASELINE": baseline,
+        "PIPELINE_OUT": str(out),
+        "PIPELINE_EPOCHS": "3",
+        **settings,
     }
     started = time.monotonic()
-    result = subprocess.run(["bash", str(EXAMPLES / "pipeline.sh")], env=env, capture_output=True, text=True,
-                            timeout=600, check=False)
+    result = subprocess.run(
+        ["bash", str(EXAMPLES / "pipeline.sh")], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     print(f"\n[pipeline {settings}] exit {result.returncode} in {time.monotonic() - started:.1f} s")
     return result
 
@@ -240,8 +259,7 @@ def test_pipeline_sweeps_gates_exports_packages_and_verifies(
 def test_pipeline_fails_when_the_gate_fails(
     digits: Path, digits_runs: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path
 ) -> None:
-    result = _pipeline(digits, digits_runs[0]["id"], tmp_path,
-                       PIPELINE_REQUIRE="val_acc>=1.01", PIPELINE_LRS="0.003")
+    result = _pipeline(digits, digits_runs[0]["id"], tmp_path, PIPELINE_REQUIRE="val_acc>=1.01", PIPELINE_LRS="0.003")
     assert result.returncode == 1, result.stderr[-4000:]
     assert "gate failed" in result.stderr
     assert "FAIL" in result.stderr

@@ -78,8 +78,11 @@ def capture(docker_engine: ContainerEngine, paddle_image: str, tmp_path_factory:
             "PADDLECTL_PARAMS_FILE": "/out/params.json",
             "PADDLECTL_OUTPUT_DIR": "/out",
         },
-        mounts=[Mount(str(DATA), "/data", read_only=True), Mount(str(HELPER_DIR), "/opt/paddlectl_lib", read_only=True),
-                Mount(str(out_dir), "/out")],
+        mounts=[
+            Mount(str(DATA), "/data", read_only=True),
+            Mount(str(HELPER_DIR), "/opt/paddlectl_lib", read_only=True),
+            Mount(str(out_dir), "/out"),
+        ],
     )
     parser = LogMetricParser(clock=lambda: 0.0)
     points: list[MetricPoint] = []

@@ -65,7 +65,8 @@ def test_doctor_fails_with_one_line_when_the_pinned_image_is_missing(project_dir
     result = run_cli("doctor", cwd=project_dir)
     assert result.returncode == ExitCode.FAILED
     lines = result.stderr.strip().splitlines()
-    assert lines == ["error: 1 required check failed: cpu image",
-                     f"hint: docker pull {absent} (or paddlectl train --pull; bash scripts/build-paddle-image.sh "
-                     "offline)"]
+    assert lines == [
+        "error: 1 required check failed: cpu image",
+        f"hint: docker pull {absent} (or paddlectl train --pull; bash scripts/build-paddle-image.sh offline)",
+    ]
     assert f"{absent} is not present locally" in result.stdout

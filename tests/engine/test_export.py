@@ -27,8 +27,9 @@ RUN_ID = "20261122-103000-ab12cd"
 
 
 def image_id(image: str) -> str:
-    return subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", image],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", image], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +40,30 @@ def project(tmp_path_factory: pytest.TempPathFactory, paddle_image: str, docker_
     for name in ("convnet.py", "unconvertible.py", "drifting.py", "make_weights.py"):
         shutil.copy(FIXTURES / name, root / name)
     (root / "paddlectl.yaml").write_text(dump_yaml({"project": "proj", "images": {"cpu": paddle_image}}))
-    result = run_oneshot(docker_engine, ContainerSpec(
-        image=paddle_image, command=["python3", "-W", "ignore", "make_weights.py", "/w"],
-        mounts=[Mount(str(root), "/w")], working_dir="/w", user=f"{os.getuid()}:{os.getgid()}",
-        environment={"HOME": "/tmp", "GLOG_minloglevel": "2"}, network_mode="none"), timeout=300)
+    result = run_oneshot(
+        docker_engine,
+        ContainerSpec(
+            image=paddle_image,
+            command=["python3", "-W", "ignore", "make_weights.py", "/w"],
+            mounts=[Mount(str(root), "/w")],
+            working_dir="/w",
+            user=f"{os.getuid()}:{os.getgid()}",
+            environment={"HOME": "/tmp", "GLOG_minloglevel": "2"},
+            network_mode="none",
+        ),
+        timeout=300,
+    )
     assert result.exit_code == 0, result.output
     run_dir = root / ".paddlectl" / "runs" / RUN_ID
     (run_dir / "outputs").mkdir(parents=True)
     shutil.copy(root / "model.pdparams", run_dir / "outputs" / "model.pdparams")
-    manifest = {"schema_version": 1, "id": RUN_ID, "status": "succeeded", "params": {"lr": 0.1},
-                "image": {"reference": paddle_image, "id": image_id(paddle_image), "digest": None}}
+    manifest = {
+        "schema_version": 1,
+        "id": RUN_ID,
+        "status": "succeeded",
+        "params": {"lr": 0.1},
+        "image": {"reference": paddle_image, "id": image_id(paddle_image), "digest": None},
+    }
     (run_dir / "manifest.yaml").write_text(dump_yaml(manifest))
     return root
 
@@ -68,8 +83,20 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_convnet_export_verifies(project: Path) -> None:
-    result, _ = export(project, "--weights", "model.pdparams", "--model", "convnet:build_model",
-                       "--model-arg", "num_classes=10", "--input", CONVNET_INPUT, "-o", "out", "--json")
+    result, _ = export(
+        project,
+        "--weights",
+        "model.pdparams",
+        "--model",
+        "convnet:build_model",
+        "--model-arg",
+        "num_classes=10",
+        "--input",
+        CONVNET_INPUT,
+        "-o",
+        "out",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     record: dict[str, Any] = json.loads(result.stdout)
     assert record == load_yaml((project / "out" / "export.yaml").read_text(), "export.yaml")
@@ -97,8 +124,18 @@ def test_run_export_goes_to_the_run_and_updates_its_manifest(project: Path) -> N
     # Three user-supplied samples of batch 2 (float64 on purpose: cast to the declared float32).
     inputs = np.random.default_rng(3).standard_normal((3, 2, 1, 8, 8))
     np.savez(project / "inputs.npz", x=inputs)
-    result, _ = export(project, RUN_ID, "--model", "convnet:build_model", "--input", CONVNET_INPUT,
-                       "--inputs-file", "inputs.npz", "--latency-runs", "5")
+    result, _ = export(
+        project,
+        RUN_ID,
+        "--model",
+        "convnet:build_model",
+        "--input",
+        CONVNET_INPUT,
+        "--inputs-file",
+        "inputs.npz",
+        "--latency-runs",
+        "5",
+    )
     assert result.returncode == 0, result.stderr
     assert "verification passed" in result.stderr and result.stdout == ""
     record = load_yaml((run_dir / "export" / "export.yaml").read_text(), "export.yaml")
@@ -117,21 +154,45 @@ def test_run_export_goes_to_the_run_and_updates_its_manifest(project: Path) -> N
 @pytest.mark.parametrize("factory", ["paddle.vision.models:resnet18", "paddle.vision.models:mobilenet_v2"])
 def test_vision_models_export_with_random_init(project: Path, factory: str) -> None:
     out = factory.rsplit(":", 1)[1]
-    result, elapsed = export(project, "--random-init", "--model", factory, "--input", "x:float32:-1,3,224,224",
-                             "--samples", "1", "--latency-runs", "3", "-o", out, "--json")
+    result, elapsed = export(
+        project,
+        "--random-init",
+        "--model",
+        factory,
+        "--input",
+        "x:float32:-1,3,224,224",
+        "--samples",
+        "1",
+        "--latency-runs",
+        "3",
+        "-o",
+        out,
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["verification"]["status"] == "passed", record["verification"]
     assert record["model"]["weights"] is None
     assert record["outputs"][0]["shape"] == [-1, 1000]
     assert record["size_bytes"] > 1_000_000
-    print(f"[{factory}] export took {elapsed:.1f} s, latency p50 {record['latency_ms']['p50']} ms, "
-          f"max abs diff {record['verification']['outputs'][0]['max_abs_diff']:.2e}")
+    print(
+        f"[{factory}] export took {elapsed:.1f} s, latency p50 {record['latency_ms']['p50']} ms, "
+        f"max abs diff {record['verification']['outputs'][0]['max_abs_diff']:.2e}"
+    )
 
 
 def test_input_spec_mismatch_names_the_shape(project: Path) -> None:
-    result, _ = export(project, "--weights", "model.pdparams", "--model", "convnet:build_model",
-                       "--input", "x:float32:-1,3,8,8", "-o", "mismatch")
+    result, _ = export(
+        project,
+        "--weights",
+        "model.pdparams",
+        "--model",
+        "convnet:build_model",
+        "--input",
+        "x:float32:-1,3,8,8",
+        "-o",
+        "mismatch",
+    )
     assert result.returncode == ExitCode.USAGE, result.stderr
     line = error_line(result)
     assert "[1, 3, 8, 8]" in line and "channels" in line
@@ -139,16 +200,34 @@ def test_input_spec_mismatch_names_the_shape(project: Path) -> None:
 
 
 def test_weights_with_a_missing_key_are_listed(project: Path) -> None:
-    result, _ = export(project, "--weights", "missing-bias.pdparams", "--model", "convnet:build_model",
-                       "--input", CONVNET_INPUT, "-o", "missing")
+    result, _ = export(
+        project,
+        "--weights",
+        "missing-bias.pdparams",
+        "--model",
+        "convnet:build_model",
+        "--input",
+        CONVNET_INPUT,
+        "-o",
+        "missing",
+    )
     assert result.returncode == ExitCode.USAGE, result.stderr
     line = error_line(result)
     assert "missing 1 key: fc.bias" in line and "missing-bias.pdparams" in line
 
 
 def test_a_factory_that_does_not_exist_is_one_line(project: Path) -> None:
-    result, _ = export(project, "--weights", "model.pdparams", "--model", "convnet:build_nothing",
-                       "--input", CONVNET_INPUT, "-o", "nofactory")
+    result, _ = export(
+        project,
+        "--weights",
+        "model.pdparams",
+        "--model",
+        "convnet:build_nothing",
+        "--input",
+        CONVNET_INPUT,
+        "-o",
+        "nofactory",
+    )
     assert result.returncode == ExitCode.USAGE, result.stderr
     line = error_line(result)
     assert "build_nothing" in line and "build_model" in line  # says what is there instead
@@ -156,8 +235,16 @@ def test_a_factory_that_does_not_exist_is_one_line(project: Path) -> None:
 
 
 def test_a_conversion_error_shows_paddles_reason_and_the_spec(project: Path) -> None:
-    result, _ = export(project, "--random-init", "--model", "unconvertible:build_model", "--input", "x:float32:-1,8",
-                       "-o", "unconvertible")
+    result, _ = export(
+        project,
+        "--random-init",
+        "--model",
+        "unconvertible:build_model",
+        "--input",
+        "x:float32:-1,8",
+        "-o",
+        "unconvertible",
+    )
     assert result.returncode == ExitCode.FAILED, result.stderr
     line = error_line(result)
     assert "tolist" in line and "x:float32:[-1, 8]" in line and "unconvertible.py:" in line
@@ -165,8 +252,20 @@ def test_a_conversion_error_shows_paddles_reason_and_the_spec(project: Path) -> 
 
 
 def test_outputs_beyond_tolerance_keep_the_export_marked_unverified(project: Path) -> None:
-    result, _ = export(project, "--random-init", "--model", "drifting:build_model", "--input", "x:float32:-1,8",
-                       "--samples", "2", "--latency-runs", "2", "-o", "drifting")
+    result, _ = export(
+        project,
+        "--random-init",
+        "--model",
+        "drifting:build_model",
+        "--input",
+        "x:float32:-1,8",
+        "--samples",
+        "2",
+        "--latency-runs",
+        "2",
+        "-o",
+        "drifting",
+    )
     assert result.returncode == ExitCode.FAILED, result.stderr
     line = error_line(result)
     assert "verification failed" in line and "max abs diff 0.01" in line

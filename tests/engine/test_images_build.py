@@ -69,10 +69,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def http(url: str, data: bytes | None = None, content_type: str = "application/octet-stream",
-         method: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": content_type} if data is not None else {})
+def http(
+    url: str, data: bytes | None = None, content_type: str = "application/octet-stream", method: str | None = None
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": content_type} if data is not None else {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -94,8 +96,9 @@ def wait_for(url: str, seconds: float) -> float:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, paddle_image: str,
-          docker_engine: ContainerEngine) -> Iterator[dict[str, Any]]:
+def built(
+    tmp_path_factory: pytest.TempPathFactory, paddle_image: str, docker_engine: ContainerEngine
+) -> Iterator[dict[str, Any]]:
     """A project whose convnet is exported and packaged, then dev (with base) and prod built by the CLI."""
     root = tmp_path_factory.mktemp("images") / "proj"
     root.mkdir()
@@ -103,14 +106,37 @@ def built(tmp_path_factory: pytest.TempPathFactory, paddle_image: str,
     for fixture in ("convnet.py", "make_weights.py"):
         shutil.copy(FIXTURES / fixture, root / fixture)
     (root / "paddlectl.yaml").write_text(dump_yaml({"project": name, "images": {"cpu": paddle_image}}))
-    weights = run_oneshot(docker_engine, ContainerSpec(
-        image=paddle_image, command=["python3", "-W", "ignore", "make_weights.py", "/w"],
-        mounts=[Mount(str(root), "/w")], working_dir="/w", user=f"{os.getuid()}:{os.getgid()}",
-        environment={"HOME": "/tmp", "GLOG_minloglevel": "2"}, network_mode="none"), timeout=300)
+    weights = run_oneshot(
+        docker_engine,
+        ContainerSpec(
+            image=paddle_image,
+            command=["python3", "-W", "ignore", "make_weights.py", "/w"],
+            mounts=[Mount(str(root), "/w")],
+            working_dir="/w",
+            user=f"{os.getuid()}:{os.getgid()}",
+            environment={"HOME": "/tmp", "GLOG_minloglevel": "2"},
+            network_mode="none",
+        ),
+        timeout=300,
+    )
     assert weights.exit_code == 0, weights.output
-    exported = timed("export", "export", "--weights", "model.pdparams", "--model", "convnet:build_model",
-                     "--input", "x:float32:-1,1,8,8", "--samples", "2", "--latency-runs", "2", "-o", "export",
-                     cwd=root)
+    exported = timed(
+        "export",
+        "export",
+        "--weights",
+        "model.pdparams",
+        "--model",
+        "convnet:build_model",
+        "--input",
+        "x:float32:-1,1,8,8",
+        "--samples",
+        "2",
+        "--latency-runs",
+        "2",
+        "-o",
+        "export",
+        cwd=root,
+    )
     assert exported.returncode == 0, exported.stderr
     packaged = run_cli("package", "export", "--name", "convnet", "--version", "1.0.0", "-o", "dist", cwd=root)
     assert packaged.returncode == 0, packaged.stderr
@@ -118,18 +144,35 @@ def built(tmp_path_factory: pytest.TempPathFactory, paddle_image: str,
     tags: list[str] = []
     stages_before = set(stage_images())
     try:
-        dev = timed("build dev (+base)", "image", "build", "dev", "--paddle-image", paddle_image, "--json",
-                    cwd=root)
+        dev = timed("build dev (+base)", "image", "build", "dev", "--paddle-image", paddle_image, "--json", cwd=root)
         assert dev.returncode == 0, dev.stderr[-3000:]
         layers = json.loads(dev.stdout)["layers"]
         tags += [layer["tag"] for layer in layers]
-        prod = timed("build prod", "image", "build", "prod", "--package", str(package), "--paddle-image",
-                     paddle_image, "--json", cwd=root)
+        prod = timed(
+            "build prod",
+            "image",
+            "build",
+            "prod",
+            "--package",
+            str(package),
+            "--paddle-image",
+            paddle_image,
+            "--json",
+            cwd=root,
+        )
         assert prod.returncode == 0, prod.stderr[-3000:]
         prod_doc = json.loads(prod.stdout)["image"]
         tags.append(prod_doc["tag"])
-        yield {"root": root, "project": name, "package": package, "export": root / "export",
-               "base": layers[0], "dev": layers[1], "prod": prod_doc, "stderr": dev.stderr}
+        yield {
+            "root": root,
+            "project": name,
+            "package": package,
+            "export": root / "export",
+            "base": layers[0],
+            "dev": layers[1],
+            "prod": prod_doc,
+            "stderr": dev.stderr,
+        }
     finally:
         run_cli("dev", "--stop", cwd=root)
         for container in docker("ps", "-aq", "--filter", f"label=io.paddlectl.test={name}", check=False).split():
@@ -159,8 +202,11 @@ def test_builds_are_tagged_by_content_recorded_and_listed(built: dict[str, Any],
     listed = run_cli("image", "ls", "--json", cwd=built["root"])
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)["images"]
-    assert {(row["role"], row["state"]) for row in rows} == {("base", "present"), ("dev", "present"),
-                                                             ("prod", "present")}
+    assert {(row["role"], row["state"]) for row in rows} == {
+        ("base", "present"),
+        ("dev", "present"),
+        ("prod", "present"),
+    }
     table = run_cli("image", "ls", cwd=built["root"])
     assert all(image["tag"] in table.stdout for image in (base, dev, prod))
 
@@ -182,13 +228,23 @@ def test_labels_say_what_each_layer_stands_on(built: dict[str, Any], paddle_imag
 
 
 def test_unchanged_inputs_reuse_the_tag_quickly(built: dict[str, Any], paddle_image: str) -> None:
-    again = timed("rebuild dev (+base), unchanged", "image", "build", "dev", "--paddle-image", paddle_image,
-                  "--json", cwd=built["root"])
+    again = timed(
+        "rebuild dev (+base), unchanged",
+        "image",
+        "build",
+        "dev",
+        "--paddle-image",
+        paddle_image,
+        "--json",
+        cwd=built["root"],
+    )
     assert again.returncode == 0, again.stderr
     layers = json.loads(again.stdout)["layers"]
     assert [layer["reused"] for layer in layers] == [True, True]
     assert [(layer["tag"], layer["id"]) for layer in layers] == [
-        (built["base"]["tag"], built["base"]["id"]), (built["dev"]["tag"], built["dev"]["id"])]
+        (built["base"]["tag"], built["base"]["id"]),
+        (built["dev"]["tag"], built["dev"]["id"]),
+    ]
     assert "Step " not in again.stderr, "nothing was sent to the builder"
     assert TIMINGS["rebuild dev (+base), unchanged"] < 15
 
@@ -200,11 +256,17 @@ def test_every_image_runs_as_a_non_root_user(built: dict[str, Any]) -> None:
 
 
 def test_sizes_prod_adds_only_the_model_and_dev_adds_the_tools(built: dict[str, Any], paddle_image: str) -> None:
-    paddle, base, dev, prod = (size(paddle_image), size(built["base"]["tag"]), size(built["dev"]["tag"]),
-                               size(built["prod"]["tag"]))
+    paddle, base, dev, prod = (
+        size(paddle_image),
+        size(built["base"]["tag"]),
+        size(built["dev"]["tag"]),
+        size(built["prod"]["tag"]),
+    )
     package = built["package"].stat().st_size
-    print(f"\n[sizes] paddle {paddle} base {base} (+{base - paddle}) dev {dev} (+{dev - base} over base) "
-          f"prod {prod} (+{prod - paddle} over paddle; package {package})")
+    print(
+        f"\n[sizes] paddle {paddle} base {base} (+{base - paddle}) dev {dev} (+{dev - base} over base) "
+        f"prod {prod} (+{prod - paddle} over paddle; package {package})"
+    )
     assert prod <= base, "prod carries none of base's extra packages"
     assert prod - paddle <= package + 64 * 1024, "prod adds the model, its entrypoint and a user, nothing else"
     assert 0 < base - paddle < 20 * 1024**2, "base adds only the locked runtime packages"
@@ -218,15 +280,23 @@ def test_prod_adds_no_tools_caches_or_wheels(built: dict[str, Any], paddle_image
     in_prod = docker("run", "--rm", "--entrypoint", "sh", prod, "-c", listing)
     in_paddle = docker("run", "--rm", paddle_image, "sh", "-c", listing)
     assert in_prod == in_paddle, "prod puts no executable on the PATH"
-    leftovers = ("find / -xdev \\( -name '*.whl' -o -path '*/.cache/pip' -o -name '*jupyter*' -o -name '*ipdb*' "
-                 "-o -name '*py_spy*' -o -name '*.tar' -o -path '/tmp/*' \\) 2>/dev/null | sort; for m in "
-                 "jupyterlab IPython ipdb yaml tqdm; do python3 -c \"import $m\" 2>/dev/null && echo $m; done; true")
+    leftovers = (
+        "find / -xdev \\( -name '*.whl' -o -path '*/.cache/pip' -o -name '*jupyter*' -o -name '*ipdb*' "
+        "-o -name '*py_spy*' -o -name '*.tar' -o -path '/tmp/*' \\) 2>/dev/null | sort; for m in "
+        'jupyterlab IPython ipdb yaml tqdm; do python3 -c "import $m" 2>/dev/null && echo $m; done; true'
+    )
     found_in_prod = docker("run", "--rm", "--entrypoint", "sh", prod, "-c", leftovers)
     # the same wheels, caches, notebooks and modules as the Paddle image itself: prod added none
     assert found_in_prod == docker("run", "--rm", paddle_image, "sh", "-c", leftovers)
     assert "jupyterlab" not in found_in_prod and "/tmp/paddlectl" not in found_in_prod
-    dev_tools = docker("run", "--rm", built["dev"]["tag"], "sh", "-c",
-                       "for t in jupyter ipdb3 py-spy; do command -v $t; done; python3 -c 'import ipdb, yaml, tqdm'")
+    dev_tools = docker(
+        "run",
+        "--rm",
+        built["dev"]["tag"],
+        "sh",
+        "-c",
+        "for t in jupyter ipdb3 py-spy; do command -v $t; done; python3 -c 'import ipdb, yaml, tqdm'",
+    )
     assert [Path(line).name for line in dev_tools.splitlines()] == ["jupyter", "ipdb3", "py-spy"]
 
 
@@ -235,11 +305,21 @@ def test_prod_predicts_the_exports_recorded_outputs_from_npz(built: dict[str, An
     io_dir.mkdir()
     shutil.copy(built["export"] / "samples.npz", io_dir / "samples.npz")
     user = f"{os.getuid()}:{os.getgid()}"
-    output = docker("run", "--rm", "--user", user, "-v", f"{io_dir}:/data", built["prod"]["tag"],
-                    "predict", "/data/samples.npz", "/data/pred.npz")
+    output = docker(
+        "run",
+        "--rm",
+        "--user",
+        user,
+        "-v",
+        f"{io_dir}:/data",
+        built["prod"]["tag"],
+        "predict",
+        "/data/samples.npz",
+        "/data/pred.npz",
+    )
     assert output == ""  # the summary goes to stderr
     with np.load(io_dir / "samples.npz") as samples, np.load(io_dir / "pred.npz") as predicted:
-        names = [key[len("output/"):] for key in samples.files if key.startswith("output/")]
+        names = [key[len("output/") :] for key in samples.files if key.startswith("output/")]
         assert names and sorted(predicted.files) == sorted(names)
         for name in names:
             np.testing.assert_allclose(predicted[name], samples[f"output/{name}"], rtol=1e-6, atol=1e-6)
@@ -248,22 +328,30 @@ def test_prod_predicts_the_exports_recorded_outputs_from_npz(built: dict[str, An
 
 def test_prod_serves_http_on_loopback_with_a_healthcheck(built: dict[str, Any]) -> None:
     port = free_port()
-    container = docker("run", "-d", "-p", f"127.0.0.1:{port}:8080", "--label", f"io.paddlectl.test={built['project']}",
-                       built["prod"]["tag"])
+    container = docker(
+        "run",
+        "-d",
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        "--label",
+        f"io.paddlectl.test={built['project']}",
+        built["prod"]["tag"],
+    )
     try:
         ready = wait_for(f"http://127.0.0.1:{port}/health", 60)
         print(f"\n[prod http] /health answered after {ready:.2f} s")
         samples_path = built["export"] / "samples.npz"
         with np.load(samples_path) as samples:
-            expected = {key[len("output/"):]: samples[key] for key in samples.files if key.startswith("output/")}
+            expected = {key[len("output/") :]: samples[key] for key in samples.files if key.startswith("output/")}
             x = samples["input/x"]
         status, body = http(f"http://127.0.0.1:{port}/predict", samples_path.read_bytes())
         assert status == 200
         with np.load(io.BytesIO(body)) as answer:
             for name, value in expected.items():
                 np.testing.assert_allclose(answer[name], value, rtol=1e-6, atol=1e-6)
-        status, body = http(f"http://127.0.0.1:{port}/predict", json.dumps({"inputs": {"x": x.tolist()}}).encode(),
-                            "application/json")
+        status, body = http(
+            f"http://127.0.0.1:{port}/predict", json.dumps({"inputs": {"x": x.tolist()}}).encode(), "application/json"
+        )
         assert status == 200
         for name, value in expected.items():
             np.testing.assert_allclose(np.array(json.loads(body)["outputs"][name]), value, rtol=1e-6, atol=1e-6)
@@ -273,8 +361,11 @@ def test_prod_serves_http_on_loopback_with_a_healthcheck(built: dict[str, Any]) 
         assert status == 400
         status, body = http(f"http://127.0.0.1:{port}/metadata")
         assert json.loads(body)["outputs"] == list(expected)
-        health = subprocess.run(["docker", "exec", container, "python3", "/opt/paddlectl/serve.py", "health"],
-                                check=False, capture_output=True)
+        health = subprocess.run(
+            ["docker", "exec", container, "python3", "/opt/paddlectl/serve.py", "health"],
+            check=False,
+            capture_output=True,
+        )
         assert health.returncode == 0
         assert "serve.py" in docker("inspect", "--format", "{{json .Config.Healthcheck.Test}}", container)
         started = time.monotonic()
@@ -298,8 +389,9 @@ def test_dev_jupyterlab_answers_on_loopback_with_its_token(built: dict[str, Any]
         status, body = http(f"{base_url}/api/contents?token={session['token']}")
         assert status == 200 and "convnet.py" in {item["name"] for item in json.loads(body)["content"]}
         note = json.dumps({"type": "file", "format": "text", "content": "hello"}).encode()
-        status, _ = http(f"{base_url}/api/contents/from-jupyter.txt?token={session['token']}", note,
-                         "application/json", method="PUT")
+        status, _ = http(
+            f"{base_url}/api/contents/from-jupyter.txt?token={session['token']}", note, "application/json", method="PUT"
+        )
         assert status == 201
         written = root / "from-jupyter.txt"
         assert written.read_text() == "hello" and written.stat().st_uid == os.getuid()
@@ -314,17 +406,26 @@ def test_dev_jupyterlab_answers_on_loopback_with_its_token(built: dict[str, Any]
     assert docker("ps", "-aq", "--filter", f"label=io.paddlectl.dev={built['project']}") == ""
 
 
-def test_a_failing_step_is_one_line_naming_the_step(built: dict[str, Any], paddle_image: str,
-                                                    tmp_path: Path) -> None:
+def test_a_failing_step_is_one_line_naming_the_step(built: dict[str, Any], paddle_image: str, tmp_path: Path) -> None:
     sources = tmp_path / "sources"
     shutil.copytree(REPO_ROOT / "images", sources / "images")
     text = (REPO_ROOT / "Dockerfile.base").read_text()
-    broken = text.replace("FROM ${PADDLE_IMAGE} AS install\n",
-                          "FROM ${PADDLE_IMAGE} AS install\nRUN echo boom-from-the-build >&2 && exit 3\n", 1)
+    broken = text.replace(
+        "FROM ${PADDLE_IMAGE} AS install\n",
+        "FROM ${PADDLE_IMAGE} AS install\nRUN echo boom-from-the-build >&2 && exit 3\n",
+        1,
+    )
     assert broken != text
     (sources / "Dockerfile.base").write_text(broken)
-    result = run_cli("image", "build", "base", "--paddle-image", paddle_image, cwd=built["root"],
-                     env={"PADDLECTL_IMAGES_DIR": str(sources)})
+    result = run_cli(
+        "image",
+        "build",
+        "base",
+        "--paddle-image",
+        paddle_image,
+        cwd=built["root"],
+        env={"PADDLECTL_IMAGES_DIR": str(sources)},
+    )
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr[-2000:]
@@ -333,8 +434,7 @@ def test_a_failing_step_is_one_line_naming_the_step(built: dict[str, Any], paddl
     assert result.stdout == ""
 
 
-def test_a_tampered_package_never_reaches_the_builder(built: dict[str, Any], paddle_image: str,
-                                                      tmp_path: Path) -> None:
+def test_a_tampered_package_never_reaches_the_builder(built: dict[str, Any], paddle_image: str, tmp_path: Path) -> None:
     tampered = tmp_path / "convnet-1.0.0.tar"
     shutil.copy(built["package"], tampered)
     with tarfile.open(tampered) as archive:
@@ -342,7 +442,8 @@ def test_a_tampered_package_never_reaches_the_builder(built: dict[str, Any], pad
     data = bytearray(tampered.read_bytes())
     data[offset + 100] ^= 1
     tampered.write_bytes(bytes(data))
-    result = run_cli("image", "build", "prod", "--package", str(tampered), "--paddle-image", paddle_image,
-                     cwd=built["root"])
+    result = run_cli(
+        "image", "build", "prod", "--package", str(tampered), "--paddle-image", paddle_image, cwd=built["root"]
+    )
     assert result.returncode == 4, result.stderr
     assert "model.pdiparams" in result.stderr and "Step " not in result.stderr

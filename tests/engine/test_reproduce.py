@@ -19,13 +19,16 @@ GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 def repo(tmp_path: Path, paddle_image: str) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
-    (root / "paddlectl.yaml").write_text(f"project: repro\nimages:\n  cpu: {paddle_image}\ntrain:\n  params:\n"
-                                         "    lr: 0.5\n", encoding="utf-8")
+    (root / "paddlectl.yaml").write_text(
+        f"project: repro\nimages:\n  cpu: {paddle_image}\ntrain:\n  params:\n    lr: 0.5\n", encoding="utf-8"
+    )
     (root / "train.py").write_text(
         "import argparse, random\nimport paddlectl_metrics as pm\nfrom helper import factor\nfrom extra import bonus\n"
         "ap = argparse.ArgumentParser(); ap.add_argument('--lr', type=float); a = ap.parse_args()\n"
         "random.seed(0)\npm.log_metric('score', random.random() * a.lr * factor + bonus)\n"
-        "print('factor', factor, 'bonus', bonus)\n", encoding="utf-8")
+        "print('factor', factor, 'bonus', bonus)\n",
+        encoding="utf-8",
+    )
     (root / "helper.py").write_text("factor = 1.0\n", encoding="utf-8")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run([*GIT, "add", "."], cwd=root, check=True)
@@ -57,14 +60,14 @@ def test_reproduce_uses_recorded_code_and_gives_identical_metrics(repo: Path) ->
     # the user's working tree was never touched
     assert (repo / "helper.py").read_text() == "factor = 100.0\n"
     assert not (repo / "extra.py").exists()
-    worktrees = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True,
-                               check=True).stdout
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True, check=True).stdout
     assert len(worktrees.strip().splitlines()) == 1
 
 
 def test_reproduce_reports_different_metrics(repo: Path) -> None:
     (repo / "train.py").write_text(
-        "import random\nimport paddlectl_metrics as pm\npm.log_metric('score', random.random())\n", encoding="utf-8")
+        "import random\nimport paddlectl_metrics as pm\npm.log_metric('score', random.random())\n", encoding="utf-8"
+    )
     subprocess.run([*GIT, "commit", "-qam", "unseeded"], cwd=repo, check=True)
     first = run_cli("train", "train.py", "-q", cwd=repo)
     assert first.returncode == 0, first.stderr

@@ -21,8 +21,13 @@ def _docker(*args: str) -> str:
 
 
 def _state(container_id: str) -> str | None:
-    result = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", container_id], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Status}}", container_id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -36,8 +41,18 @@ def containers(paddle_image: str) -> Iterator[list[str]]:
 
 
 def _start(started: list[str], image: str, project: str, run_id: str) -> str:
-    container_id = _docker("run", "-d", "--init", "--label", f"io.paddlectl.run={run_id}",
-                           "--label", f"io.paddlectl.project={project}", image, "sleep", "60")
+    container_id = _docker(
+        "run",
+        "-d",
+        "--init",
+        "--label",
+        f"io.paddlectl.run={run_id}",
+        "--label",
+        f"io.paddlectl.project={project}",
+        image,
+        "sleep",
+        "60",
+    )
     started.append(container_id)
     return container_id
 

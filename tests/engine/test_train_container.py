@@ -49,8 +49,13 @@ def test_files_on_mounts_belong_to_the_invoking_user(tmp_path: Path, paddle_imag
         project = TrainProject(holder / "proj", paddle_image)
         project.seed_probe_cache(warm_probe_cache(paddle_image))
         subprocess.run(["chown", "-R", f"{uid}:{gid}", str(holder)], check=True)
-        cli = Cli(["train", "write_files.py"], project.root, prefix=as_user_prefix(), python=python,
-                  env={**env, "HOME": str(home), "USER": NON_ROOT_USER, "LOGNAME": NON_ROOT_USER})
+        cli = Cli(
+            ["train", "write_files.py"],
+            project.root,
+            prefix=as_user_prefix(),
+            python=python,
+            env={**env, "HOME": str(home), "USER": NON_ROOT_USER, "LOGNAME": NON_ROOT_USER},
+        )
         try:
             code = cli.wait(120)
             assert code == 0, cli.describe()
@@ -108,8 +113,9 @@ def test_failed_gpu_start_leaves_no_container(project: TrainProject, paddle_imag
     if _engine_has_nvidia():
         pytest.skip("this engine has the NVIDIA runtime; the test is about one without it")
     run_id = f"gpu-{uuid.uuid4().hex[:8]}"
-    spec = ContainerSpec(image=paddle_image, command=["true"], labels={RUN_LABEL: run_id, PROJECT_LABEL: project.name},
-                         gpus=GpuRequest())
+    spec = ContainerSpec(
+        image=paddle_image, command=["true"], labels={RUN_LABEL: run_id, PROJECT_LABEL: project.name}, gpus=GpuRequest()
+    )
     with pytest.raises(PaddlectlError, match="NVIDIA") as raised:
         run_container(docker_engine, spec, log_path=project.root / "gpu.log")  # type: ignore[arg-type]
     assert int(raised.value.code) == 3
@@ -232,7 +238,6 @@ def test_dataloader_fails_with_small_shm(project: TrainProject) -> None:
     assert "dataloader done" not in log
 
 
-
 @pytest.mark.parametrize("detach", [False, True], ids=["attached", "detached"])
 def test_refused_container_leaves_no_run_behind(project: TrainProject, detach: bool) -> None:
     """The engine refuses the container (memory below its 6 MB minimum): one error, no run folder, no container."""
@@ -254,9 +259,12 @@ def test_interleaved_stdout_and_stderr_lines_stay_whole(project: TrainProject) -
     run_id, manifest = _only_run(project)
     log_lines = project.log(run_id).splitlines()
     assert [line for line in log_lines if not line.startswith("err ")] == [
-        *(f"out {index:05d} " + "o" * 40 for index in range(count)), "done"]
+        *(f"out {index:05d} " + "o" * 40 for index in range(count)),
+        "done",
+    ]
     assert [line for line in log_lines if line.startswith("err ")] == [
-        f"err {index:05d} " + "e" * 40 for index in range(count)]
+        f"err {index:05d} " + "e" * 40 for index in range(count)
+    ]
     assert manifest["logs"]["lines"] == 2 * count + 1  # type: ignore[index]
 
 
@@ -267,8 +275,12 @@ def test_ulimit_the_daemon_refuses_is_a_warning(tmp_path: Path, paddle_image: st
     from paddlectl.train.runner import run_container, start_detached
 
     engine = connect()
-    spec = ContainerSpec(image=paddle_image, command=["python3", "-c", "print('ran')"],
-                         labels={"io.paddlectl.test": "ulimit"}, ulimits=[Ulimit("memlock", -1, -1)])
+    spec = ContainerSpec(
+        image=paddle_image,
+        command=["python3", "-c", "print('ran')"],
+        labels={"io.paddlectl.test": "ulimit"},
+        ulimits=[Ulimit("memlock", -1, -1)],
+    )
     warnings: list[str] = []
     result = run_container(engine, spec, log_path=tmp_path / "log", on_warning=warnings.append)
     result.finish_cleanup()

@@ -205,8 +205,10 @@ def test_detach_returns_the_id_and_reconcile_settles_it(project: TrainProject) -
     assert manifest["exit_code"] == 0
     log_lines = project.log(run_id).splitlines()
     assert [line for line in log_lines if "loss" in line] == [
-        "epoch: 1, step: 1, loss: 1.00", "epoch: 1, step: 2, loss: 0.50",
-        "epoch: 1, step: 3, loss: 0.33", "epoch: 1, step: 4, loss: 0.25",
+        "epoch: 1, step: 1, loss: 1.00",
+        "epoch: 1, step: 2, loss: 0.50",
+        "epoch: 1, step: 3, loss: 0.33",
+        "epoch: 1, step: 4, loss: 0.25",
     ]
     assert log_lines[-1] == "finished"
     loss = manifest["metrics"]["summary"]["loss"]
@@ -229,8 +231,11 @@ def test_signal_after_the_run_ended_keeps_its_record(tmp_path: Path, paddle_imag
     try:
         run_id = project.wait_for_run_id()
         cli.wait_for_stdout("hello from the container")
-        wait_until(lambda: not labelled_containers(RUN_LABEL, run_id) or cli.process.poll() is not None, 30,
-                   "the run's container to be removed")
+        wait_until(
+            lambda: not labelled_containers(RUN_LABEL, run_id) or cli.process.poll() is not None,
+            30,
+            "the run's container to be removed",
+        )
         assert cli.process.poll() is None, "the probe ended before the run: this test needs the opposite order"
         ours.update(set(labelled_containers(PROBE_LABEL, "1")) - probes_before)
         assert ours, "the first run in a project should be probing the image"
@@ -261,8 +266,13 @@ def test_probe_left_by_kill9_is_reaped(tmp_path: Path, paddle_image: str) -> Non
     ours: set[str] = set()
     cli = Cli(["train", "ready_sleep.py"], project.root)
     try:
-        ours.update(wait_until(lambda: set(labelled_containers(PROBE_LABEL, "1")) - probes_before, 30,
-                               "the first run's probe container"))
+        ours.update(
+            wait_until(
+                lambda: set(labelled_containers(PROBE_LABEL, "1")) - probes_before,
+                30,
+                "the first run's probe container",
+            )
+        )
         cli.send(signal.SIGKILL)
         cli.wait(10)
         wait_until(lambda: all(container_state(c) in ("exited", "") for c in ours), 60, "the orphaned probe to end")

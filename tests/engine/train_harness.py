@@ -54,8 +54,13 @@ def labelled_containers(key: str, value: str) -> list[str]:
 
 def container_state(container_id: str) -> str:
     """The container's state (running, exited, ...), or '' once it is gone."""
-    result = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", container_id],
-                            check=False, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Status}}", container_id],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
@@ -116,8 +121,15 @@ class TrainProject:
 class Cli:
     """`python -m paddlectl ...` as a child process, its output in files (a pipe nobody reads could block it)."""
 
-    def __init__(self, args: Sequence[str], cwd: Path, *, prefix: Sequence[str] = (),
-                 python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        cwd: Path,
+        *,
+        prefix: Sequence[str] = (),
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="pdctl-cli-"))
         os.chmod(self.folder, 0o755)
         self.stdout_path = self.folder / "stdout"
@@ -125,7 +137,11 @@ class Cli:
         full_env = {**os.environ, **CLI_ENV, **(env or {})}
         with open(self.stdout_path, "wb") as stdout, open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
-                [*prefix, python, "-m", "paddlectl", *args], cwd=cwd, env=full_env, stdout=stdout, stderr=stderr,
+                [*prefix, python, "-m", "paddlectl", *args],
+                cwd=cwd,
+                env=full_env,
+                stdout=stdout,
+                stderr=stderr,
                 stdin=subprocess.DEVNULL,
             )
         self.pid = self.process.pid
@@ -174,8 +190,14 @@ class Cli:
 def run_train(project: TrainProject, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run `paddlectl train ARGS` in the project to its end."""
     return subprocess.run(
-        [sys.executable, "-m", "paddlectl", "train", *args], cwd=project.root, env={**os.environ, **CLI_ENV},
-        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
+        [sys.executable, "-m", "paddlectl", "train", *args],
+        cwd=project.root,
+        env={**os.environ, **CLI_ENV},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
 
 
@@ -212,7 +234,7 @@ def ensure_docker_user(name: str = NON_ROOT_USER) -> tuple[int, int, Path]:
         subprocess.run(["usermod", "-aG", "docker", name], check=True)
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     if host.startswith("unix://"):
-        sock = Path(host[len("unix://"):])
+        sock = Path(host[len("unix://") :])
         docker_gid = grp.getgrnam("docker").gr_gid
         info = sock.stat()
         if info.st_gid != docker_gid:
@@ -229,8 +251,14 @@ def _as_user(name: str) -> list[str]:
 
 def _user_can_import(name: str, python: str, env: dict[str, str]) -> bool:
     probe = "import paddlectl.cli.app, paddlectl.engine.docker_engine"
-    result = subprocess.run([*_as_user(name), python, "-c", probe], capture_output=True, cwd="/",
-                            env={**os.environ, **env}, timeout=60, check=False)
+    result = subprocess.run(
+        [*_as_user(name), python, "-c", probe],
+        capture_output=True,
+        cwd="/",
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
+    )
     return result.returncode == 0
 
 
@@ -276,8 +304,11 @@ def python_for_user(name: str = NON_ROOT_USER) -> tuple[str, dict[str, str]]:
     site = Path(tempfile.mkdtemp(prefix="pdctl-site-"))
     atexit.register(shutil.rmtree, site, True)
     site.chmod(0o755)
-    shutil.copytree(Path(paddlectl.__file__).parent, site / "paddlectl",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*.tmp"))
+    shutil.copytree(
+        Path(paddlectl.__file__).parent,
+        site / "paddlectl",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*.tmp"),
+    )
     for dist in _dependency_closure("paddlectl"):
         base = Path(dist.locate_file(""))
         for file in dist.files or []:

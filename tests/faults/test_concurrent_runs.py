@@ -40,11 +40,16 @@ def test_twenty_concurrent_runs_in_one_project(tmp_path: Path, paddle_image: str
     processes = []
     for seed in range(RUNS):
         with open(outputs / f"{seed}.out", "wb") as stdout, open(outputs / f"{seed}.err", "wb") as stderr:
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "paddlectl", "train", "--quiet", "-p", f"seed={seed}", "seeded.py"],
-                cwd=project.root, env={**os.environ, **CLI_ENV}, stdout=stdout, stderr=stderr,
-                stdin=subprocess.DEVNULL,
-            ))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "paddlectl", "train", "--quiet", "-p", f"seed={seed}", "seeded.py"],
+                    cwd=project.root,
+                    env={**os.environ, **CLI_ENV},
+                    stdout=stdout,
+                    stderr=stderr,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
     try:
         codes = [process.wait(timeout=300) for process in processes]
     finally:

@@ -45,8 +45,14 @@ def _fill(folder: Path) -> int:
 
 
 def _manifest(status: RunStatus) -> Manifest:
-    return Manifest(id=RUN_ID, project="full", status=status, started_at="2026-11-22T10:30:00.000Z",
-                    image=ImageRecord("paddlectl-test/paddle:3.2.0-cpu"), command=CommandRecord("train.py", None))
+    return Manifest(
+        id=RUN_ID,
+        project="full",
+        status=status,
+        started_at="2026-11-22T10:30:00.000Z",
+        image=ImageRecord("paddlectl-test/paddle:3.2.0-cpu"),
+        command=CommandRecord("train.py", None),
+    )
 
 
 def test_manifest_write_on_a_full_disk_keeps_the_previous_manifest(small_tmpfs: Path) -> None:

@@ -49,8 +49,9 @@ class PrivateEngine:
         self.process: subprocess.Popen[bytes] | None = None
 
     def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", "-H", self.host, *args], capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        return subprocess.run(
+            ["docker", "-H", self.host, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     def answers(self) -> bool:
         try:
@@ -63,10 +64,26 @@ class PrivateEngine:
         started = time.monotonic()
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(  # unshare execs dockerd: the pid is dockerd's
-                ["unshare", "--net", "--", "dockerd", "--host", self.host, "--data-root", str(self.root / "data"),
-                 "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "docker.pid"),
-                 "--iptables=false", "--ip-masq=false"],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                [
+                    "unshare",
+                    "--net",
+                    "--",
+                    "dockerd",
+                    "--host",
+                    self.host,
+                    "--data-root",
+                    str(self.root / "data"),
+                    "--exec-root",
+                    str(self.root / "exec"),
+                    "--pidfile",
+                    str(self.root / "docker.pid"),
+                    "--iptables=false",
+                    "--ip-masq=false",
+                ],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         wait_until(lambda: self.answers() or self._died(), timeout, "the private dockerd to answer", interval=0.2)
         assert not self._died(), f"dockerd exited:\n{self.log.read_text()[-2000:]}"
@@ -98,8 +115,9 @@ class PrivateEngine:
 
 
 def _host_bridges() -> str:
-    return subprocess.run(["ip", "-br", "link", "show", "type", "bridge"], capture_output=True, text=True,
-                          check=False).stdout
+    return subprocess.run(
+        ["ip", "-br", "link", "show", "type", "bridge"], capture_output=True, text=True, check=False
+    ).stdout
 
 
 @pytest.fixture
@@ -126,8 +144,14 @@ def _load_image(engine: PrivateEngine) -> str:
     if subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode != 0:
         image = PADDLE_IMAGE  # bigger (about 1.3 GB), but there wherever the Paddle tests run
     save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
-    load = subprocess.run(["docker", "-H", engine.host, "load"], stdin=save.stdout, capture_output=True, text=True,
-                          timeout=600, check=False)
+    load = subprocess.run(
+        ["docker", "-H", engine.host, "load"],
+        stdin=save.stdout,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert save.wait(600) == 0 and load.returncode == 0, load.stderr
     return image
 
@@ -154,8 +178,10 @@ def test_engine_restart_during_a_run(engine: PrivateEngine, tmp_path: Path) -> N
         back_seconds = engine.start()
     finally:
         cli.close()
-    print(f"\nengine restart: CLI exited {code} {cli_seconds:.1f} s after SIGTERM to dockerd; dockerd exited after "
-          f"{down_seconds:.1f} s; restarted, it answered again after {back_seconds:.1f} s")
+    print(
+        f"\nengine restart: CLI exited {code} {cli_seconds:.1f} s after SIGTERM to dockerd; dockerd exited after "
+        f"{down_seconds:.1f} s; restarted, it answered again after {back_seconds:.1f} s"
+    )
 
     assert code != 0 and cli_seconds < 60, cli.describe()
     assert "Traceback" not in stderr and "internal error" not in stderr, stderr
@@ -167,9 +193,15 @@ def test_engine_restart_during_a_run(engine: PrivateEngine, tmp_path: Path) -> N
     assert "status: succeeded" not in recorded, recorded
 
     # The next command settles it from the container: the engine stopped it (exit code kept), or it is gone (lost).
-    listing = subprocess.run([sys.executable, "-m", "paddlectl", "runs", "list", "--json"], cwd=project,
-                             env={**os.environ, **CLI_ENV, **env}, capture_output=True, text=True, timeout=120,
-                             check=False)
+    listing = subprocess.run(
+        [sys.executable, "-m", "paddlectl", "runs", "list", "--json"],
+        cwd=project,
+        env={**os.environ, **CLI_ENV, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert listing.returncode == 0, listing.stderr
     document = json.loads(listing.stdout)
     (row,) = document["runs"] if isinstance(document, dict) else document

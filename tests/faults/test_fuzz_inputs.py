@@ -41,12 +41,24 @@ from paddlectl.runs.store import RunPaths, RunStore
 from paddlectl.train.params import KEY_PATTERN, load_params_file, parse_assignment, parse_key_value
 from paddlectl.train.request import check_size, parse_mount
 
-MANY = settings(max_examples=400, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-FEWER = settings(max_examples=200, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-CLI_RUNS = settings(max_examples=60, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+MANY = settings(
+    max_examples=400,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+FEWER = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+CLI_RUNS = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 TRIED: Counter[str] = Counter()
 
@@ -73,11 +85,71 @@ ARGV_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\
 argv_text = st.text(ARGV_CHARS, max_size=60)
 
 YAML_TOKENS = (
-    "2020-13-45", "2026-11-22T10:30:00Z", "!!int x", "!!float x", "!!timestamp x", "!!binary x", "!!set {a: 1}",
-    "!!omap [a]", "!!str", "!!bool maybe", "!!null", *PAYLOADS, "&a", "*a", "&a [*a]", ".inf", "-.inf", ".nan",
-    "0x1f", "0o17", "1e-3", "1e400", "-1", "~", "null", "007", "1:30", "yes", "no", "'", '"', '"\\x"', "'it''s'",
-    "[", "]", "{", "}", ",", ":", ": ", "- ", "? ", "#", "|", ">", "%YAML 1.1", "---", "...", "@", "`", "\t", "\n",
-    "  ", "=", "key", "lr", "x", "0", "1", "-1", "3.2.0", "\u00e9", "\ufeff", "\x85", "\u2028",
+    "2020-13-45",
+    "2026-11-22T10:30:00Z",
+    "!!int x",
+    "!!float x",
+    "!!timestamp x",
+    "!!binary x",
+    "!!set {a: 1}",
+    "!!omap [a]",
+    "!!str",
+    "!!bool maybe",
+    "!!null",
+    *PAYLOADS,
+    "&a",
+    "*a",
+    "&a [*a]",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "0x1f",
+    "0o17",
+    "1e-3",
+    "1e400",
+    "-1",
+    "~",
+    "null",
+    "007",
+    "1:30",
+    "yes",
+    "no",
+    "'",
+    '"',
+    '"\\x"',
+    "'it''s'",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    ": ",
+    "- ",
+    "? ",
+    "#",
+    "|",
+    ">",
+    "%YAML 1.1",
+    "---",
+    "...",
+    "@",
+    "`",
+    "\t",
+    "\n",
+    "  ",
+    "=",
+    "key",
+    "lr",
+    "x",
+    "0",
+    "1",
+    "-1",
+    "3.2.0",
+    "\u00e9",
+    "\ufeff",
+    "\x85",
+    "\u2028",
 )
 yaml_soup = st.lists(st.one_of(st.sampled_from(YAML_TOKENS), st.text(ARGV_CHARS, max_size=6)), max_size=14).map("".join)
 
@@ -112,8 +184,9 @@ def _expect_clean(call: Any, *args: Any, **kwargs: Any) -> Any:
 # -- command-line options -------------------------------------------------------------------------------------------
 
 param_key = st.one_of(st.from_regex(KEY_PATTERN, fullmatch=True).map(lambda key: key[:20]), argv_text)
-assignments = st.one_of(argv_text, st.builds(lambda key, value: f"{key}={value}", param_key,
-                                             st.one_of(yaml_soup, argv_text)))
+assignments = st.one_of(
+    argv_text, st.builds(lambda key, value: f"{key}={value}", param_key, st.one_of(yaml_soup, argv_text))
+)
 
 
 @MANY
@@ -128,8 +201,10 @@ def test_param_assignments(text: str) -> None:
 
 
 @MANY
-@given(st.one_of(argv_text, st.builds(lambda key, value: f"{key}={value}", param_key, argv_text)),
-       st.sampled_from(["--label", "--env", "-e"]))
+@given(
+    st.one_of(argv_text, st.builds(lambda key, value: f"{key}={value}", param_key, argv_text)),
+    st.sampled_from(["--label", "--env", "-e"]),
+)
 def test_labels_and_env(text: str, option: str) -> None:
     _count("--label/--env")
     parsed = _expect_clean(parse_key_value, text, option, environ={"HOME": "/home/u"})
@@ -137,8 +212,29 @@ def test_labels_and_env(text: str, option: str) -> None:
         assert all(isinstance(part, str) for part in parsed)
 
 
-INPUT_TOKENS = ("x", "img_0", "1x", "", ":", ",", "-1", "?", "0", "-2", "3", "224", "1e3", " ", "float32", "int64",
-                "bfloat16", "uint8", "float", "9" * 30, "\u0661")
+INPUT_TOKENS = (
+    "x",
+    "img_0",
+    "1x",
+    "",
+    ":",
+    ",",
+    "-1",
+    "?",
+    "0",
+    "-2",
+    "3",
+    "224",
+    "1e3",
+    " ",
+    "float32",
+    "int64",
+    "bfloat16",
+    "uint8",
+    "float",
+    "9" * 30,
+    "\u0661",
+)
 input_options = st.one_of(argv_text, st.lists(st.sampled_from(INPUT_TOKENS), max_size=9).map("".join))
 
 
@@ -152,11 +248,40 @@ def test_export_input_option(text: str) -> None:
         assert all(dim == -1 or dim >= 1 for dim in spec.shape)
 
 
-CONDITION_TOKENS = ("acc", "loss", "params.lr", "status", ">=", "<=", ">", "<", "==", "!=", "=", "!", "0.9", "-1",
-                    "nan", "inf", "1e400", "'adam'", '"', " ", "0x10", "\u00e9")
-ROWS = ({"id": "r1", "status": "succeeded", "metrics": {"acc": 0.93, "loss": float("nan")},
-         "params": {"lr": 0.01, "optimizer": "adam"}},
-        {"id": "r2", "status": "bad", "metrics": {}, "params": {}}, {"id": "r3"})
+CONDITION_TOKENS = (
+    "acc",
+    "loss",
+    "params.lr",
+    "status",
+    ">=",
+    "<=",
+    ">",
+    "<",
+    "==",
+    "!=",
+    "=",
+    "!",
+    "0.9",
+    "-1",
+    "nan",
+    "inf",
+    "1e400",
+    "'adam'",
+    '"',
+    " ",
+    "0x10",
+    "\u00e9",
+)
+ROWS = (
+    {
+        "id": "r1",
+        "status": "succeeded",
+        "metrics": {"acc": 0.93, "loss": float("nan")},
+        "params": {"lr": 0.01, "optimizer": "adam"},
+    },
+    {"id": "r2", "status": "bad", "metrics": {}, "params": {}},
+    {"id": "r3"},
+)
 
 
 @MANY
@@ -171,8 +296,12 @@ def test_where_conditions(text: str) -> None:
 
 
 @MANY
-@given(st.one_of(argv_text, st.lists(st.sampled_from(("0", "1", "12", ",", " ", "all", "none", "-1", "a")),
-                                     max_size=6).map("".join)))
+@given(
+    st.one_of(
+        argv_text,
+        st.lists(st.sampled_from(("0", "1", "12", ",", " ", "all", "none", "-1", "a")), max_size=6).map("".join),
+    )
+)
 def test_gpus(text: str) -> None:
     _count("--gpus")
     try:
@@ -201,8 +330,25 @@ def mount_base() -> Path:
     return base
 
 
-MOUNT_TOKENS = ("data", "./data", "../", "~", "missing", "/", "/data", "/workspace", "/paddlectl", ":", "ro", "rw",
-                "x", "..", "//", " ", "\u00e9")
+MOUNT_TOKENS = (
+    "data",
+    "./data",
+    "../",
+    "~",
+    "missing",
+    "/",
+    "/data",
+    "/workspace",
+    "/paddlectl",
+    ":",
+    "ro",
+    "rw",
+    "x",
+    "..",
+    "//",
+    " ",
+    "\u00e9",
+)
 
 
 @MANY
@@ -214,9 +360,29 @@ def test_mounts(mount_base: Path, text: str) -> None:
         assert isinstance(mount, Mount) and Path(mount.source).exists() and mount.target.startswith("/")
 
 
-IMAGE_TOKENS = ("paddlepaddle/paddle", "paddle", "Paddle", "localhost:5000/", "registry.example.com/", "/", ":",
-                "3.2.0", "latest", "3.2.0-gpu", "nightly", "@", "sha256:", "a" * 64, "0" * 63, "..", "-", "_", "__",
-                " ", "\u00e9")
+IMAGE_TOKENS = (
+    "paddlepaddle/paddle",
+    "paddle",
+    "Paddle",
+    "localhost:5000/",
+    "registry.example.com/",
+    "/",
+    ":",
+    "3.2.0",
+    "latest",
+    "3.2.0-gpu",
+    "nightly",
+    "@",
+    "sha256:",
+    "a" * 64,
+    "0" * 63,
+    "..",
+    "-",
+    "_",
+    "__",
+    " ",
+    "\u00e9",
+)
 
 
 @MANY
@@ -231,15 +397,39 @@ def test_image_references(text: str) -> None:
 
 # -- files: paddlectl.yaml, params files, manifests ------------------------------------------------------------------
 
-CONFIG_KEYS = ("project", "images", "cpu", "gpu", "train", "gpus", "shm_size", "params", "export", "model",
-               "model_args", "inputs", "name", "dtype", "shape", "weights", "lr")
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=8),
-                    st.sampled_from(YAML_TOKENS))
+CONFIG_KEYS = (
+    "project",
+    "images",
+    "cpu",
+    "gpu",
+    "train",
+    "gpus",
+    "shm_size",
+    "params",
+    "export",
+    "model",
+    "model_args",
+    "inputs",
+    "name",
+    "dtype",
+    "shape",
+    "weights",
+    "lr",
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.sampled_from(YAML_TOKENS),
+)
 documents = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.one_of(st.sampled_from(CONFIG_KEYS), st.text(max_size=5)),
-                                               children, max_size=5)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(CONFIG_KEYS), st.text(max_size=5)), children, max_size=5),
+    ),
     max_leaves=20,
 )
 
@@ -251,7 +441,7 @@ def _mutate(text: str, data: st.DataObject) -> str:
             break
         at = data.draw(st.integers(0, len(text) - 1))
         piece = data.draw(st.sampled_from(("", "[", ":", "\n", " ", "!!", "'", "-", "\x00", "\t", "&a", "*a")))
-        text = text[:at] + piece + text[at + data.draw(st.integers(0, 2)):]
+        text = text[:at] + piece + text[at + data.draw(st.integers(0, 2)) :]
     return text
 
 
@@ -284,12 +474,19 @@ def test_config_and_params_files_from_bytes(tmp_path_factory: pytest.TempPathFac
 
 
 def _valid_manifest() -> dict[str, Any]:
-    return Manifest.from_dict({
-        "schema_version": 1, "id": "20261122-103000-000ab12cd", "project": "p", "status": "succeeded",
-        "started_at": "2026-11-22T10:30:00.000Z", "image": {"reference": "paddle:3.2.0"},
-        "command": {"script": "train.py", "module": None}, "params": {"values": {"lr": 0.1}, "sources": {}},
-        "metrics": {"file": "metrics.jsonl", "summary": {"acc": {"last": 0.9, "min": 0.1, "max": 0.9}}},
-    }).to_dict()
+    return Manifest.from_dict(
+        {
+            "schema_version": 1,
+            "id": "20261122-103000-000ab12cd",
+            "project": "p",
+            "status": "succeeded",
+            "started_at": "2026-11-22T10:30:00.000Z",
+            "image": {"reference": "paddle:3.2.0"},
+            "command": {"script": "train.py", "module": None},
+            "params": {"values": {"lr": 0.1}, "sources": {}},
+            "metrics": {"file": "metrics.jsonl", "summary": {"acc": {"last": 0.9, "min": 0.1, "max": 0.9}}},
+        }
+    ).to_dict()
 
 
 def _replace_fields(document: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
@@ -301,8 +498,9 @@ def _replace_fields(document: dict[str, Any], data: st.DataObject) -> dict[str, 
 
 @MANY
 @given(st.data())
-def test_manifests_never_break_loading_or_listing(tmp_path_factory: pytest.TempPathFactory,
-                                                   data: st.DataObject) -> None:
+def test_manifests_never_break_loading_or_listing(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
     _count("manifest.yaml")
     kind = data.draw(st.sampled_from(("bytes", "mutated", "wrong-types")))
     if kind == "bytes":
@@ -323,6 +521,7 @@ def test_manifests_never_break_loading_or_listing(tmp_path_factory: pytest.TempP
 
 
 # -- archives ---------------------------------------------------------------------------------------------------------
+
 
 @functools.cache
 def _good_package() -> tuple[bytes, dict[str, bytes]]:
@@ -375,8 +574,11 @@ def test_archives_verify_and_unpack(tmp_path_factory: pytest.TempPathFactory, da
         raw = good[:at] + data.draw(st.binary(min_size=1, max_size=1024)) + good[at:]
     else:
         name = data.draw(st.sampled_from(("/etc/pwned", "../pwned", "a/../../pwned", "ok/../x", "MODEL.yaml")))
-        member_type = data.draw(st.sampled_from((tarfile.REGTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE,
-                                                 tarfile.FIFOTYPE, tarfile.DIRTYPE)))
+        member_type = data.draw(
+            st.sampled_from(
+                (tarfile.REGTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE, tarfile.DIRTYPE)
+            )
+        )
         raw = _tar_with(name, member_type, "../../etc/passwd")[:-1024] + good  # the evil member comes first
     folder = tmp_path_factory.mktemp("pkg")
     package = folder / "digits-1.0.0.tar"
@@ -393,6 +595,7 @@ def test_archives_verify_and_unpack(tmp_path_factory: pytest.TempPathFactory, da
 
 
 # -- YAML payloads ----------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_python_object_yaml_is_rejected_everywhere(tmp_path: Path, payload: str) -> None:
@@ -434,6 +637,7 @@ def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
 
 # -- the CLI itself ---------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def cli_project() -> Path:
     root = _temporary_folder("pdctl-fuzz-cli-") / "proj"
@@ -454,10 +658,14 @@ CLI_OPTIONS = ("-p", "--label", "--env", "--gpus", "--mount", "--shm-size", "--m
 
 
 @CLI_RUNS
-@given(st.sampled_from(("train", "runs-list", "export")), st.sampled_from(CLI_OPTIONS),
-       st.one_of(argv_text, yaml_soup, st.sampled_from(YAML_TOKENS)))
-def test_cli_never_crashes_on_bad_options(cli_project: Path, monkeypatch: pytest.MonkeyPatch, command: str,
-                                          option: str, value: str) -> None:
+@given(
+    st.sampled_from(("train", "runs-list", "export")),
+    st.sampled_from(CLI_OPTIONS),
+    st.one_of(argv_text, yaml_soup, st.sampled_from(YAML_TOKENS)),
+)
+def test_cli_never_crashes_on_bad_options(
+    cli_project: Path, monkeypatch: pytest.MonkeyPatch, command: str, option: str, value: str
+) -> None:
     """In-process through Typer's runner: an error is a PaddlectlError (one line at the boundary) or a usage exit."""
     from typer.testing import CliRunner
 
@@ -468,14 +676,20 @@ def test_cli_never_crashes_on_bad_options(cli_project: Path, monkeypatch: pytest
     if command == "train":
         args = ["train", "--dry-run", option, value, "train.py"]
     elif command == "runs-list":
-        args = ["runs", "list", "--json", random.Random(value).choice(("--where", "--label", "--param", "--since",
-                                                                      "--sort", "--status")), value]
+        args = [
+            "runs",
+            "list",
+            "--json",
+            random.Random(value).choice(("--where", "--label", "--param", "--since", "--sort", "--status")),
+            value,
+        ]
     else:
         args = ["export", "--random-init", "--model", "m:f", "--input", value, "-o", "out"]
     result = CliRunner().invoke(app, args, catch_exceptions=True)
     error = result.exception
     assert error is None or isinstance(error, PaddlectlError | SystemExit), (
-        f"{args!r} raised {type(error).__name__}: {error}")
+        f"{args!r} raised {type(error).__name__}: {error}"
+    )
     if command == "export" and isinstance(error, PaddlectlError):
         assert "--input" in error.message or "input" in error.message, error.message
 
@@ -496,9 +710,15 @@ NASTY = (
 def test_cli_subprocess_gives_one_line_errors(cli_project: Path, args: list[str]) -> None:
     """The real entry point (`python -m paddlectl`): never a traceback or an internal error for bad input."""
     _count("CLI (subprocess)")
-    result = subprocess.run([sys.executable, "-m", "paddlectl", *args], cwd=cli_project, capture_output=True,
-                            text=True, timeout=60, check=False,
-                            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "DOCKER_HOST": "unix:///nonexistent"})
+    result = subprocess.run(
+        [sys.executable, "-m", "paddlectl", *args],
+        cwd=cli_project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "DOCKER_HOST": "unix:///nonexistent"},
+    )
     output = result.stdout + result.stderr
     assert "Traceback" not in output and "internal error" not in output, output
     if args[:2] == ["runs", "list"] and "--json" in args:
@@ -516,4 +736,3 @@ def test_counts_are_real() -> None:
         pytest.skip("run with the whole module to count")
     for name, count in TRIED.items():
         assert count >= 8 if "CLI" in name else count >= 150, (name, count)
-

@@ -33,14 +33,19 @@ RUN_ID = "20261122-103000-000ab12cd"
 
 def _versions() -> tuple[Manifest, Manifest]:
     old = Manifest(
-        id=RUN_ID, project="crash", status=RunStatus.RUNNING, started_at="2026-11-22T10:30:00.000Z",
-        image=ImageRecord("paddlectl-test/paddle:3.2.0-cpu"), command=CommandRecord("train.py", None),
+        id=RUN_ID,
+        project="crash",
+        status=RunStatus.RUNNING,
+        started_at="2026-11-22T10:30:00.000Z",
+        image=ImageRecord("paddlectl-test/paddle:3.2.0-cpu"),
+        command=CommandRecord("train.py", None),
     )
     old.metrics["summary"] = {f"layer{i}.grad_norm": {"last": -0.5 * i, "max": 2.0} for i in range(5000)}
     new = copy.deepcopy(old)
     new.status, new.exit_code, new.ended_at = RunStatus.SUCCEEDED, 0, "2026-11-22T10:31:00.000Z"
-    new.metrics["summary"] = {name: {**entry, "last": entry["last"] + 1}
-                              for name, entry in old.metrics["summary"].items()}
+    new.metrics["summary"] = {
+        name: {**entry, "last": entry["last"] + 1} for name, entry in old.metrics["summary"].items()
+    }
     return old, new
 
 
@@ -118,6 +123,7 @@ def test_sigkill_during_manifest_writes_leaves_a_valid_manifest(tmp_path: Path) 
     trials = 0
     end_fraction = 1.0
     begin = time.monotonic()
+
     def go_on() -> bool:
         elapsed = time.monotonic() - begin
         if trials < TRIALS and elapsed < TIME_BUDGET_SECONDS:
@@ -133,8 +139,9 @@ def test_sigkill_during_manifest_writes_leaves_a_valid_manifest(tmp_path: Path) 
         # first write, where the temporary file is written, fsynced and renamed: a staircase on the delay, later
         # after a kill that left the old manifest, earlier after one that left the new.
         near_end = trials % 2 == 0
-        delay = (end_fraction + rng.uniform(-0.02, 0.02)) * write_seconds if near_end else \
-            rng.uniform(0, 2 * write_seconds)
+        delay = (
+            (end_fraction + rng.uniform(-0.02, 0.02)) * write_seconds if near_end else rng.uniform(0, 2 * write_seconds)
+        )
         time.sleep(delay)
         _kill(pid)
         os.close(signals)
@@ -150,8 +157,10 @@ def test_sigkill_during_manifest_writes_leaves_a_valid_manifest(tmp_path: Path) 
             assert RunStore.load(paths).manifest is not None
     elapsed = time.monotonic() - begin
     leftovers = sorted(_temporary_files(paths.root))
-    print(f"\nmanifest kill -9: {trials} trials in {elapsed:.1f} s (one write {write_seconds * 1000:.0f} ms): "
-          f"{outcomes}, broken 0")
+    print(
+        f"\nmanifest kill -9: {trials} trials in {elapsed:.1f} s (one write {write_seconds * 1000:.0f} ms): "
+        f"{outcomes}, broken 0"
+    )
     assert trials >= 100, f"only {trials} trials fit in {TIME_BUDGET_SECONDS:.0f} s"
     assert outcomes["old"] and outcomes["new"], f"the kills did not land in different writes: {outcomes}"
     # A kill between the temporary file's creation and its rename leaves that file: proof the dangerous window was
@@ -166,9 +175,15 @@ def _listing_ignores_temporary_files(project: Path, versions: tuple[Manifest, Ma
     import json
 
     (project / "paddlectl.yaml").write_text("project: crash\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "paddlectl", "runs", "list", "--json"], cwd=project,
-                            capture_output=True, text=True, timeout=120, check=False,
-                            env={**os.environ, "DOCKER_HOST": "unix:///nonexistent"})
+    result = subprocess.run(
+        [sys.executable, "-m", "paddlectl", "runs", "list", "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent"},
+    )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     rows = rows["runs"] if isinstance(rows, dict) else rows

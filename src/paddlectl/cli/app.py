@@ -20,27 +20,47 @@ class RootGroup(LazyCommandGroup):
     """
 
     lazy = {  # noqa: RUF012 - read-only table
-        "doctor": LazyCommand("paddlectl.cli.doctor:command", "Check the engine, GPU support, images, git, run "
-                              "store and disk; exit 1 if a required check fails."),
-        "init": LazyCommand("paddlectl.cli.init:command", "Write a commented paddlectl.yaml and create the "
-                            ".paddlectl/ run store (git-ignored)."),
-        "export": LazyCommand("paddlectl.cli.export:command", "Export a model to a static graph in a pinned image "
-                              "and verify the predictor matches the dynamic graph."),
-        "package": LazyCommand("paddlectl.cli.package:command", "Package an export as NAME-VERSION.tar: inference "
-                               "files, MODEL.yaml, SHA256SUMS (and a signature)."),
-        "verify": LazyCommand("paddlectl.cli.verify:command", "Check every checksum, the file list, the model card "
-                              "and the signature; exit 4 tampered, 5 unsigned."),
-        "unpack": LazyCommand("paddlectl.cli.unpack:command", "Verify a package and unpack it; links, devices and "
-                              "paths outside DIR are refused, nothing half-written."),
-        "keys": LazyCommand("paddlectl.cli.keys:app", "Create the ed25519 keys that sign packages (package --sign) "
-                            "and check them (verify --key)."),
+        "doctor": LazyCommand(
+            "paddlectl.cli.doctor:command",
+            "Check the engine, GPU support, images, git, run store and disk; exit 1 if a required check fails.",
+        ),
+        "init": LazyCommand(
+            "paddlectl.cli.init:command",
+            "Write a commented paddlectl.yaml and create the .paddlectl/ run store (git-ignored).",
+        ),
+        "export": LazyCommand(
+            "paddlectl.cli.export:command",
+            "Export a model to a static graph in a pinned image and verify the predictor matches the dynamic graph.",
+        ),
+        "package": LazyCommand(
+            "paddlectl.cli.package:command",
+            "Package an export as NAME-VERSION.tar: inference files, MODEL.yaml, SHA256SUMS (and a signature).",
+        ),
+        "verify": LazyCommand(
+            "paddlectl.cli.verify:command",
+            "Check every checksum, the file list, the model card and the signature; exit 4 tampered, 5 unsigned.",
+        ),
+        "unpack": LazyCommand(
+            "paddlectl.cli.unpack:command",
+            "Verify a package and unpack it; links, devices and paths outside DIR are refused, nothing half-written.",
+        ),
+        "keys": LazyCommand(
+            "paddlectl.cli.keys:app",
+            "Create the ed25519 keys that sign packages (package --sign) and check them (verify --key).",
+        ),
         "runs": LazyCommand("paddlectl.cli.runs:app", "List, inspect, compare, clean up and gate recorded runs."),
-        "image": LazyCommand("paddlectl.cli.image:app", "Build the base, dev and prod images (tagged by content) "
-                             "and list the ones built for this project."),
-        "dev": LazyCommand("paddlectl.cli.dev:command", "Start JupyterLab in the dev image on this project, as you, "
-                           "on 127.0.0.1; print its URL with a token."),
-        "reproduce": LazyCommand("paddlectl.cli.reproduce:command", "Run RUN again (same image digest, commit + "
-                                 "patch, params, settings) and compare its metrics."),
+        "image": LazyCommand(
+            "paddlectl.cli.image:app",
+            "Build the base, dev and prod images (tagged by content) and list the ones built for this project.",
+        ),
+        "dev": LazyCommand(
+            "paddlectl.cli.dev:command",
+            "Start JupyterLab in the dev image on this project, as you, on 127.0.0.1; print its URL with a token.",
+        ),
+        "reproduce": LazyCommand(
+            "paddlectl.cli.reproduce:command",
+            "Run RUN again (same image digest, commit + patch, params, settings) and compare its metrics.",
+        ),
         "train": LazyCommand(
             "paddlectl.cli.train:command",
             "Train a script in a pinned PaddlePaddle container and record the run.",
@@ -77,7 +97,6 @@ def root(
     """Train PaddlePaddle models in pinned containers, record every run, export and package them."""
     if debug:
         out.debug = True
-
 
 
 def main() -> None:

@@ -10,14 +10,22 @@ from paddlectl.cli.output import out
 
 
 def command(
-    image: Annotated[str | None, typer.Option(
-        "--image", metavar="TAG", help="Dev image (default: the newest one built by 'paddlectl image build dev').")
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image", metavar="TAG", help="Dev image (default: the newest one built by 'paddlectl image build dev')."
+        ),
     ] = None,
-    port: Annotated[int | None, typer.Option(
-        "--port", metavar="N", help="Loopback port for JupyterLab (default: a free one).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", metavar="N", help="Loopback port for JupyterLab (default: a free one).")
+    ] = None,
     stop: Annotated[bool, typer.Option("--stop", help="Stop and remove the project's dev container.")] = False,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", metavar="SECONDS", help="How long to wait for JupyterLab to answer (0: do not wait).")] = 120.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", metavar="SECONDS", help="How long to wait for JupyterLab to answer (0: do not wait)."
+        ),
+    ] = 120.0,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Start JupyterLab in the dev image on this project, as you, on 127.0.0.1; print its URL with a token.
@@ -41,8 +49,11 @@ def command(
         if json_output:
             out.json({"stopped": stopped})
             return
-        out.status(f"stopped {len(stopped)} dev container(s) of {project.config.name}" if stopped
-                   else f"no dev container of {project.config.name} was running")
+        out.status(
+            f"stopped {len(stopped)} dev container(s) of {project.config.name}"
+            if stopped
+            else f"no dev container of {project.config.name} was running"
+        )
         return
     if not json_output:
         out.status(f"starting JupyterLab for {project.config.name} ...")
@@ -52,5 +63,7 @@ def command(
         return
     out.data(session.url)
     what = "already running" if session.reused else "running"
-    out.status(f"JupyterLab {what} in {session.container_id[:12]} ({session.image}), project mounted at "
-               f"/workspace; stop it with: paddlectl dev --stop")
+    out.status(
+        f"JupyterLab {what} in {session.container_id[:12]} ({session.image}), project mounted at "
+        f"/workspace; stop it with: paddlectl dev --stop"
+    )

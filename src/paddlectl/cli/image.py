@@ -82,20 +82,31 @@ class BuildView:
                     out.console.print(line, markup=False, highlight=False)
 
 
-
-
 @app.command("build")
 def build(
-    role: Annotated[ImageRole, typer.Argument(help="base, dev (builds base first) or prod (serves --package).",
-                                              case_sensitive=False, show_default=False)],
-    paddle_image: Annotated[str | None, typer.Option(
-        "--paddle-image", metavar="IMAGE",
-        help="Pinned Paddle image to build on (default: the project's image for its GPU setting).")] = None,
-    package: Annotated[Path | None, typer.Option(
-        "--package", metavar="PKG", help="prod: the NAME-X.Y.Z.tar to serve (verified before and during the build).")
+    role: Annotated[
+        ImageRole,
+        typer.Argument(
+            help="base, dev (builds base first) or prod (serves --package).", case_sensitive=False, show_default=False
+        ),
+    ],
+    paddle_image: Annotated[
+        str | None,
+        typer.Option(
+            "--paddle-image",
+            metavar="IMAGE",
+            help="Pinned Paddle image to build on (default: the project's image for its GPU setting).",
+        ),
     ] = None,
-    key: Annotated[Path | None, typer.Option(
-        "--key", metavar="PUB", help="prod: require a valid signature by this public key.")] = None,
+    package: Annotated[
+        Path | None,
+        typer.Option(
+            "--package", metavar="PKG", help="prod: the NAME-X.Y.Z.tar to serve (verified before and during the build)."
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", metavar="PUB", help="prod: require a valid signature by this public key.")
+    ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Build even when the content tag already exists.")] = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -173,6 +184,12 @@ def _table(rows: list[ImageRow]) -> None:
         image = row.image
         state = row.state
         colour = colours.get(state)
-        table.add_row(image.role, image.tag, image.id[7:19], human_size(image.size), image.built_at,
-                      f"[{colour}]{state}[/{colour}]" if colour else state)
+        table.add_row(
+            image.role,
+            image.tag,
+            image.id[7:19],
+            human_size(image.size),
+            image.built_at,
+            f"[{colour}]{state}[/{colour}]" if colour else state,
+        )
     out.table(table)

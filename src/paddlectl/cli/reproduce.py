@@ -50,8 +50,9 @@ def command(
             table.add_column(column)
         for metric in verdict.metrics:
             colour = {"identical": "green", "within-tolerance": "yellow"}.get(metric.verdict, "red")
-            table.add_row(metric.name, _fmt(metric.original), _fmt(metric.reproduced),
-                          f"[{colour}]{metric.verdict}[/{colour}]")
+            table.add_row(
+                metric.name, _fmt(metric.original), _fmt(metric.reproduced), f"[{colour}]{metric.verdict}[/{colour}]"
+            )
         out.table(table)
         out.status(f"verdict: {verdict.overall} (run {outcome.manifest.id} {outcome.manifest.status.value})")
     raise typer.Exit(0 if verdict.reproduced else 1)

@@ -47,19 +47,35 @@ def _store() -> tuple[RunStore, str, Path]:
 
 @app.command("list")
 def list_command(
-    status: Annotated[list[str] | None, typer.Option("--status", help="running, succeeded, failed, interrupted, "
-                                                     "lost, bad or ended; repeatable or comma-separated.")] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="running, succeeded, failed, interrupted, lost, bad or ended; repeatable or comma-separated.",
+        ),
+    ] = None,
     label: Annotated[list[str] | None, typer.Option("--label", help="KEY=VALUE (or KEY); repeatable.")] = None,
-    image: Annotated[str | None, typer.Option("--image", help="Image reference, id or digest containing this "
-                                              "(or a glob).")] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="Image reference, id or digest containing this (or a glob).")
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", help="Started after: an age (2d, 12h) or a date.")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="KEY=VALUE a param must have; repeatable.")] = None,
-    where: Annotated[list[str] | None, typer.Option("--where", help="'acc>=0.9': metric (last value) or param "
-                                                    "against a value; ops >= <= > < == !=; repeatable.")] = None,
-    sort: Annotated[list[str] | None, typer.Option("--sort", help="Metric, param or column; '-' = descending "
-                                                   "(-acc); comma-separated keys. Default: newest first.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help=f"At most N rows (table default {TABLE_LIMIT}; "
-                                              "0 = all).")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where", help="'acc>=0.9': metric (last value) or param against a value; ops >= <= > < == !=; repeatable."
+        ),
+    ] = None,
+    sort: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sort",
+            help="Metric, param or column; '-' = descending (-acc); comma-separated keys. Default: newest first.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help=f"At most N rows (table default {TABLE_LIMIT}; 0 = all).")
+    ] = None,
     columns: Annotated[str | None, typer.Option("--columns", help="Table/CSV columns: id,status,lr,acc,...")] = None,
     json_output: JsonOption = False,
     csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
@@ -72,8 +88,16 @@ def list_command(
     if json_output and csv_output:
         raise UsageError("--json and --csv exclude each other", hint="choose one")
     table = not (json_output or csv_output)
-    query = RunQuery.parse(status=status or (), label=label or (), image=image, since=since, param=param or (),
-                           where=where or (), sort=sort or (), limit=TABLE_LIMIT if table and limit is None else limit)
+    query = RunQuery.parse(
+        status=status or (),
+        label=label or (),
+        image=image,
+        since=since,
+        param=param or (),
+        where=where or (),
+        sort=sort or (),
+        limit=TABLE_LIMIT if table and limit is None else limit,
+    )
     store, _, _ = _store()
     listing = list_runs(store, query, _connect)
     for warning in listing.warnings:
@@ -173,8 +197,9 @@ def diff_command(
 @app.command("logs")
 def logs_command(
     run: RunArgument,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new output while the run is "
-                                         "marked running.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new output while the run is marked running.")
+    ] = False,
 ) -> None:
     """Print a run's saved output; -f follows it until the run ends (Ctrl-C stops following)."""
     from paddlectl.runs.cleanup import run_status
@@ -223,8 +248,9 @@ def stop_command(
 @app.command("rm")
 def rm_command(
     runs: Annotated[list[str], typer.Argument(help="Runs to remove.")],
-    force: Annotated[bool, typer.Option("--force", help="Also remove running runs (stopping their container).")]
-    = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also remove running runs (stopping their container).")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -248,10 +274,12 @@ def rm_command(
 @app.command("gc")
 def gc_command(
     keep: Annotated[int | None, typer.Option("--keep", help="Keep the newest N ended runs.")] = None,
-    older_than: Annotated[str | None, typer.Option("--older-than", help="Only runs started longer ago "
-                                                   "(30d, 12h).")] = None,
-    status: Annotated[list[str] | None, typer.Option("--status", help="Only these statuses "
-                                                     "(failed,interrupted,...).")] = None,
+    older_than: Annotated[
+        str | None, typer.Option("--older-than", help="Only runs started longer ago (30d, 12h).")
+    ] = None,
+    status: Annotated[
+        list[str] | None, typer.Option("--status", help="Only these statuses (failed,interrupted,...).")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -267,8 +295,15 @@ def gc_command(
     if "running" in statuses or "bad" in statuses:
         raise UsageError("gc only removes ended runs", hint="use 'paddlectl runs rm RUN' (with --force if running)")
     store, project_name, _ = _store()
-    report = collect_garbage(store, project_name, keep=keep, older_than=parse_duration(older_than) if older_than
-                             else None, statuses=statuses, dry_run=dry_run, engine_factory=_connect)
+    report = collect_garbage(
+        store,
+        project_name,
+        keep=keep,
+        older_than=parse_duration(older_than) if older_than else None,
+        statuses=statuses,
+        dry_run=dry_run,
+        engine_factory=_connect,
+    )
     for warning in report.warnings:
         out.warn(warning)
     if json_output:
@@ -307,8 +342,13 @@ def plot_command(
     lines = collect_lines(chosen, metric)
     written = plot_png(lines, metric, output)
     if json_output:
-        out.json({"output": str(written), "metric": metric,
-                  "runs": [{"id": line.run, "points": len(line.points)} for line in lines]})
+        out.json(
+            {
+                "output": str(written),
+                "metric": metric,
+                "runs": [{"id": line.run, "points": len(line.points)} for line in lines],
+            }
+        )
         return
     out.status(f"wrote {written} ({metric}, {len(lines)} run(s))")
     for line in lines:
@@ -320,13 +360,16 @@ def plot_command(
 def gate_command(
     run: RunArgument,
     baseline: Annotated[str | None, typer.Option("--baseline", help="Run to compare against.")] = None,
-    metric: Annotated[list[str] | None, typer.Option("--metric", help="Metric to hold against the baseline; "
-                                                     "repeatable.")] = None,
-    max_drop: Annotated[str, typer.Option("--max-drop", help="Allowed regression: 2% (of the baseline) or an "
-                                          "absolute 0.01.")] = "0",
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="Metric to hold against the baseline; repeatable.")
+    ] = None,
+    max_drop: Annotated[
+        str, typer.Option("--max-drop", help="Allowed regression: 2% (of the baseline) or an absolute 0.01.")
+    ] = "0",
     lower_is_better: Annotated[bool, typer.Option("--lower-is-better", help="The metrics are loss-like.")] = False,
-    require: Annotated[list[str] | None, typer.Option("--require", help="'acc>=0.95' the run must satisfy; "
-                                                      "repeatable.")] = None,
+    require: Annotated[
+        list[str] | None, typer.Option("--require", help="'acc>=0.95' the run must satisfy; repeatable.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Check a run against a baseline and requirements; exit 1 when any check fails."""

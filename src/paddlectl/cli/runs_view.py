@@ -23,8 +23,14 @@ if TYPE_CHECKING:
     from paddlectl.runs.manifest import Manifest
     from paddlectl.runs.store import RunPaths
 
-STATUS_STYLES = {"running": "cyan", "succeeded": "green", "failed": "red", "interrupted": "yellow",
-                 "lost": "magenta", "bad": "bold red"}
+STATUS_STYLES = {
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "red",
+    "interrupted": "yellow",
+    "lost": "magenta",
+    "bad": "bold red",
+}
 MAX_PARAMS = 4
 MAX_METRICS = 4
 BASE_COLUMNS = ["id", "name", "status", "image", "commit"]
@@ -37,6 +43,7 @@ def _table(**options: Any) -> Table:
 
 
 # ---- formatting values ------------------------------------------------------------------------------------
+
 
 def fmt(value: Any) -> str:
     if value is None:
@@ -99,6 +106,7 @@ def _running_duration(row: dict[str, Any]) -> str:
 
 # ---- runs list ----------------------------------------------------------------------------------------------
 
+
 def default_columns(rows: list[dict[str, Any]]) -> list[str]:
     """Base columns, the params that vary between these runs, the most common metrics, duration, start."""
     values: dict[str, set[str]] = {}
@@ -160,8 +168,7 @@ def print_list(rows: list[dict[str, Any]], columns: list[str] | None, total: int
         table.add_row(*(cell(row, column) for column in chosen))
     out.table(table)
     if matched > len(rows):
-        out.status(f"[dim]showing {len(rows)} of {matched} matching runs ({total} in all); "
-                   "--limit 0 shows all[/dim]")
+        out.status(f"[dim]showing {len(rows)} of {matched} matching runs ({total} in all); --limit 0 shows all[/dim]")
 
 
 def write_csv(rows: list[dict[str, Any]], columns: list[str] | None) -> None:
@@ -202,6 +209,7 @@ def _csv_value(value: Any) -> Any:
 
 
 # ---- runs show ----------------------------------------------------------------------------------------------
+
 
 def _kv_table() -> Table:
     table = Table(box=None, show_header=False, pad_edge=False)
@@ -297,6 +305,7 @@ def _print_metrics(metrics: dict[str, Any], paths: RunPaths) -> None:
 
 # ---- runs compare / diff ------------------------------------------------------------------------------------
 
+
 def print_comparison(comparison: Comparison, manifests: list[Manifest]) -> None:
     table = _table()
     table.add_column("")
@@ -363,15 +372,18 @@ def print_diff(diff: RunDiff, show_patch: bool = False) -> None:
 
 # ---- runs gate ---------------------------------------------------------------------------------------------
 
+
 def print_gate(report: GateReport) -> None:
     table = _table()
     for column in ("check", "actual", "baseline", "limit", "result", "detail"):
-        table.add_column(column, justify="right" if column in ("actual", "baseline", "limit") else "left",
-                         overflow="fold")
+        table.add_column(
+            column, justify="right" if column in ("actual", "baseline", "limit") else "left", overflow="fold"
+        )
     for check in report.checks:
         result = Text("PASS", style="green") if check.passed else Text("FAIL", style="bold red")
-        table.add_row(escape(check.check), fmt(check.actual), fmt(check.baseline), fmt(check.limit), result,
-                      escape(check.message))
+        table.add_row(
+            escape(check.check), fmt(check.actual), fmt(check.baseline), fmt(check.limit), result, escape(check.message)
+        )
     out.table(table)
     failed = sum(not check.passed for check in report.checks)
     if failed:

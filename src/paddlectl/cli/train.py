@@ -41,16 +41,21 @@ class CliTrainEvents:
         if self._pull is None:
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-            self._pull = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                  console=out.console, transient=True)
+            self._pull = Progress(
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=out.console, transient=True
+            )
             self._pull.start()
         if not progress.layer:
             return
         task = self._tasks.get(progress.layer)
         if task is None:
             task = self._tasks[progress.layer] = self._pull.add_task(progress.layer, total=progress.total)
-        self._pull.update(task, description=f"{progress.layer} {progress.status}", completed=progress.current or 0,
-                          total=progress.total)
+        self._pull.update(
+            task,
+            description=f"{progress.layer} {progress.status}",
+            completed=progress.current or 0,
+            total=progress.total,
+        )
 
     def close(self) -> None:
         if self._pull is not None:
@@ -58,9 +63,14 @@ class CliTrainEvents:
 
 
 def command(
-    argv: Annotated[list[str] | None, typer.Argument(
-        metavar="SCRIPT [-- SCRIPT_ARGS...]", help="The training script (a path in the project) and its arguments.",
-        show_default=False)] = None,
+    argv: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="SCRIPT [-- SCRIPT_ARGS...]",
+            help="The training script (a path in the project) and its arguments.",
+            show_default=False,
+        ),
+    ] = None,
     module: Annotated[str | None, typer.Option("-m", "--module", help="Run a module (python -m) instead.")] = None,
     image: Annotated[str | None, typer.Option("--image", help="Pinned image (default from paddlectl.yaml).")] = None,
     param: Annotated[
@@ -99,10 +109,26 @@ def command(
     positional = list(argv or [])
     script = None if module else (positional.pop(0) if positional else None)
     request = TrainRequest(
-        script=script, module=module, script_args=positional, image=image, params=list(param or []),
-        params_file=params_file, gpus=gpus, nproc=nproc, name=name, labels=list(label or []),
-        env=list(env or []), mounts=list(mount or []), shm_size=shm_size, memory=memory, detach=detach, keep=keep,
-        pull=pull, require_clean=require_clean, code_writable=code_writable, grace_seconds=grace,
+        script=script,
+        module=module,
+        script_args=positional,
+        image=image,
+        params=list(param or []),
+        params_file=params_file,
+        gpus=gpus,
+        nproc=nproc,
+        name=name,
+        labels=list(label or []),
+        env=list(env or []),
+        mounts=list(mount or []),
+        shm_size=shm_size,
+        memory=memory,
+        detach=detach,
+        keep=keep,
+        pull=pull,
+        require_clean=require_clean,
+        code_writable=code_writable,
+        grace_seconds=grace,
     )
     project = open_project()
     prepared = prepare(request, project, Path.cwd())
@@ -141,8 +167,11 @@ def _summary(manifest: dict[str, Any]) -> None:
     out.status(f"[{colour}]run {manifest['id']} {status}[/{colour}]{reason}")
     summary = (manifest.get("metrics") or {}).get("summary") or {}
     if summary:
-        shown = ", ".join(f"{name}={values.get('last'):.4g}" for name, values in list(summary.items())[:8]
-                          if isinstance(values.get("last"), (int, float)))
+        shown = ", ".join(
+            f"{name}={values.get('last'):.4g}"
+            for name, values in list(summary.items())[:8]
+            if isinstance(values.get("last"), (int, float))
+        )
         out.status(f"  metrics: {shown}")
     if manifest.get("duration_seconds") is not None:
         out.status(f"  duration: {manifest['duration_seconds']:.1f}s, log: {manifest['logs'].get('lines', 0)} lines")

@@ -58,7 +58,7 @@ def translated_errors(action: str) -> Iterator[None]:
         raise PaddlectlError(f"{action}: {_explanation(exc)}", code=ExitCode.FAILED) from exc
     except docker.errors.APIError as exc:
         text = _explanation(exc)
-        if 'could not select device driver' in text:
+        if "could not select device driver" in text:
             raise UnavailableError(
                 f"{action}: GPUs were requested but this Docker engine has no NVIDIA runtime",
                 hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
@@ -148,8 +148,9 @@ class DockerContainer:
         with translated_errors("attaching to the container"):
             params = {"logs": 0, "stdout": 1, "stderr": 1, "stream": 1}
             headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
-            response = api._post(api._url("/containers/{0}/attach", self.id), headers=headers, params=params,
-                                 stream=True)
+            response = api._post(
+                api._url("/containers/{0}/attach", self.id), headers=headers, params=params, stream=True
+            )
             sock = api._get_raw_response_socket(response)
             api._disable_socket_timeout(sock)
         return _guarded(_demultiplexed(sock, response))
@@ -266,9 +267,8 @@ class DockerEngine:
             runtimes=tuple(sorted((info.get("Runtimes") or {}).keys())),
             default_runtime=str(info.get("DefaultRuntime", "")),
             docker_root_dir=str(info.get("DockerRootDir", "")),
-            nvidia_hook=_local_engine() and any(
-                shutil.which(tool) for tool in ("nvidia-container-runtime-hook", "nvidia-container-toolkit")
-            ),
+            nvidia_hook=_local_engine()
+            and any(shutil.which(tool) for tool in ("nvidia-container-runtime-hook", "nvidia-container-toolkit")),
         )
 
     def image(self, reference: str) -> ImageInfo | None:
@@ -385,8 +385,16 @@ class DockerEngine:
         lines = _BuildLines(on_event)
         with translated_errors(f"building {tag}"):
             stream = self._client.api.build(
-                path=str(context), dockerfile=dockerfile, tag=tag, buildargs=buildargs, labels=labels,
-                decode=True, rm=True, forcerm=True, pull=False, timeout=None,
+                path=str(context),
+                dockerfile=dockerfile,
+                tag=tag,
+                buildargs=buildargs,
+                labels=labels,
+                decode=True,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                timeout=None,
             )
             for event in stream:
                 if "error" in event:
@@ -444,7 +452,7 @@ class _BuildLines:
     def _line(self, line: str) -> None:
         line = _ANSI.sub("", line.rstrip("\r").rpartition("\r")[2])  # bars rewrite lines with \r; colours
         if line.startswith("Step ") and " : " in line:
-            number, _, instruction = line[len("Step "):].partition(" : ")
+            number, _, instruction = line[len("Step ") :].partition(" : ")
             self.step, self.last_output = f"step {number} ({_one_line(instruction, 70)})", None
         elif line.strip() and not line.startswith((" ---> ", "Removing intermediate container")):
             self.last_output = line.strip()

@@ -19,7 +19,10 @@ def digest_of(image: ImageInfo, repository: str) -> str | None:
 
 
 def resolve_image(
-    engine: ContainerEngine, reference: str, *, pull: bool,
+    engine: ContainerEngine,
+    reference: str,
+    *,
+    pull: bool,
     on_progress: Callable[[PullProgress], None] | None = None,
 ) -> tuple[PinnedImage, ImageInfo]:
     """Find the pinned image locally, pulling it when asked; a missing image is a one-line error with the fix."""

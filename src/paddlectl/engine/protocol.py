@@ -172,9 +172,7 @@ class ContainerEngine(Protocol):
         """The local image for a tag, digest or id, or None when absent."""
         ...
 
-    def pull(
-        self, reference: str, on_progress: Callable[[PullProgress], None] | None = None
-    ) -> ImageInfo: ...
+    def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo: ...
 
     def create(self, spec: ContainerSpec) -> Container:
         """Create (not start) a container. A failed create leaves nothing behind."""

@@ -28,8 +28,10 @@ EXPONENT_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)
 
 def exponent_floats(values: dict[str, Any]) -> dict[str, Any]:
     """Values such as `1e-3` that YAML 1.1 left as strings, read as the floats users meant."""
-    return {key: float(value) if isinstance(value, str) and EXPONENT_FLOAT.match(value) else value
-            for key, value in values.items()}
+    return {
+        key: float(value) if isinstance(value, str) and EXPONENT_FLOAT.match(value) else value
+        for key, value in values.items()
+    }
 
 
 def load_yaml(text: str, source: str) -> Any:

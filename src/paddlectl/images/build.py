@@ -68,8 +68,7 @@ class BuildResult:
     wheelhouse: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.image.as_dict(), "reused": self.reused, "seconds": self.seconds,
-                "wheelhouse": self.wheelhouse}
+        return {**self.image.as_dict(), "reused": self.reused, "seconds": self.seconds, "wheelhouse": self.wheelhouse}
 
 
 @dataclass(frozen=True)
@@ -123,8 +122,9 @@ class _Plan:
         return self.probe.paddle_version or self.paddle.labels.get("io.paddlectl.paddle-version") or "unknown"
 
 
-def build_images(connect: Callable[[], ContainerEngine], project: Project, request: BuildRequest,
-                 events: BuildEvents) -> list[BuildResult]:
+def build_images(
+    connect: Callable[[], ContainerEngine], project: Project, request: BuildRequest, events: BuildEvents
+) -> list[BuildResult]:
     """Build (or reuse) the requested image and the layers it stands on: dev builds the base first.
 
     Checks the request before connecting to the engine. Raises UsageError for an unpinned --paddle-image or an
@@ -132,22 +132,34 @@ def build_images(connect: Callable[[], ContainerEngine], project: Project, reque
     failed build.
     """
     if request.role is ImageRole.PROD and request.package is None:
-        raise UsageError("a prod image serves one package: pass --package NAME-X.Y.Z.tar",
-                         hint="make one with: paddlectl package EXPORT_DIR --name NAME --version X.Y.Z")
+        raise UsageError(
+            "a prod image serves one package: pass --package NAME-X.Y.Z.tar",
+            hint="make one with: paddlectl package EXPORT_DIR --name NAME --version X.Y.Z",
+        )
     if request.role is not ImageRole.PROD and (request.package is not None or request.key is not None):
         raise UsageError("--package and --key are for prod images", hint="drop them, or build prod")
     if request.package is not None and not request.package.is_file():
-        raise UsageError(f"--package {request.package}: no such file",
-                         hint="pass the NAME-X.Y.Z.tar that paddlectl package wrote")
+        raise UsageError(
+            f"--package {request.package}: no such file", hint="pass the NAME-X.Y.Z.tar that paddlectl package wrote"
+        )
     sources = image_sources()
     reference = request.paddle_image or project.config.image_for(project.config.gpus)
     PinnedImage.parse(reference)  # refuses latest, floating and untagged references before anything runs
     engine = connect()
     _, paddle = resolve_image(engine, reference, pull=False)
     events.status(f"probing {reference} for its Python and platform")
-    plan = _Plan(engine=engine, project=project, events=events, sources=sources, store=ImageStore(project.store),
-                 paddle_reference=reference, paddle=paddle, probe=probe_image(engine, paddle.id),
-                 rebuild=request.rebuild, common_args=_common_args(project.root))
+    plan = _Plan(
+        engine=engine,
+        project=project,
+        events=events,
+        sources=sources,
+        store=ImageStore(project.store),
+        paddle_reference=reference,
+        paddle=paddle,
+        probe=probe_image(engine, paddle.id),
+        rebuild=request.rebuild,
+        common_args=_common_args(project.root),
+    )
     if request.role is ImageRole.PROD:
         assert request.package is not None
         return [_build_prod(plan, request.package, request.key)]
@@ -170,8 +182,13 @@ def _build_base(plan: _Plan) -> BuildResult:
         "python": plan.probe.python,
         "platform": plan.probe.target.platform_tag,
     }
-    args = {**plan.common_args, "PADDLE_IMAGE": plan.paddle_reference, "PADDLE_IMAGE_ID": plan.paddle.id,
-            "PADDLE_IMAGE_DIGEST": plan.paddle_digest or "", "PADDLE_VERSION": plan.paddle_version}
+    args = {
+        **plan.common_args,
+        "PADDLE_IMAGE": plan.paddle_reference,
+        "PADDLE_IMAGE_ID": plan.paddle.id,
+        "PADDLE_IMAGE_DIGEST": plan.paddle_digest or "",
+        "PADDLE_VERSION": plan.paddle_version,
+    }
     return _build_or_reuse(plan, ImageRole.BASE, plan.paddle_version, inputs, plan.paddle_reference, args, lock)
 
 
@@ -204,15 +221,36 @@ def _build_prod(plan: _Plan, package: Path, key: Path | None) -> BuildResult:
         "serve_sha256": sha256_file(SERVE_SCRIPT),
         "verify_sha256": sha256_file(VERIFY_SCRIPT),
         "parent": {"id": plan.paddle.id, "digest": plan.paddle_digest},
-        "package": {"sha256": report.sha256, "name": name, "version": version, "format": card.get("format"),
-                    "paddle_version": card.get("paddle_version")},
+        "package": {
+            "sha256": report.sha256,
+            "name": name,
+            "version": version,
+            "format": card.get("format"),
+            "paddle_version": card.get("paddle_version"),
+        },
     }
-    args = {**plan.common_args, "PADDLE_IMAGE": plan.paddle_reference, "PADDLE_IMAGE_ID": plan.paddle.id,
-            "PADDLE_IMAGE_DIGEST": plan.paddle_digest or "", "PADDLE_VERSION": plan.paddle_version,
-            "PACKAGE_NAME": name, "PACKAGE_VERSION": version, "PACKAGE_SHA256": report.sha256}
+    args = {
+        **plan.common_args,
+        "PADDLE_IMAGE": plan.paddle_reference,
+        "PADDLE_IMAGE_ID": plan.paddle.id,
+        "PADDLE_IMAGE_DIGEST": plan.paddle_digest or "",
+        "PADDLE_VERSION": plan.paddle_version,
+        "PACKAGE_NAME": name,
+        "PACKAGE_VERSION": version,
+        "PACKAGE_SHA256": report.sha256,
+    }
     files = {"model.tar": package.resolve(), "serve.py": SERVE_SCRIPT, "verify_package.py": VERIFY_SCRIPT}
-    return _build_or_reuse(plan, ImageRole.PROD, f"{name}-{version}", inputs, plan.paddle_reference, args, None,
-                           files, {"package_path": str(package.resolve())})
+    return _build_or_reuse(
+        plan,
+        ImageRole.PROD,
+        f"{name}-{version}",
+        inputs,
+        plan.paddle_reference,
+        args,
+        None,
+        files,
+        {"package_path": str(package.resolve())},
+    )
 
 
 def _version_tuple(text: object) -> tuple[int, ...] | None:
@@ -258,11 +296,20 @@ def _build_or_reuse(
     existing = plan.engine.image(tag)
     if existing is not None and existing.labels.get(LABEL_INPUTS) == digest and not plan.rebuild:
         plan.events.status(f"{role.value}: {tag} is up to date (same inputs), reusing it")
-        earlier = next((image for image in plan.store.load().images if image.tag == tag and image.id == existing.id),
-                       None)
-        record = _record(role, tag, existing, inputs, digest, parent, extra,
-                         built_at=earlier.built_at if earlier else _created(existing),
-                         seconds=earlier.build_seconds if earlier else None)
+        earlier = next(
+            (image for image in plan.store.load().images if image.tag == tag and image.id == existing.id), None
+        )
+        record = _record(
+            role,
+            tag,
+            existing,
+            inputs,
+            digest,
+            parent,
+            extra,
+            built_at=earlier.built_at if earlier else _created(existing),
+            seconds=earlier.build_seconds if earlier else None,
+        )
         _save(plan, record)
         return BuildResult(record, reused=True, seconds=round(time.monotonic() - started, 2))
     wheelhouse = None
@@ -274,8 +321,10 @@ def _build_or_reuse(
             plan.events.status(f"{role.value}: wheels for Python {target.python} on {target.platform_tag}")
             house = ensure_wheelhouse(lock, target)
             wheelhouse = str(house.path)
-            plan.events.status(f"{role.value}: {len(house.files)} wheels "
-                                f"{'downloaded into' if house.downloaded else 'reused from'} {house.path}")
+            plan.events.status(
+                f"{role.value}: {len(house.files)} wheels "
+                f"{'downloaded into' if house.downloaded else 'reused from'} {house.path}"
+            )
             shutil.copyfile(lock.path, context / lock.path.name)
             for name in house.files:
                 _place(house.path / name, context / "wheels" / name)
@@ -290,11 +339,29 @@ def _build_or_reuse(
     return BuildResult(record, reused=False, seconds=seconds, wheelhouse=wheelhouse)
 
 
-def _record(role: ImageRole, tag: str, info: ImageInfo, inputs: dict[str, Any], digest: str, parent: str,
-            extra: dict[str, Any] | None, *, built_at: str, seconds: float | None) -> BuiltImage:
+def _record(
+    role: ImageRole,
+    tag: str,
+    info: ImageInfo,
+    inputs: dict[str, Any],
+    digest: str,
+    parent: str,
+    extra: dict[str, Any] | None,
+    *,
+    built_at: str,
+    seconds: float | None,
+) -> BuiltImage:
     return BuiltImage(
-        role=role.value, tag=tag, id=info.id, digest=digest_of(info, tag.rsplit(":", 1)[0]), size=info.size,
-        inputs=inputs, inputs_hash=digest, built_at=built_at, build_seconds=seconds, parent=parent,
+        role=role.value,
+        tag=tag,
+        id=info.id,
+        digest=digest_of(info, tag.rsplit(":", 1)[0]),
+        size=info.size,
+        inputs=inputs,
+        inputs_hash=digest,
+        built_at=built_at,
+        build_seconds=seconds,
+        parent=parent,
         extra=dict(extra or {}),
     )
 
@@ -337,10 +404,26 @@ def _common_args(root: Path) -> dict[str, str]:
     source, revision = "", ""
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        revision = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                  env=env, timeout=10, check=False).stdout.strip()
-        remote = subprocess.run(["git", "-C", str(root), "config", "--get", "remote.origin.url"],
-                                capture_output=True, text=True, env=env, timeout=10, check=False).stdout.strip()
+        revision = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+        remote = subprocess.run(
+            ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
         source = strip_url_credentials(remote)
-    return {"SOURCE": source, "REVISION": revision if len(revision) == 40 else "", "CREATED": _now(),
-            "PADDLECTL_VERSION": __version__}
+    return {
+        "SOURCE": source,
+        "REVISION": revision if len(revision) == 40 else "",
+        "CREATED": _now(),
+        "PADDLECTL_VERSION": __version__,
+    }

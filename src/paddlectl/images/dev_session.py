@@ -70,16 +70,26 @@ def check_port(port: int) -> int:
 
 def dev_spec(project: Project, image: str, port: int, token: str, uid: int, gid: int) -> ContainerSpec:
     """JupyterLab as uid:gid on the project (read-write), published on 127.0.0.1:PORT only."""
-    command = ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser",  # inside; published on loopback
-               f"--ServerApp.root_dir={WORKSPACE}", f"--IdentityProvider.token={token}"]
+    command = [
+        "jupyter",
+        "lab",
+        "--ip=0.0.0.0",
+        "--port=8888",
+        "--no-browser",  # inside; published on loopback
+        f"--ServerApp.root_dir={WORKSPACE}",
+        f"--IdentityProvider.token={token}",
+    ]
     if uid == 0:
         command.append("--allow-root")  # Jupyter refuses root otherwise; root here is the invoking user
     return ContainerSpec(
         image=image,
         command=command,
         labels={DEV_LABEL: project.config.name, "paddlectl.kind": "dev"},
-        environment={"HOME": "/tmp", "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter-runtime",  # noqa: S108 - in the container
-                     "PYTHONUNBUFFERED": "1"},
+        environment={
+            "HOME": "/tmp",  # noqa: S108 - in the container
+            "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter-runtime",  # noqa: S108 - in the container
+            "PYTHONUNBUFFERED": "1",
+        },
         mounts=[Mount(str(project.root), WORKSPACE)],
         working_dir=WORKSPACE,
         user=f"{uid}:{gid}",
@@ -113,28 +123,41 @@ class DevSessions:
         for image in sorted(store.load().images, key=lambda entry: entry.built_at, reverse=True):
             if image.role == ImageRole.DEV.value and self.engine.image(image.tag) is not None:
                 return image.tag
-        raise UsageError("no dev image has been built for this project",
-                         hint="build one: paddlectl image build dev (or pass --image TAG)")
+        raise UsageError(
+            "no dev image has been built for this project",
+            hint="build one: paddlectl image build dev (or pass --image TAG)",
+        )
 
-    def start(self, image: str | None, port: int | None, *, wait_seconds: float = 120.0,
-              uid: int | None = None, gid: int | None = None) -> DevSession:
+    def start(
+        self,
+        image: str | None,
+        port: int | None,
+        *,
+        wait_seconds: float = 120.0,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> DevSession:
         """Start JupyterLab (or return the running session) and wait until it answers; never two at once."""
         running = [container for container in self._containers() if container.state().running]
         if running:
             saved = self._saved()
             if saved.get("container_id") == running[0].id and image in (None, saved.get("image")):
-                return DevSession(running[0].id, str(saved["image"]), int(saved["port"]), str(saved["token"]),
-                                  reused=True)
-            raise UsageError(f"a dev container for {self.project.config.name} is already running "
-                             f"({running[0].id[:12]})", hint="stop it first: paddlectl dev --stop")
+                return DevSession(
+                    running[0].id, str(saved["image"]), int(saved["port"]), str(saved["token"]), reused=True
+                )
+            raise UsageError(
+                f"a dev container for {self.project.config.name} is already running ({running[0].id[:12]})",
+                hint="stop it first: paddlectl dev --stop",
+            )
         self._remove_stale()
         image = image or self.default_image()
         if self.engine.image(image) is None:
             raise UnavailableError(f"image {image} is not present locally", hint="paddlectl image build dev")
         port = check_port(port) if port is not None else free_loopback_port()
         token = secrets.token_hex(24)
-        spec = dev_spec(self.project, image, port, token, os.getuid() if uid is None else uid,
-                        os.getgid() if gid is None else gid)
+        spec = dev_spec(
+            self.project, image, port, token, os.getuid() if uid is None else uid, os.getgid() if gid is None else gid
+        )
         container = self.engine.create(spec)
         self.engine.start(container)
         session = DevSession(container.id, image, port, token)
@@ -167,9 +190,11 @@ class DevSessions:
                     code=ExitCode.FAILED,
                 )
             time.sleep(0.25)
-        raise PaddlectlError(f"JupyterLab did not answer on port {session.port} within {wait_seconds:.0f} s",
-                             hint="it may still be starting: open the URL again shortly, or paddlectl dev --stop",
-                             code=ExitCode.FAILED)
+        raise PaddlectlError(
+            f"JupyterLab did not answer on port {session.port} within {wait_seconds:.0f} s",
+            hint="it may still be starting: open the URL again shortly, or paddlectl dev --stop",
+            code=ExitCode.FAILED,
+        )
 
     def stop(self) -> list[str]:
         """Stop and remove every dev container of the project; returns their ids."""

@@ -58,8 +58,12 @@ class Marker:
     def matches(self, python: str) -> bool:
         version = _version_key(python)
         compare = {
-            "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+            "==": lambda a, b: a == b,
+            "!=": lambda a, b: a != b,
+            "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b,
+            ">": lambda a, b: a > b,
+            ">=": lambda a, b: a >= b,
         }
         return any(all(compare[op](version, bound) for op, bound in clauses) for clauses in self.alternatives)
 
@@ -145,11 +149,10 @@ def parse_lock(text: str, path: Path) -> LockFile:
                 hint="a lock pins every package exactly: name==1.2.3",
             )
         marker = Marker.parse(marker_text, where) if marker_text.strip() else None
-        requirements.append(
-            LockedRequirement(normalize_name(name), version, frozenset(hashes), marker, number)
-        )
-    return LockFile(path=path, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                    requirements=tuple(requirements))
+        requirements.append(LockedRequirement(normalize_name(name), version, frozenset(hashes), marker, number))
+    return LockFile(
+        path=path, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), requirements=tuple(requirements)
+    )
 
 
 def load_lock(path: Path) -> LockFile:

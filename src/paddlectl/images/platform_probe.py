@@ -51,9 +51,11 @@ def parse_probe_output(output: str, image: str) -> ImageProbe:
     for line in reversed(output.splitlines()):
         if line.startswith(MARKER):
             try:
-                data = json.loads(line[len(MARKER):])
+                data = json.loads(line[len(MARKER) :])
                 return ImageProbe(
-                    python=str(data["python"]), machine=str(data["machine"]), libc=str(data["libc"] or ""),
+                    python=str(data["python"]),
+                    machine=str(data["machine"]),
+                    libc=str(data["libc"] or ""),
                     libc_version=str(data["libc_version"] or ""),
                     paddle_version=str(data["paddle_version"]) if data.get("paddle_version") else None,
                     executable=str(data.get("executable") or ""),

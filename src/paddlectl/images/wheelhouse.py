@@ -102,8 +102,11 @@ def _run_pip(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
 
 
 def _pip_failure(result: subprocess.CompletedProcess[str], target: TargetPlatform) -> UnavailableError:
-    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines()
-             if line.strip() and not line.startswith("WARNING")]
+    lines = [
+        line.strip()
+        for line in (result.stderr + result.stdout).splitlines()
+        if line.strip() and not line.startswith("WARNING")
+    ]
     detail = next((line for line in reversed(lines) if line.startswith("ERROR")), lines[-1] if lines else "")
     if "No module named pip" in result.stderr:
         return UnavailableError(
@@ -141,10 +144,24 @@ def ensure_wheelhouse(
             (staging / "requirements.txt").write_text(
                 "".join(requirement.pip_line() + "\n" for requirement in requirements), encoding="utf-8"
             )
-            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                       "--require-hashes", "--disable-pip-version-check", "--progress-bar", "off",
-                       "--python-version", target.python, "-d", str(staging),
-                       "-r", str(staging / "requirements.txt")]
+            command = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--require-hashes",
+                "--disable-pip-version-check",
+                "--progress-bar",
+                "off",
+                "--python-version",
+                target.python,
+                "-d",
+                str(staging),
+                "-r",
+                str(staging / "requirements.txt"),
+            ]
             for tag in target.pip_platforms():
                 command += ["--platform", tag]
             result = run_pip(command)
@@ -157,10 +174,18 @@ def ensure_wheelhouse(
                 hint="regenerate the lock for this Python and platform with images/lock.py",
             )
         files = tuple(sorted(p.name for p in staging.glob("*.whl")))
-        (staging / MANIFEST).write_text(json.dumps({
-            "lock_sha256": lock.sha256, "python": target.python, "platform": target.platform_tag,
-            "files": list(files),
-        }, indent=1), encoding="utf-8")
+        (staging / MANIFEST).write_text(
+            json.dumps(
+                {
+                    "lock_sha256": lock.sha256,
+                    "python": target.python,
+                    "platform": target.platform_tag,
+                    "files": list(files),
+                },
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
         staging.chmod(0o755)
         if final.exists():
             shutil.rmtree(final, ignore_errors=True)  # incomplete or corrupted: replaced whole

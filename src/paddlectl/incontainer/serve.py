@@ -73,8 +73,11 @@ class Model:
         self.input_dtypes = {}
         for name in self.input_names:
             dtype = str(self.predictor.get_input_handle(name).type()).rsplit(".", 1)[-1].lower()
-            self.input_dtypes[name] = dtype if dtype in ("float64", "float32", "float16", "int64", "int32",
-                                                         "uint8", "int8", "bool") else "float32"
+            self.input_dtypes[name] = (
+                dtype
+                if dtype in ("float64", "float32", "float16", "int64", "int32", "uint8", "int8", "bool")
+                else "float32"
+            )
         self.model_file = os.path.basename(model_file)
         self.lock = threading.Lock()
 
@@ -89,9 +92,11 @@ class Model:
         return available
 
     def metadata(self):
-        return {"model_file": self.model_file, "inputs": [{"name": n, "dtype": self.input_dtypes[n]}
-                                                          for n in self.input_names],
-                "outputs": self.output_names}
+        return {
+            "model_file": self.model_file,
+            "inputs": [{"name": n, "dtype": self.input_dtypes[n]} for n in self.input_names],
+            "outputs": self.output_names,
+        }
 
     def arrays_from_mapping(self, mapping):
         """Input arrays by name from a mapping keyed by name or "input/<name>", cast to the model's dtypes."""
@@ -203,8 +208,10 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if length <= 0 or length > MAX_BODY_BYTES:
-            self._json(413 if length > MAX_BODY_BYTES else 411,
-                       {"error": "send a body with Content-Length between 1 and %d bytes" % MAX_BODY_BYTES})
+            self._json(
+                413 if length > MAX_BODY_BYTES else 411,
+                {"error": "send a body with Content-Length between 1 and %d bytes" % MAX_BODY_BYTES},
+            )
             return
         body = self.rfile.read(length)
         as_json = "json" in (self.headers.get("Content-Type") or "").lower()
@@ -242,8 +249,10 @@ def serve_command(model, host, port):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sys.stderr.write("serve.py: serving %s on http://%s:%d (inputs %s, outputs %s)\n"
-                     % (model.model_file, host, port, model.input_names, model.output_names))
+    sys.stderr.write(
+        "serve.py: serving %s on http://%s:%d (inputs %s, outputs %s)\n"
+        % (model.model_file, host, port, model.input_names, model.output_names)
+    )
     try:
         server.serve_forever()
     finally:
@@ -264,16 +273,21 @@ def main(argv):
         os.execvp(argv[0], argv)  # noqa: S606 - `docker run IMAGE id -u`, `docker run IMAGE sh`
     parser = argparse.ArgumentParser(prog="serve.py", description=__doc__.splitlines()[0])
     with_model = argparse.ArgumentParser(add_help=False)
-    with_model.add_argument("--model", default=os.environ.get("PADDLECTL_MODEL_DIR", DEFAULT_MODEL_DIR),
-                            help="the model folder (default $PADDLECTL_MODEL_DIR)")
+    with_model.add_argument(
+        "--model",
+        default=os.environ.get("PADDLECTL_MODEL_DIR", DEFAULT_MODEL_DIR),
+        help="the model folder (default $PADDLECTL_MODEL_DIR)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", parents=[with_model],
-                                  help="predict from an .npz/.npy file into an .npz/.npy file")
+    predict = commands.add_parser(
+        "predict", parents=[with_model], help="predict from an .npz/.npy file into an .npz/.npy file"
+    )
     predict.add_argument("source")
     predict.add_argument("target")
     port = int(os.environ.get("PORT", str(DEFAULT_PORT)))
-    serve = commands.add_parser("serve", parents=[with_model],
-                                help="serve HTTP: GET /health, GET /metadata, POST /predict")
+    serve = commands.add_parser(
+        "serve", parents=[with_model], help="serve HTTP: GET /health, GET /metadata, POST /predict"
+    )
     serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))  # noqa: S104 - inside a container
     serve.add_argument("--port", type=int, default=port)
     health = commands.add_parser("health", help="exit 0 when the local server answers /health")
@@ -289,8 +303,10 @@ def main(argv):
         elif args.command == "serve":
             serve_command(model, args.host, args.port)
         else:
-            sys.stderr.write("serve.py: %s loads: inputs %s, outputs %s\n"
-                             % (model.model_file, model.input_names, model.output_names))
+            sys.stderr.write(
+                "serve.py: %s loads: inputs %s, outputs %s\n"
+                % (model.model_file, model.input_names, model.output_names)
+            )
     except (RequestError, OSError) as exc:
         sys.stderr.write("serve.py: error: %s\n" % exc)
         return 2

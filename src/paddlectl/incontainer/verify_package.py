@@ -96,8 +96,9 @@ def main(argv):
         problems = ["%s: cannot read: %s" % (os.path.basename(package), exc)]
     if problems:
         shutil.rmtree(staging, ignore_errors=True)
-        sys.stderr.write("verify_package.py: %s failed verification: %s\n"
-                         % (os.path.basename(package), "; ".join(problems[:8])))
+        sys.stderr.write(
+            "verify_package.py: %s failed verification: %s\n" % (os.path.basename(package), "; ".join(problems[:8]))
+        )
         return 1
     os.rename(staging, dest)
     sys.stdout.write("verify_package.py: %s: %d files match SHA256SUMS\n" % (os.path.basename(package), len(digests)))

@@ -63,9 +63,7 @@ class VerifyReport:
             "signature": self.signature.value,
             "key_fingerprint": self.key_fingerprint,
             "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in self.files],
-            "problems": [
-                {"file": p.file, "reason": p.reason, "exit_code": int(p.code)} for p in self.problems
-            ],
+            "problems": [{"file": p.file, "reason": p.reason, "exit_code": int(p.code)} for p in self.problems],
             "exit_code": int(self.exit_code),
         }
 

@@ -42,8 +42,9 @@ def _discard(paths: RunPaths) -> None:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise PaddlectlError(f"cannot remove run {paths.run_id}: {exc.strerror}",
-                             hint=f"check the permissions of {paths.root.parent}") from exc
+        raise PaddlectlError(
+            f"cannot remove run {paths.run_id}: {exc.strerror}", hint=f"check the permissions of {paths.root.parent}"
+        ) from exc
     shutil.rmtree(hidden, ignore_errors=True)
 
 
@@ -54,6 +55,7 @@ def _settle_container(container: Container, grace_seconds: int) -> None:
 
 
 # ---- stop -------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class StopResult:
@@ -66,8 +68,9 @@ class StopResult:
         return asdict(self)
 
 
-def stop_run(store: RunStore, target: str, engine_factory: EngineFactory,
-             grace_seconds: int = STOP_GRACE_SECONDS) -> StopResult:
+def stop_run(
+    store: RunStore, target: str, engine_factory: EngineFactory, grace_seconds: int = STOP_GRACE_SECONDS
+) -> StopResult:
     """Stop the containers labelled with a run marked running; the run's owner or reconciliation records it.
 
     Raises UsageError when the run is not marked running (the engine is not contacted then).
@@ -88,6 +91,7 @@ def stop_run(store: RunStore, target: str, engine_factory: EngineFactory,
 
 # ---- rm ---------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class RemovedRun:
     id: str
@@ -100,8 +104,14 @@ class RemovedRun:
         return asdict(self)
 
 
-def remove_runs(store: RunStore, targets: list[str], *, force: bool = False, dry_run: bool = False,
-                engine_factory: EngineFactory | None = None) -> list[RemovedRun]:
+def remove_runs(
+    store: RunStore,
+    targets: list[str],
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    engine_factory: EngineFactory | None = None,
+) -> list[RemovedRun]:
     """Remove run folders (all targets resolved first); a running run needs `force`, which also removes its container.
 
     Raises UsageError (exit 2) naming the running runs when `force` is not given; nothing is removed then.
@@ -136,6 +146,7 @@ def remove_runs(store: RunStore, targets: list[str], *, force: bool = False, dry
 
 # ---- gc ---------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class GcReport:
     """What gc removed (or would remove, in a dry run)."""
@@ -149,15 +160,22 @@ class GcReport:
         return asdict(self)
 
 
-def select_old_runs(store: RunStore, *, keep: int | None, older_than: timedelta | None,
-                    statuses: frozenset[str], now: datetime | None = None) -> list[dict[str, Any]]:
+def select_old_runs(
+    store: RunStore,
+    *,
+    keep: int | None,
+    older_than: timedelta | None,
+    statuses: frozenset[str],
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
     """Ended runs (of `statuses`, when given) beyond the newest `keep` and started more than `older_than` ago.
 
     Runs marked running and runs whose manifest is unreadable are never selected.
     """
     now = now or datetime.now(timezone.utc)
     ended = [
-        entry for entry in reversed(RunIndex.of(store).refresh())
+        entry
+        for entry in reversed(RunIndex.of(store).refresh())
         if entry.status not in ("running", BAD_STATUS) and (not statuses or entry.status in statuses)
     ]
     candidates = ended[keep:] if keep is not None else ended
@@ -170,10 +188,17 @@ def select_old_runs(store: RunStore, *, keep: int | None, older_than: timedelta 
     return chosen
 
 
-def collect_garbage(store: RunStore, project_name: str, *, keep: int | None = None,
-                    older_than: timedelta | None = None, statuses: frozenset[str] = frozenset(),
-                    dry_run: bool = False, engine_factory: EngineFactory | None = None,
-                    now: datetime | None = None) -> GcReport:
+def collect_garbage(
+    store: RunStore,
+    project_name: str,
+    *,
+    keep: int | None = None,
+    older_than: timedelta | None = None,
+    statuses: frozenset[str] = frozenset(),
+    dry_run: bool = False,
+    engine_factory: EngineFactory | None = None,
+    now: datetime | None = None,
+) -> GcReport:
     """Remove ended runs selected by keep/age/status, then this project's leftover labelled containers.
 
     Without keep, older_than or statuses no run is selected (only containers are cleaned). A container is
@@ -208,8 +233,9 @@ def collect_garbage(store: RunStore, project_name: str, *, keep: int | None = No
     return report
 
 
-def _leftover_containers(store: RunStore, project_name: str, engine: ContainerEngine,
-                         dry_run: bool) -> list[dict[str, Any]]:
+def _leftover_containers(
+    store: RunStore, project_name: str, engine: ContainerEngine, dry_run: bool
+) -> list[dict[str, Any]]:
     removed = []
     for container in engine.containers({PROJECT_LABEL: project_name}):
         run_id = container.labels.get(RUN_LABEL)

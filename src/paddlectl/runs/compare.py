@@ -79,6 +79,7 @@ def _row(section: str, key: str, values: list[Any]) -> CompareRow:
 
 # ---- diff -------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Change:
     key: str
@@ -224,7 +225,11 @@ def split_patch(patch: str) -> dict[str, str]:
 def _git(project_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["git", "-C", str(project_root), *args],
-        capture_output=True, text=True, errors="replace", timeout=GIT_TIMEOUT_SECONDS, check=False,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=GIT_TIMEOUT_SECONDS,
+        check=False,
     )
 
 

@@ -68,8 +68,12 @@ class GateReport:
         return all(check.passed for check in self.checks)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run": self.run, "baseline": self.baseline, "passed": self.passed,
-                "checks": [asdict(check) for check in self.checks]}
+        return {
+            "run": self.run,
+            "baseline": self.baseline,
+            "passed": self.passed,
+            "checks": [asdict(check) for check in self.checks],
+        }
 
 
 def _metric(manifest: Manifest, name: str) -> float | None:
@@ -90,8 +94,15 @@ def check_metric(run: Manifest, baseline: Manifest, check: MetricCheck) -> Check
     label = f"{check.metric} max drop {check.max_drop} ({direction})"
     missing = [who for who, value in ((f"run {run.id}", actual), (f"baseline {baseline.id}", base)) if value is None]
     if missing:
-        return CheckResult(label, check.metric, actual, base, None, False,
-                           f"metric '{check.metric}' is missing from {' and '.join(missing)}")
+        return CheckResult(
+            label,
+            check.metric,
+            actual,
+            base,
+            None,
+            False,
+            f"metric '{check.metric}' is missing from {' and '.join(missing)}",
+        )
     assert actual is not None and base is not None
     if not (math.isfinite(actual) and math.isfinite(base)):
         return CheckResult(label, check.metric, actual, base, None, False, "not a finite number")
@@ -111,15 +122,30 @@ def check_requirement(run: Manifest, condition: Condition) -> CheckResult:
     actual = as_number(value)
     limit = as_number(condition.value)
     if value is None:
-        return CheckResult(condition.text, condition.name, None, None, limit, False,
-                           f"'{condition.name}' is missing from run {run.id} (no such metric or param)")
+        return CheckResult(
+            condition.text,
+            condition.name,
+            None,
+            None,
+            limit,
+            False,
+            f"'{condition.name}' is missing from run {run.id} (no such metric or param)",
+        )
     passed = condition.test(row)
-    return CheckResult(condition.text, condition.name, actual, None, limit, passed,
-                       f"{value} {'satisfies' if passed else 'fails'} {condition.op} {condition.value}")
+    return CheckResult(
+        condition.text,
+        condition.name,
+        actual,
+        None,
+        limit,
+        passed,
+        f"{value} {'satisfies' if passed else 'fails'} {condition.op} {condition.value}",
+    )
 
 
-def gate(run: Manifest, baseline: Manifest | None, metrics: list[MetricCheck],
-         requirements: list[Condition]) -> GateReport:
+def gate(
+    run: Manifest, baseline: Manifest | None, metrics: list[MetricCheck], requirements: list[Condition]
+) -> GateReport:
     """Run every check; raise UsageError when there is nothing to check or --metric lacks a baseline."""
     if not metrics and not requirements:
         raise UsageError(

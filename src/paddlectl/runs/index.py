@@ -100,9 +100,23 @@ def summarize(run_id: str, manifest: Manifest) -> dict[str, Any]:
 def bad_row(run_id: str, problem: str) -> dict[str, Any]:
     """The one row a run with an unreadable manifest gets: same keys, status `bad`, the problem said."""
     return {
-        "id": run_id, "name": None, "status": BAD_STATUS, "image": None, "image_id": None, "image_digest": None,
-        "commit": None, "dirty": None, "labels": {}, "params": {}, "metrics": {}, "started_at": None,
-        "ended_at": None, "duration_seconds": None, "exit_code": None, "owner_pid": None, "owner_host": None,
+        "id": run_id,
+        "name": None,
+        "status": BAD_STATUS,
+        "image": None,
+        "image_id": None,
+        "image_digest": None,
+        "commit": None,
+        "dirty": None,
+        "labels": {},
+        "params": {},
+        "metrics": {},
+        "started_at": None,
+        "ended_at": None,
+        "duration_seconds": None,
+        "exit_code": None,
+        "owner_pid": None,
+        "owner_host": None,
         "problem": problem,
     }
 
@@ -178,7 +192,7 @@ def _parse_many(runs_dir: str, run_ids: list[str]) -> list[IndexEntry]:
     from concurrent.futures import ProcessPoolExecutor
 
     size = max(50, len(run_ids) // (workers * 4))
-    chunks = [run_ids[start:start + size] for start in range(0, len(run_ids), size)]
+    chunks = [run_ids[start : start + size] for start in range(0, len(run_ids), size)]
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             parts = list(pool.map(_parse_chunk, [runs_dir] * len(chunks), chunks))

@@ -26,8 +26,12 @@ def read_log(paths: RunPaths) -> Iterator[bytes]:
             yield chunk
 
 
-def follow_log(paths: RunPaths, still_running: Callable[[], bool], poll_seconds: float = POLL_SECONDS,
-               sleep: Callable[[float], None] = time.sleep) -> Iterator[bytes]:
+def follow_log(
+    paths: RunPaths,
+    still_running: Callable[[], bool],
+    poll_seconds: float = POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[bytes]:
     """The log so far, then new output as it is written, until `still_running()` says the run ended.
 
     The end is checked before the last read, so output written just before the run ended is not lost.
@@ -56,9 +60,15 @@ class RunWatch:
     engine is contacted only then). An unreachable engine is reported once through `warn` and following goes on.
     """
 
-    def __init__(self, store: RunStore, paths: RunPaths, engine_factory: EngineFactory | None,
-                 warn: Callable[[str], None], settle_every: float = 15.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        paths: RunPaths,
+        engine_factory: EngineFactory | None,
+        warn: Callable[[str], None],
+        settle_every: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store, self.paths, self.engine_factory = store, paths, engine_factory
         self.warn, self.settle_every, self.clock = warn, settle_every, clock
         self._next_settle = clock()

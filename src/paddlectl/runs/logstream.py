@@ -222,7 +222,10 @@ class OutputSink:
     """Where output goes: the saved log (final lines only) and the live display; counts lines."""
 
     def __init__(
-        self, log: TextIO, on_output: Callable[[str], None] | None, on_lines: Callable[[list[str]], None] | None,
+        self,
+        log: TextIO,
+        on_output: Callable[[str], None] | None,
+        on_lines: Callable[[list[str]], None] | None,
         on_redraw: Callable[[str], None] | None,
     ) -> None:
         self.log = log

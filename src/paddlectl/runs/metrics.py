@@ -39,8 +39,13 @@ class MetricPoint:
     source: Source
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "value": _finite_or_none(self.value), "step": self.step,
-                "time": self.time, "source": self.source}
+        return {
+            "name": self.name,
+            "value": _finite_or_none(self.value),
+            "step": self.step,
+            "time": self.time,
+            "source": self.source,
+        }
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -300,8 +305,10 @@ class MetricRecorder:
         """Per metric: last, min, max (finite values; None when there are none), count, last_step, source."""
         result: dict[str, dict[str, Any]] = {}
         for point in self.series():
-            entry = result.setdefault(point.name, {"last": None, "min": None, "max": None, "count": 0,
-                                                   "last_step": None, "source": point.source})
+            entry = result.setdefault(
+                point.name,
+                {"last": None, "min": None, "max": None, "count": 0, "last_step": None, "source": point.source},
+            )
             value = _finite_or_none(point.value)
             entry["last"], entry["last_step"] = value, point.step
             entry["count"] += 1

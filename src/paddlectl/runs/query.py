@@ -21,8 +21,21 @@ if TYPE_CHECKING:
 
 STATUSES = ("running", "succeeded", "failed", "interrupted", "lost", BAD_STATUS)
 ENDED = ("succeeded", "failed", "interrupted", "lost")
-COLUMNS = ("id", "name", "status", "image", "image_id", "image_digest", "commit", "dirty", "started_at",
-           "ended_at", "duration_seconds", "exit_code", "problem")
+COLUMNS = (
+    "id",
+    "name",
+    "status",
+    "image",
+    "image_id",
+    "image_digest",
+    "commit",
+    "dirty",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "exit_code",
+    "problem",
+)
 COLUMN_ALIASES = {"started": "started_at", "ended": "ended_at", "duration": "duration_seconds", "exit": "exit_code"}
 MAX_CANDIDATES = 10
 
@@ -31,11 +44,15 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECA
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _LAST = re.compile(r"^last(?:~(\d+))?$")
 _ORDERINGS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
 }
 
 
 # ---- resolving RUN arguments -------------------------------------------------------------------------------
+
 
 def resolve_run(store: RunStore, target: str) -> RunPaths:
     """The run a user means: full id, `last` / `last~N`, unique id prefix, or a run name (the newest with it).
@@ -72,6 +89,7 @@ def resolve_run(store: RunStore, target: str) -> RunPaths:
 
 
 # ---- values, conditions and filters ------------------------------------------------------------------------
+
 
 def lookup(row: dict[str, Any], name: str) -> Any:
     """A name's value in a row: `metrics.X` / `params.X` / `labels.X` explicitly, else metric, param, column."""
@@ -230,9 +248,18 @@ class RunQuery:
     limit: int | None = None
 
     @classmethod
-    def parse(cls, *, status: Iterable[str] = (), label: Iterable[str] = (), image: str | None = None,
-              since: str | None = None, param: Iterable[str] = (), where: Iterable[str] = (),
-              sort: Iterable[str] = (), limit: int | None = None) -> RunQuery:
+    def parse(
+        cls,
+        *,
+        status: Iterable[str] = (),
+        label: Iterable[str] = (),
+        image: str | None = None,
+        since: str | None = None,
+        param: Iterable[str] = (),
+        where: Iterable[str] = (),
+        sort: Iterable[str] = (),
+        limit: int | None = None,
+    ) -> RunQuery:
         """Build a query from option strings; every bad one is a one-line UsageError."""
         keys: list[SortKey] = []
         for text in sort:
@@ -316,6 +343,7 @@ def sort_entries(entries: list[IndexEntry], keys: tuple[SortKey, ...]) -> list[I
 
 
 # ---- listing ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Listing:

@@ -88,8 +88,13 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
         from paddlectl.engine.protocol import parse_gpus
         from paddlectl.runs.runtime_probe import probe_runtime
 
-        manifest.runtime = probe_runtime(engine, manifest.image.id, store.runs_dir.parent,
-                                         parse_gpus(manifest.container.gpus), manifest.container.user)
+        manifest.runtime = probe_runtime(
+            engine,
+            manifest.image.id,
+            store.runs_dir.parent,
+            parse_gpus(manifest.container.gpus),
+            manifest.container.user,
+        )
     previous_reason = manifest.reason
     settle_from_state(manifest, state, None, paths)
     if previous_reason and "lost contact" in previous_reason and manifest.status is not RunStatus.SUCCEEDED:

@@ -53,7 +53,7 @@ def probe_runtime(
         return {"probe_error": str(exc)}
     for line in result.output.splitlines():
         if line.startswith(PROBE_MARK):
-            record: dict[str, Any] = json.loads(line[len(PROBE_MARK):])
+            record: dict[str, Any] = json.loads(line[len(PROBE_MARK) :])
             if "paddle_error" not in record:
                 with contextlib.suppress(OSError):  # only a cache: a full disk costs the next run a probe
                     cache.parent.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
         buckets = []
         for index in range(width):
             start, stop = index * len(values) // width, (index + 1) * len(values) // width
-            chunk = values[start:max(stop, start + 1)]
+            chunk = values[start : max(stop, start + 1)]
             buckets.append(sum(chunk) / len(chunk))
         values = buckets
     low, high = min(values), max(values)

@@ -39,7 +39,8 @@ class TagHistory:
     def record(self, pinned: PinnedImage, image: ImageInfo, run_id: str) -> ImageRecord:
         """Remember the id this reference resolved to; the record says which id it moved from, if it moved."""
         record = ImageRecord(
-            reference=pinned.reference, id=image.id,
+            reference=pinned.reference,
+            id=image.id,
             digest=(pinned.digest if pinned.repository else None) or digest_of(image, pinned.repository),
         )
         with self._locked() as history:

@@ -61,8 +61,7 @@ def train(
             "GPUs were requested but this Docker engine has no NVIDIA runtime or toolkit hook",
             hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
         )
-    pinned, image = resolve_image(engine, prepared.image, pull=prepared.request.pull,
-                                  on_progress=events.pull_progress)
+    pinned, image = resolve_image(engine, prepared.image, pull=prepared.request.pull, on_progress=events.pull_progress)
     with contextlib.suppress(PaddlectlError):
         reap_orphaned_probes(engine)  # probes left by CLIs killed mid-probe: no other command would remove them
     store = RunStore(project.runs_dir)
@@ -87,8 +86,16 @@ def train(
             f"but earlier runs used {image_record.moved_from[:19]}: results may not be comparable"
         )
     spec = container_spec_for(prepared, project, paths.run_id, paths.root, lib_dir())
-    manifest = _initial_manifest(prepared, project, paths, image_record, spec, git.as_dict(), host_record(
-        engine.server_version()), mask_mapping(prepared.params))
+    manifest = _initial_manifest(
+        prepared,
+        project,
+        paths,
+        image_record,
+        spec,
+        git.as_dict(),
+        host_record(engine.server_version()),
+        mask_mapping(prepared.params),
+    )
     store.write(manifest)
     started = time.monotonic()
     if prepared.request.detach:
@@ -99,8 +106,15 @@ def train(
 
 
 def _run_attached(
-    prepared: PreparedRun, engine: ContainerEngine, spec: ContainerSpec, manifest: Manifest, store: RunStore,
-    paths: RunPaths, probe: _RuntimeProbe, events: TrainEvents, started: float,
+    prepared: PreparedRun,
+    engine: ContainerEngine,
+    spec: ContainerSpec,
+    manifest: Manifest,
+    store: RunStore,
+    paths: RunPaths,
+    probe: _RuntimeProbe,
+    events: TrainEvents,
+    started: float,
 ) -> TrainOutcome:
     from paddlectl.runs.metric_recorder import RunMetrics
     from paddlectl.train.runner import run_container, stop_signals_deferred
@@ -113,15 +127,23 @@ def _run_attached(
         manifest.container.id = container.id
 
     def stopping(signum: int) -> None:
-        events.status(f"stopping run {paths.run_id} (grace {prepared.request.grace_seconds}s); "
-                      "signal again to kill it now")
+        events.status(
+            f"stopping run {paths.run_id} (grace {prepared.request.grace_seconds}s); signal again to kill it now"
+        )
 
     with stop_signals_deferred():  # from the container's end to the manifest write, a signal must wait
         try:
             result = run_container(
-                engine, spec, log_path=paths.log, grace_seconds=prepared.request.grace_seconds,
-                keep=prepared.request.keep, on_created=record_container, on_output=events.output,
-                on_lines=metrics.parse_lines, on_redraw=metrics.parse_redraw, on_stopping=stopping,
+                engine,
+                spec,
+                log_path=paths.log,
+                grace_seconds=prepared.request.grace_seconds,
+                keep=prepared.request.keep,
+                on_created=record_container,
+                on_output=events.output,
+                on_lines=metrics.parse_lines,
+                on_redraw=metrics.parse_redraw,
+                on_stopping=stopping,
                 on_warning=_recorded_warning(manifest, events),
             )
         except PaddlectlError:
@@ -166,8 +188,6 @@ def _run_attached(
     return TrainOutcome(manifest, exit_code_for(manifest), paths)
 
 
-
-
 def _recorded_warning(manifest: Manifest, events: TrainEvents) -> Callable[[str], None]:
     """A warning about the container (a refused ulimit, ...): shown now and kept in the run's manifest."""
 
@@ -189,8 +209,14 @@ def ensure_store(store: Path) -> None:
 
 
 def _initial_manifest(
-    prepared: PreparedRun, project: Project, paths: RunPaths, image: ImageRecord, spec: ContainerSpec,
-    git: dict[str, Any], host: dict[str, Any], masked_params: dict[str, Any],
+    prepared: PreparedRun,
+    project: Project,
+    paths: RunPaths,
+    image: ImageRecord,
+    spec: ContainerSpec,
+    git: dict[str, Any],
+    host: dict[str, Any],
+    masked_params: dict[str, Any],
 ) -> Manifest:
     request = prepared.request
     return Manifest(
@@ -199,15 +225,21 @@ def _initial_manifest(
         status=RunStatus.RUNNING,
         started_at=utc_now(),
         image=image,
-        command=CommandRecord(script=prepared.script, module=prepared.module, args=list(request.script_args),
-                              argv=prepared.masked_command),
+        command=CommandRecord(
+            script=prepared.script, module=prepared.module, args=list(request.script_args), argv=prepared.masked_command
+        ),
         container=ContainerRecord(
-            user=spec.user, working_dir=spec.working_dir,
-            shm_size=spec.shm_size if spec.ipc_mode != "host" else None, mem_limit=spec.mem_limit,
-            gpus=prepared.gpus_text, ipc_mode=spec.ipc_mode, nproc=request.nproc,
+            user=spec.user,
+            working_dir=spec.working_dir,
+            shm_size=spec.shm_size if spec.ipc_mode != "host" else None,
+            mem_limit=spec.mem_limit,
+            gpus=prepared.gpus_text,
+            ipc_mode=spec.ipc_mode,
+            nproc=request.nproc,
             code_read_only=not request.code_writable,
             mounts=[{"source": m.source, "target": m.target, "read_only": m.read_only} for m in prepared.mounts],
-            env_names=sorted(prepared.env), env=prepared.masked_env,
+            env_names=sorted(prepared.env),
+            env=prepared.masked_env,
         ),
         name=request.name,
         labels=prepared.labels,
@@ -222,7 +254,11 @@ def _initial_manifest(
 
 
 def _detach(
-    engine: ContainerEngine, spec: ContainerSpec, manifest: Manifest, store: RunStore, paths: RunPaths,
+    engine: ContainerEngine,
+    spec: ContainerSpec,
+    manifest: Manifest,
+    store: RunStore,
+    paths: RunPaths,
     events: TrainEvents,
 ) -> TrainOutcome:
     from paddlectl.train.runner import start_detached
@@ -241,8 +277,9 @@ def _detach(
 class _RuntimeProbe:
     """Probes the image's runtime in a thread while the run goes on (cached per image id after the first)."""
 
-    def __init__(self, engine: ContainerEngine, image_id: str, store: Path, gpus: GpuRequest | None,
-                 user: str | None) -> None:
+    def __init__(
+        self, engine: ContainerEngine, image_id: str, store: Path, gpus: GpuRequest | None, user: str | None
+    ) -> None:
         self._args = (engine, image_id, store, gpus, user)
         self._result: dict[str, Any] = {}
         self._done = threading.Event()

@@ -63,8 +63,13 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     script = script_in_project(request.script, code_root, cwd) if request.script else None
     if request.fixed_params is not None:
         fixed = resolve_params(request.fixed_params, None, request.params)
-        resolved = type(fixed)(fixed.values, {key: "cli" if source == "cli" else f"reproduce:{request.reproduces}"
-                                              for key, source in fixed.sources.items()})
+        resolved = type(fixed)(
+            fixed.values,
+            {
+                key: "cli" if source == "cli" else f"reproduce:{request.reproduces}"
+                for key, source in fixed.sources.items()
+            },
+        )
     else:
         resolved = resolve_params(project.config.params, request.params_file, request.params)
     env = dict(parse_key_value(item, "--env", environ=os.environ) for item in request.env)
@@ -75,20 +80,38 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     devices = gpu_count(gpus)
     distributed = request.nproc > 1 or (devices is not None and devices > 1)
     command = container_command(
-        script=script, module=request.module, args=[*params_to_args(resolved.values), *request.script_args],
-        nproc=request.nproc, gpus=gpus,
+        script=script,
+        module=request.module,
+        args=[*params_to_args(resolved.values), *request.script_args],
+        nproc=request.nproc,
+        gpus=gpus,
     )
     masked_env = mask_mapping(env)
     secret_values = [value for key, value in env.items() if masked_env.get(key) != value and value]
     secret_values += [
-        str(value) for key, value in resolved.values.items()
+        str(value)
+        for key, value in resolved.values.items()
         if mask_mapping({key: value}).get(key) != value and value not in (None, "")
     ]
     return PreparedRun(
-        request=request, code_root=code_root, image=image, script=script, module=request.module,
-        gpus_text=gpus_text, gpus=gpus, params=resolved.values, param_sources=resolved.sources, command=command,
-        env=env, labels=labels, mounts=mounts, shm_size=shm_size, memory=memory, distributed=distributed,
-        masked_env=masked_env, masked_command=mask_argv(command, secret_values),
+        request=request,
+        code_root=code_root,
+        image=image,
+        script=script,
+        module=request.module,
+        gpus_text=gpus_text,
+        gpus=gpus,
+        params=resolved.values,
+        param_sources=resolved.sources,
+        command=command,
+        env=env,
+        labels=labels,
+        mounts=mounts,
+        shm_size=shm_size,
+        memory=memory,
+        distributed=distributed,
+        masked_env=masked_env,
+        masked_command=mask_argv(command, secret_values),
     )
 
 
@@ -118,8 +141,18 @@ def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
 
 def container_spec_for(prepared: PreparedRun, project: Project, run_id: str, run_dir: Path, lib: Path) -> ContainerSpec:
     return build_container_spec(
-        image=prepared.image, command=prepared.command, run_id=run_id, project_name=project.config.name,
-        code_root=prepared.code_root, run_dir=run_dir, lib_dir=lib, env=prepared.env, mounts=prepared.mounts,
-        gpus=prepared.gpus, shm_size=prepared.shm_size, memory=prepared.memory,
-        code_writable=prepared.request.code_writable, distributed=prepared.distributed,
+        image=prepared.image,
+        command=prepared.command,
+        run_id=run_id,
+        project_name=project.config.name,
+        code_root=prepared.code_root,
+        run_dir=run_dir,
+        lib_dir=lib,
+        env=prepared.env,
+        mounts=prepared.mounts,
+        gpus=prepared.gpus,
+        shm_size=prepared.shm_size,
+        memory=prepared.memory,
+        code_writable=prepared.request.code_writable,
+        distributed=prepared.distributed,
     )

@@ -63,8 +63,13 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "original": self.original, "reproduction": self.reproduction, "verdict": self.overall,
-            "reproduced": self.reproduced, "rtol": self.rtol, "atol": self.atol, "run_status": self.run_status,
+            "original": self.original,
+            "reproduction": self.reproduction,
+            "verdict": self.overall,
+            "reproduced": self.reproduced,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "run_status": self.run_status,
             "metrics": [metric.as_dict() for metric in self.metrics],
         }
 
@@ -107,8 +112,9 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
         recorded = original.container.env.get(name)
         if recorded is None or recorded == MASK:
             if name not in os.environ:
-                raise UsageError(f"env {name} was secret and is not recorded",
-                                 hint=f"export {name}=... before running reproduce")
+                raise UsageError(
+                    f"env {name} was secret and is not recorded", hint=f"export {name}=... before running reproduce"
+                )
             env.append(name)
         else:
             env.append(f"{name}={recorded}")
@@ -123,8 +129,9 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
         name=original.name,
         labels=[f"{key}={value}" for key, value in original.labels.items()],
         env=env,
-        mounts=[f"{m['source']}:{m['target']}:{'ro' if m.get('read_only') else 'rw'}"
-                for m in original.container.mounts],
+        mounts=[
+            f"{m['source']}:{m['target']}:{'ro' if m.get('read_only') else 'rw'}" for m in original.container.mounts
+        ],
         shm_size=original.container.shm_size,
         memory=original.container.mem_limit,
         code_writable=not original.container.code_read_only,
@@ -146,8 +153,12 @@ def recorded_code(project: Project, original: Manifest) -> Iterator[Path]:
         )
     from paddlectl.train.git_capture import apply_patch_in_worktree, remove_worktree
 
-    top = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=project.root, capture_output=True,
-                              text=True, check=False).stdout.strip() or project.root)
+    top = Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=project.root, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or project.root
+    )
     patch_file = git.get("patch_file")
     patch = Path(patch_file) if patch_file else None
     if patch is not None and not patch.is_absolute():
@@ -162,8 +173,13 @@ def recorded_code(project: Project, original: Manifest) -> Iterator[Path]:
 
 
 def reproduce(
-    project: Project, original: Manifest, overrides: list[str], connect: Callable[[], ContainerEngine],
-    events: TrainEvents, rtol: float = 0.0, atol: float = 0.0,
+    project: Project,
+    original: Manifest,
+    overrides: list[str],
+    connect: Callable[[], ContainerEngine],
+    events: TrainEvents,
+    rtol: float = 0.0,
+    atol: float = 0.0,
 ) -> tuple[TrainOutcome, Verdict]:
     """Run `original` again as recorded and compare the metrics."""
     from paddlectl.engine.image_lookup import recorded_image_reference

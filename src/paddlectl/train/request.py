@@ -102,7 +102,12 @@ def script_in_project(script: str, code_root: Path, cwd: Path) -> str:
 
 
 def container_command(
-    *, script: str | None, module: str | None, args: list[str], nproc: int, gpus: GpuRequest | None,
+    *,
+    script: str | None,
+    module: str | None,
+    args: list[str],
+    nproc: int,
+    gpus: GpuRequest | None,
     python: str = "python3",
 ) -> list[str]:
     """The command the container runs: the script directly, or under paddle.distributed.launch for >1 worker."""
@@ -122,9 +127,22 @@ def container_command(
 
 
 def build_container_spec(
-    *, image: str, command: list[str], run_id: str, project_name: str, code_root: Path, run_dir: Path,
-    lib_dir: Path, env: dict[str, str], mounts: list[Mount], gpus: GpuRequest | None, shm_size: str,
-    memory: str | None, code_writable: bool, distributed: bool, user: str | None = None,
+    *,
+    image: str,
+    command: list[str],
+    run_id: str,
+    project_name: str,
+    code_root: Path,
+    run_dir: Path,
+    lib_dir: Path,
+    env: dict[str, str],
+    mounts: list[Mount],
+    gpus: GpuRequest | None,
+    shm_size: str,
+    memory: str | None,
+    code_writable: bool,
+    distributed: bool,
+    user: str | None = None,
 ) -> ContainerSpec:
     """The container for a run: labelled, init, the invoking user, code/outputs/run/lib mounted, NCCL-friendly."""
     environment = {

@@ -81,8 +81,9 @@ def stop_signals_deferred() -> Iterator[None]:
         yield
         return
     received: list[int] = []
-    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum))
-                for signum in HANDLED_SIGNALS}
+    previous = {
+        signum: signal.signal(signum, lambda signum, frame: received.append(signum)) for signum in HANDLED_SIGNALS
+    }
     try:
         yield
     finally:

@@ -77,8 +77,12 @@ def test_help_imports_nothing_heavy_and_no_command_module() -> None:
 
 def test_cli_reference_is_up_to_date() -> None:
     """Also renders every command's and sub-command's --help, which fails if any of them crashes."""
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "gen-cli-docs.py"), "--check"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "gen-cli-docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 

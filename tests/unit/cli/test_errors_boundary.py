@@ -32,8 +32,9 @@ def test_an_expected_error_is_one_line_and_a_hint(project_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "env"), [(("--debug", *FLOATING), {}), (FLOATING, {"PADDLECTL_DEBUG": "1"})])
-def test_debug_shows_the_traceback_and_still_the_error(project_dir: Path, args: tuple[str, ...],
-                                                       env: dict[str, str]) -> None:
+def test_debug_shows_the_traceback_and_still_the_error(
+    project_dir: Path, args: tuple[str, ...], env: dict[str, str]
+) -> None:
     result = run_cli(*args, cwd=project_dir, env=env)
     assert result.returncode == ExitCode.USAGE
     assert "Traceback" in result.stderr
@@ -85,8 +86,9 @@ def exit_code_of_main() -> object:
 
 
 @pytest.mark.usefixtures("quiet_output")
-def test_a_bug_is_an_internal_error_in_one_line(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bug_is_an_internal_error_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     fail_init_with(monkeypatch, RuntimeError("boom"))
     assert exit_code_of_main() == ExitCode.INTERNAL
     stderr = capsys.readouterr().err
@@ -96,8 +98,9 @@ def test_a_bug_is_an_internal_error_in_one_line(monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.mark.usefixtures("quiet_output")
-def test_a_bug_with_debug_shows_its_traceback(monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bug_with_debug_shows_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(out, "debug", True)
     fail_init_with(monkeypatch, RuntimeError("boom"))
     assert exit_code_of_main() == ExitCode.INTERNAL

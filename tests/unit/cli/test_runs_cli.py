@@ -25,12 +25,32 @@ from tests.unit.runs.runs_factory import make_run, update
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three good runs (one with a metric series and a log) and one with a truncated manifest."""
     root = tmp_path_factory.mktemp("runs-cli") / "proj"
-    make_run(root, minutes=1, name="base", params={"lr": 0.1, "opt": "sgd"}, metrics={"acc": 0.90, "loss": 0.5},
-             series={"loss": [2.0, 1.0, 0.5], "acc": [0.5, 0.8, 0.9]}, log="epoch 1\nepoch 2\n")
-    make_run(root, minutes=2, name="tuned", params={"lr": 0.01, "opt": "adam"}, metrics={"acc": 0.95, "loss": 0.3},
-             series={"loss": [1.5, 0.6, 0.3]}, dirty=True)
-    make_run(root, minutes=3, name="crashed", params={"lr": 1.0, "opt": "sgd"}, metrics={"loss": 9.0},
-             status=RunStatus.FAILED)
+    make_run(
+        root,
+        minutes=1,
+        name="base",
+        params={"lr": 0.1, "opt": "sgd"},
+        metrics={"acc": 0.90, "loss": 0.5},
+        series={"loss": [2.0, 1.0, 0.5], "acc": [0.5, 0.8, 0.9]},
+        log="epoch 1\nepoch 2\n",
+    )
+    make_run(
+        root,
+        minutes=2,
+        name="tuned",
+        params={"lr": 0.01, "opt": "adam"},
+        metrics={"acc": 0.95, "loss": 0.3},
+        series={"loss": [1.5, 0.6, 0.3]},
+        dirty=True,
+    )
+    make_run(
+        root,
+        minutes=3,
+        name="crashed",
+        params={"lr": 1.0, "opt": "sgd"},
+        metrics={"loss": 9.0},
+        status=RunStatus.FAILED,
+    )
     bad = make_run(root, minutes=4)
     bad.manifest.write_text(bad.manifest.read_text()[:150])
     return root
@@ -50,16 +70,28 @@ def test_list_json_with_a_bad_row_exits_0(project: Path) -> None:
     tuned = rows[2]
     assert tuned["params"] == {"lr": 0.01, "opt": "adam"} and tuned["metrics"] == {"acc": 0.95, "loss": 0.3}
     assert tuned["dirty"] is True and tuned["duration_seconds"] == 90.0
-    for key in ("id", "name", "status", "image", "commit", "dirty", "params", "metrics", "started_at",
-                "duration_seconds", "problem"):
+    for key in (
+        "id",
+        "name",
+        "status",
+        "image",
+        "commit",
+        "dirty",
+        "params",
+        "metrics",
+        "started_at",
+        "duration_seconds",
+        "problem",
+    ):
         assert key in tuned
 
 
 def test_list_filters_and_sort_through_the_cli(project: Path) -> None:
     code, stdout, _ = runs(project, "list", "--json", "--where", "acc>=0.9", "--sort", "-acc")
     assert code == 0 and [row["name"] for row in json.loads(stdout)] == ["tuned", "base"]
-    code, stdout, _ = runs(project, "list", "--json", "--param", "opt=sgd", "--status", "succeeded,failed",
-                           "--limit", "1")
+    code, stdout, _ = runs(
+        project, "list", "--json", "--param", "opt=sgd", "--status", "succeeded,failed", "--limit", "1"
+    )
     assert code == 0 and [row["name"] for row in json.loads(stdout)] == ["crashed"]
 
 
@@ -75,8 +107,12 @@ def test_list_csv_and_columns(project: Path) -> None:
     assert code == 0
     table = list(csv.reader(io.StringIO(stdout)))
     assert table[0] == ["name", "status", "lr", "acc"]
-    assert table[1:] == [["", "bad", "", ""], ["crashed", "failed", "1.0", ""], ["tuned", "succeeded", "0.01", "0.95"],
-                         ["base", "succeeded", "0.1", "0.9"]]
+    assert table[1:] == [
+        ["", "bad", "", ""],
+        ["crashed", "failed", "1.0", ""],
+        ["tuned", "succeeded", "0.01", "0.95"],
+        ["base", "succeeded", "0.1", "0.9"],
+    ]
     code, stdout, _ = runs(project, "list", "--csv")
     header = next(csv.reader(io.StringIO(stdout)))
     assert header[:3] == ["id", "name", "status"] and {"lr", "opt", "acc", "loss"} <= set(header)
@@ -128,14 +164,37 @@ def test_logs(project: Path) -> None:
 
 
 def test_gate_exit_codes(project: Path) -> None:
-    code, stdout, _ = runs(project, "gate", "tuned", "--baseline", "base", "--metric", "acc", "--max-drop", "1%",
-                           "--require", "acc>=0.95", "--json")
+    code, stdout, _ = runs(
+        project,
+        "gate",
+        "tuned",
+        "--baseline",
+        "base",
+        "--metric",
+        "acc",
+        "--max-drop",
+        "1%",
+        "--require",
+        "acc>=0.95",
+        "--json",
+    )
     report = json.loads(stdout)
     assert code == 0 and report["passed"] is True and len(report["checks"]) == 2
     code, stdout, _ = runs(project, "gate", "base", "--baseline", "tuned", "--metric", "acc", "--max-drop", "2%")
     assert code == 1 and "FAIL" in stdout
-    code, stdout, _ = runs(project, "gate", "base", "--baseline", "tuned", "--metric", "loss", "--lower-is-better",
-                           "--max-drop", "0.5", "--json")
+    code, stdout, _ = runs(
+        project,
+        "gate",
+        "base",
+        "--baseline",
+        "tuned",
+        "--metric",
+        "loss",
+        "--lower-is-better",
+        "--max-drop",
+        "0.5",
+        "--json",
+    )
     assert code == 0 and json.loads(stdout)["checks"][0]["limit"] == pytest.approx(0.8)
     code, stdout, _ = runs(project, "gate", "base", "--baseline", "crashed", "--metric", "acc", "--json")
     check = json.loads(stdout)["checks"][0]
@@ -169,8 +228,17 @@ def test_plot_without_matplotlib_says_how_to_install(project: Path, tmp_path: Pa
     blocker = tmp_path / "blocker" / "matplotlib"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('blocked for this test')\n")
-    result = run_cli("runs", "plot", "base", "--metric", "loss", "-o", str(tmp_path / "x.png"), cwd=project,
-                     env={"PYTHONPATH": str(blocker.parent)})
+    result = run_cli(
+        "runs",
+        "plot",
+        "base",
+        "--metric",
+        "loss",
+        "-o",
+        str(tmp_path / "x.png"),
+        cwd=project,
+        env={"PYTHONPATH": str(blocker.parent)},
+    )
     assert result.returncode == 3 and result.stdout == ""
     assert "pip install 'paddlectl[plot]'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x.png").exists()
@@ -179,15 +247,21 @@ def test_plot_without_matplotlib_says_how_to_install(project: Path, tmp_path: Pa
 def _owned_running_run(root: Path) -> tuple[Path, subprocess.Popen[bytes]]:
     """A run marked running whose owner (a process with 'paddlectl' in its command line) is alive."""
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "paddlectl-owner"])
-    paths = make_run(root, minutes=1, status=RunStatus.RUNNING, log="line 1\n", owner_pid=owner.pid,
-                     owner_host=socket.gethostname())
+    paths = make_run(
+        root, minutes=1, status=RunStatus.RUNNING, log="line 1\n", owner_pid=owner.pid, owner_host=socket.gethostname()
+    )
     return paths.root, owner
 
 
 def _follow(project: Path, run_id: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "paddlectl", "runs", "logs", run_id, "-f"], cwd=project,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "NO_COLOR": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "paddlectl", "runs", "logs", run_id, "-f"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
 
 
 def test_logs_follow_until_the_run_ends(tmp_path: Path) -> None:

@@ -66,8 +66,12 @@ def test_many_interleaved_prints_keep_every_line_whole() -> None:
 
 
 def test_progress_redraws_pass_at_each_carriage_return_and_backspace() -> None:
-    frames = [frame(STDERR, b"\r 10%"), frame(STDOUT, b"line\n"), frame(STDERR, b"\r 20%"),
-              frame(STDERR, b"\x08\x08\x08")]
+    frames = [
+        frame(STDERR, b"\r 10%"),
+        frame(STDOUT, b"line\n"),
+        frame(STDERR, b"\r 20%"),
+        frame(STDERR, b"\x08\x08\x08"),
+    ]
     data, _ = merged(frames)
     # Each stderr state waits only for the next redraw, never for a newline (a live progress bar stays live).
     assert data == b"\rline\n 10%\r 20%\x08\x08\x08"

@@ -24,16 +24,25 @@ def make_project(root: Path, **export: object) -> Project:
     return Project(root=root, config=config)
 
 
-def write_run(root: Path, run_id: str = RUN_ID, weights: tuple[str, ...] = ("model.pdparams",),
-              status: str = "succeeded", digest: str | None = None) -> Path:
+def write_run(
+    root: Path,
+    run_id: str = RUN_ID,
+    weights: tuple[str, ...] = ("model.pdparams",),
+    status: str = "succeeded",
+    digest: str | None = None,
+) -> Path:
     run_dir = root / ".paddlectl" / "runs" / run_id
     (run_dir / "outputs").mkdir(parents=True)
     for name in weights:
         path = run_dir / "outputs" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"not really a pickle")
-    manifest = {"schema_version": 1, "id": run_id, "status": status,
-                "image": {"reference": "paddlectl-test/paddle:3.2.0-cpu", "id": IMAGE_ID, "digest": digest}}
+    manifest = {
+        "schema_version": 1,
+        "id": run_id,
+        "status": status,
+        "image": {"reference": "paddlectl-test/paddle:3.2.0-cpu", "id": IMAGE_ID, "digest": digest},
+    }
     (run_dir / "manifest.yaml").write_text(dump_yaml(manifest))
     return run_dir
 
@@ -110,8 +119,10 @@ def test_without_run_weights_are_required(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_cli_inputs_replace_config_inputs(tmp_path: Path) -> None:
     write_run(tmp_path)
-    plan = plan_export(make_project(tmp_path, **CONVNET),
-                       ExportOptions(run=RUN_ID, inputs=("img:float32:-1,3,16,16",), sample_shapes=("img:2,3,16,16",)))
+    plan = plan_export(
+        make_project(tmp_path, **CONVNET),
+        ExportOptions(run=RUN_ID, inputs=("img:float32:-1,3,16,16",), sample_shapes=("img:2,3,16,16",)),
+    )
     assert [spec.name for spec in plan.inputs] == ["img"]
     assert plan.sample_shapes == {"img": (2, 3, 16, 16)}
 
@@ -129,8 +140,9 @@ def test_cli_inputs_replace_config_inputs(tmp_path: Path) -> None:
         (ExportOptions(run=RUN_ID, model="nocolon"), "module:callable"),
     ],
 )
-def test_bad_option_combinations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: ExportOptions,
-                                 fragment: str) -> None:
+def test_bad_option_combinations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: ExportOptions, fragment: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     write_run(tmp_path)
     with pytest.raises(UsageError) as caught:
@@ -152,8 +164,9 @@ def test_inputs_file_skips_sample_shapes(tmp_path: Path) -> None:
     write_run(tmp_path)
     (tmp_path / "in.npz").write_bytes(b"PK")
     inputs = (InputSpec("x", "float32", (-1, 3, -1, -1)),)
-    plan = plan_export(make_project(tmp_path, model="m:f", inputs=inputs),
-                       ExportOptions(run=RUN_ID, inputs_file=tmp_path / "in.npz"))
+    plan = plan_export(
+        make_project(tmp_path, model="m:f", inputs=inputs), ExportOptions(run=RUN_ID, inputs_file=tmp_path / "in.npz")
+    )
     assert plan.sample_shapes == {}
     assert plan.request()["inputs_file"] == "/paddlectl/inputs/inputs.npz"
     assert plan.request()["inputs_file_name"] == "in.npz"
@@ -165,13 +178,16 @@ def test_a_foreign_non_empty_output_dir_is_refused(tmp_path: Path, monkeypatch: 
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     with pytest.raises(UsageError, match="holds no earlier export"):
-        plan_export(make_project(tmp_path, **CONVNET),
-                    ExportOptions(weights=Path("w.pdparams"), output_dir=Path("mine")))
+        plan_export(
+            make_project(tmp_path, **CONVNET), ExportOptions(weights=Path("w.pdparams"), output_dir=Path("mine"))
+        )
 
 
 def test_host_side_never_imports_paddle_numpy_or_pickle() -> None:
-    code = ("import sys, paddlectl.export.run, paddlectl.cli.export; "
-            "print(sorted(m for m in ('numpy', 'paddle', 'pickle', '_pickle') if m in sys.modules))")
+    code = (
+        "import sys, paddlectl.export.run, paddlectl.cli.export; "
+        "print(sorted(m for m in ('numpy', 'paddle', 'pickle', '_pickle') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

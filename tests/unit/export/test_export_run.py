@@ -42,21 +42,38 @@ PULLED = ImageInfo(id=IMAGE_ID, tags=(TAG,), repo_digests=(f"paddlectl-test/padd
 
 def passed_result(max_abs: float = 1.2e-07, status: str = "passed") -> dict[str, Any]:
     return {
-        "status": status, "format": "pir-json", "files": ["model.json", "model.pdiparams"],
-        "samples_file": "samples.npz", "size_bytes": 8479,
+        "status": status,
+        "format": "pir-json",
+        "files": ["model.json", "model.pdiparams"],
+        "samples_file": "samples.npz",
+        "size_bytes": 8479,
         "outputs": [{"name": "fetch_name_0", "dtype": "float32", "shape": [-1, 10]}],
-        "verification": {"passed": status == "passed", "atol": 1e-5, "rtol": 1e-4, "samples": 8,
-                         "outputs": [{"name": "fetch_name_0", "max_abs_diff": max_abs, "max_rel_diff": 3e-06}]},
+        "verification": {
+            "passed": status == "passed",
+            "atol": 1e-5,
+            "rtol": 1e-4,
+            "samples": 8,
+            "outputs": [{"name": "fetch_name_0", "max_abs_diff": max_abs, "max_rel_diff": 3e-06}],
+        },
         "latency_ms": {"p50": 0.08, "p95": 0.11, "runs": 50},
-        "paddle_version": "3.2.0", "paddle_commit": "abc123", "device": "cpu", "timings": {"save_s": 0.2},
+        "paddle_version": "3.2.0",
+        "paddle_commit": "abc123",
+        "device": "cpu",
+        "timings": {"save_s": 0.2},
     }
 
 
 class FakeOneshot:
     """Stands in for run_oneshot: records the spec, writes what export_model.py would, returns an exit code."""
 
-    def __init__(self, result: dict[str, Any] | None, exit_code: int = 0, output: str = "",
-                 oom: bool = False, files: tuple[str, ...] = ("model.json", "model.pdiparams", "samples.npz")) -> None:
+    def __init__(
+        self,
+        result: dict[str, Any] | None,
+        exit_code: int = 0,
+        output: str = "",
+        oom: bool = False,
+        files: tuple[str, ...] = ("model.json", "model.pdiparams", "samples.npz"),
+    ) -> None:
         self.result, self.exit_code, self.output, self.oom, self.files = result, exit_code, output, oom, files
         self.specs: list[ContainerSpec] = []
         self.requests: list[dict[str, Any]] = []
@@ -91,8 +108,9 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., FakeO
 
 
 def run_plan(tmp_path: Path, **options: Any) -> ExportPlan:
-    return plan_export(make_project(tmp_path, **CONVNET, model_args={"num_classes": 10}),
-                       ExportOptions(run=RUN_ID, **options))
+    return plan_export(
+        make_project(tmp_path, **CONVNET, model_args={"num_classes": 10}), ExportOptions(run=RUN_ID, **options)
+    )
 
 
 def test_run_export_writes_the_record_and_the_manifest_entry(tmp_path: Path, fake: Callable[..., FakeOneshot]) -> None:
@@ -102,27 +120,55 @@ def test_run_export_writes_the_record_and_the_manifest_entry(tmp_path: Path, fak
 
     assert outcome.verified and outcome.export_dir == run_dir.resolve() / "export"
     record = load_yaml((run_dir / "export" / "export.yaml").read_text(), "export.yaml")
-    assert list(record) == ["schema_version", "format", "paddle_version", "paddle_commit", "files", "samples",
-                            "model", "inputs", "outputs", "verification", "latency_ms", "size_bytes", "run_id",
-                            "image", "created_at"]
+    assert list(record) == [
+        "schema_version",
+        "format",
+        "paddle_version",
+        "paddle_commit",
+        "files",
+        "samples",
+        "model",
+        "inputs",
+        "outputs",
+        "verification",
+        "latency_ms",
+        "size_bytes",
+        "run_id",
+        "image",
+        "created_at",
+    ]
     assert record["format"] == "pir-json" and record["files"] == ["model.json", "model.pdiparams"]
     assert record["samples"] == "samples.npz"
-    assert record["model"] == {"factory": "convnet:build_model", "args": {"num_classes": 10},
-                               "weights": "outputs/model.pdparams"}
+    assert record["model"] == {
+        "factory": "convnet:build_model",
+        "args": {"num_classes": 10},
+        "weights": "outputs/model.pdparams",
+    }
     assert record["inputs"] == [{"name": "x", "dtype": "float32", "shape": [-1, 1, 8, 8]}]
     assert record["outputs"] == [{"name": "fetch_name_0", "dtype": "float32", "shape": [-1, 10]}]
-    assert record["verification"] == {"status": "passed", "atol": 1e-5, "rtol": 1e-4, "samples": 8, "outputs": [
-        {"name": "fetch_name_0", "max_abs_diff": 1.2e-07, "max_rel_diff": 3e-06}]}
+    assert record["verification"] == {
+        "status": "passed",
+        "atol": 1e-5,
+        "rtol": 1e-4,
+        "samples": 8,
+        "outputs": [{"name": "fetch_name_0", "max_abs_diff": 1.2e-07, "max_rel_diff": 3e-06}],
+    }
     assert record["run_id"] == RUN_ID
     assert record["image"] == {"reference": TAG, "id": IMAGE_ID, "digest": None}
     assert record["created_at"].endswith("Z")
 
     manifest = load_yaml((run_dir / "manifest.yaml").read_text(), "manifest")
     assert manifest["status"] == "succeeded" and manifest["image"]["id"] == IMAGE_ID  # the rest untouched
-    assert manifest["export"] == {"format": "pir-json", "dir": "export", "verification": "passed",
-                                  "max_abs_diff": 1.2e-07, "max_rel_diff": 3e-06,
-                                  "latency_ms": {"p50": 0.08, "p95": 0.11}, "size_bytes": 8479,
-                                  "created_at": record["created_at"]}
+    assert manifest["export"] == {
+        "format": "pir-json",
+        "dir": "export",
+        "verification": "passed",
+        "max_abs_diff": 1.2e-07,
+        "max_rel_diff": 3e-06,
+        "latency_ms": {"p50": 0.08, "p95": 0.11},
+        "size_bytes": 8479,
+        "created_at": record["created_at"],
+    }
     # Nothing left behind: no staging folder next to export/, no job folder.
     assert sorted(p.name for p in run_dir.iterdir()) == ["export", "manifest.yaml", "outputs"]
     assert not Path(oneshot.specs[0].mounts[2].source).exists()
@@ -148,8 +194,13 @@ def test_container_spec_runs_the_script_as_the_user_with_read_only_inputs(
     assert spec.init and spec.network_mode == "none"
     assert spec.environment["HOME"] == "/tmp" and spec.environment["GLOG_minloglevel"] == "2"
     modes = {m.target: m.read_only for m in spec.mounts}
-    assert modes == {"/workspace": True, "/paddlectl/lib": True, "/paddlectl/job": False,
-                     "/paddlectl/export": False, "/paddlectl/weights/weights.pdparams": True}
+    assert modes == {
+        "/workspace": True,
+        "/paddlectl/lib": True,
+        "/paddlectl/job": False,
+        "/paddlectl/export": False,
+        "/paddlectl/weights/weights.pdparams": True,
+    }
     assert Path(oneshot.mount(spec, "/paddlectl/lib"), "export_model.py").is_file()
     request = oneshot.requests[0]
     assert request["weights"] == "/paddlectl/weights/weights.pdparams" and request["weights_name"] == "model.pdparams"
@@ -213,9 +264,16 @@ def test_tolerance_exceeded_keeps_the_export_marked_unverified(
 
 @pytest.mark.parametrize(
     ("kind", "code"),
-    [("factory", ExitCode.USAGE), ("weights", ExitCode.USAGE), ("inputs", ExitCode.USAGE),
-     ("request", ExitCode.USAGE), ("conversion", ExitCode.FAILED), ("predictor", ExitCode.FAILED),
-     ("internal", ExitCode.INTERNAL), ("something-new", ExitCode.INTERNAL)],
+    [
+        ("factory", ExitCode.USAGE),
+        ("weights", ExitCode.USAGE),
+        ("inputs", ExitCode.USAGE),
+        ("request", ExitCode.USAGE),
+        ("conversion", ExitCode.FAILED),
+        ("predictor", ExitCode.FAILED),
+        ("internal", ExitCode.INTERNAL),
+        ("something-new", ExitCode.INTERNAL),
+    ],
 )
 def test_failure_kinds_map_to_exit_codes_and_keep_the_previous_export(
     tmp_path: Path, fake: Callable[..., FakeOneshot], kind: str, code: ExitCode
@@ -224,8 +282,11 @@ def test_failure_kinds_map_to_exit_codes_and_keep_the_previous_export(
     (run_dir / "export").mkdir()
     (run_dir / "export" / "export.yaml").write_text("schema_version: 1\n")
     (run_dir / "export" / "model.json").write_text("old")
-    fake({"status": "error", "error": {"kind": kind, "message": f"{kind} went wrong", "hint": "do this"}},
-         exit_code=1, output="Traceback ...\nBoom\n")
+    fake(
+        {"status": "error", "error": {"kind": kind, "message": f"{kind} went wrong", "hint": "do this"}},
+        exit_code=1,
+        output="Traceback ...\nBoom\n",
+    )
     with pytest.raises(PaddlectlError) as caught:
         run_export(FakeEngine({IMAGE_ID: LOCAL}), run_plan(tmp_path))  # type: ignore[arg-type]
     assert caught.value.code == code
@@ -261,7 +322,8 @@ def test_cli_json_prints_only_the_record_and_fails_when_unverified(
 
     write_run(tmp_path)
     (tmp_path / "paddlectl.yaml").write_text(
-        "project: p\nexport:\n  model: convnet:build_model\n  inputs:\n    - {name: x, shape: [-1, 1, 8, 8]}\n")
+        "project: p\nexport:\n  model: convnet:build_model\n  inputs:\n    - {name: x, shape: [-1, 1, 8, 8]}\n"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("paddlectl.engine.docker_engine.connect", lambda: FakeEngine({IMAGE_ID: LOCAL}))
     fake(passed_result())

@@ -26,8 +26,14 @@ from unit.packaging.test_packaging_fakes import make_export
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PADDLE = "paddlectl-test/paddle:3.2.0-cpu"
 PADDLE_ID = "sha256:" + "57" * 32
-PROBE = {"python": "3.11", "machine": "x86_64", "libc": "glibc", "libc_version": "2.36",
-         "paddle_version": "3.2.0", "executable": "/usr/bin/python3"}
+PROBE = {
+    "python": "3.11",
+    "machine": "x86_64",
+    "libc": "glibc",
+    "libc_version": "2.36",
+    "paddle_version": "3.2.0",
+    "executable": "/usr/bin/python3",
+}
 
 
 class Events:
@@ -80,8 +86,9 @@ def build(engine: FakeEngine, root: Path, role: ImageRole, **options: Any) -> li
     return build_images(lambda: engine, open_project(root), request, Events())
 
 
-def test_base_build_context_args_labels_and_record(engine: FakeEngine, project_root: Path,
-                                                   wheelhouses: list[TargetPlatform]) -> None:
+def test_base_build_context_args_labels_and_record(
+    engine: FakeEngine, project_root: Path, wheelhouses: list[TargetPlatform]
+) -> None:
     [result] = build(engine, project_root, ImageRole.BASE)
     image = result.image
     assert not result.reused
@@ -89,13 +96,19 @@ def test_base_build_context_args_labels_and_record(engine: FakeEngine, project_r
     assert wheelhouses == [TargetPlatform("3.11", "x86_64", (2, 36))]  # read from the image, not the host
     [done] = engine.builds
     assert done["dockerfile"] == "Dockerfile.base" and done["tag"] == image.tag
-    assert done["files"] == ["Dockerfile.base", "requirements-base.lock",
-                             "wheels/requirements-base-1.0-py3-none-any.whl"]
+    assert done["files"] == [
+        "Dockerfile.base",
+        "requirements-base.lock",
+        "wheels/requirements-base-1.0-py3-none-any.whl",
+    ]
     args = done["buildargs"]
     assert (args["PADDLE_IMAGE"], args["PADDLE_IMAGE_ID"], args["PADDLE_VERSION"]) == (PADDLE, PADDLE_ID, "3.2.0")
     assert args["CREATED"].endswith("Z") and "SOURCE" in args and "REVISION" in args
-    assert done["labels"] == {"io.paddlectl.project": "Digits", "io.paddlectl.role": "base",
-                              "io.paddlectl.inputs-hash": image.inputs_hash}
+    assert done["labels"] == {
+        "io.paddlectl.project": "Digits",
+        "io.paddlectl.role": "base",
+        "io.paddlectl.inputs-hash": image.inputs_hash,
+    }
     assert image.inputs["parent"] == {"id": PADDLE_ID, "digest": None}
     assert image.inputs["python"] == "3.11" and image.inputs["platform"] == "manylinux_2_36_x86_64"
     assert image.parent == PADDLE and image.digest is None and image.size == 1000
@@ -106,28 +119,38 @@ def test_base_build_context_args_labels_and_record(engine: FakeEngine, project_r
     assert list((project_root.parent / "cache" / "contexts").iterdir()) == [], "the build context is removed"
 
 
-def test_unchanged_inputs_reuse_the_tag_and_rebuild_forces(engine: FakeEngine, project_root: Path,
-                                                           wheelhouses: list[TargetPlatform]) -> None:
+def test_unchanged_inputs_reuse_the_tag_and_rebuild_forces(
+    engine: FakeEngine, project_root: Path, wheelhouses: list[TargetPlatform]
+) -> None:
     [first] = build(engine, project_root, ImageRole.BASE)
     [again] = build(engine, project_root, ImageRole.BASE)
     assert again.reused and len(engine.builds) == 1
-    assert (again.image.tag, again.image.id, again.image.built_at) == (first.image.tag, first.image.id,
-                                                                      first.image.built_at)
+    assert (again.image.tag, again.image.id, again.image.built_at) == (
+        first.image.tag,
+        first.image.id,
+        first.image.built_at,
+    )
     [forced] = build(engine, project_root, ImageRole.BASE, rebuild=True)
     assert not forced.reused and len(engine.builds) == 2 and forced.image.tag == first.image.tag
     assert len(ImageStore(project_root / ".paddlectl").load().images) == 1, "one record per tag"
 
 
-def test_a_tag_whose_label_does_not_match_is_rebuilt(engine: FakeEngine, project_root: Path,
-                                                     wheelhouses: list[TargetPlatform]) -> None:
+def test_a_tag_whose_label_does_not_match_is_rebuilt(
+    engine: FakeEngine, project_root: Path, wheelhouses: list[TargetPlatform]
+) -> None:
     [first] = build(engine, project_root, ImageRole.BASE)
     engine.images[first.image.tag] = image_info(first.image.tag, "sha256:" + "99" * 32)  # same name, other bytes
     [second] = build(engine, project_root, ImageRole.BASE)
     assert not second.reused and len(engine.builds) == 2
 
 
-def test_changed_inputs_give_a_new_tag(engine: FakeEngine, project_root: Path, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch, wheelhouses: list[TargetPlatform]) -> None:
+def test_changed_inputs_give_a_new_tag(
+    engine: FakeEngine,
+    project_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wheelhouses: list[TargetPlatform],
+) -> None:
     [first] = build(engine, project_root, ImageRole.BASE)
     sources = tmp_path / "sources"
     (sources / "images").mkdir(parents=True)
@@ -148,8 +171,7 @@ def test_changed_inputs_give_a_new_tag(engine: FakeEngine, project_root: Path, t
     assert moved.image.inputs["parent"]["id"] == other.id
 
 
-def test_dev_builds_on_the_base_tag(engine: FakeEngine, project_root: Path,
-                                    wheelhouses: list[TargetPlatform]) -> None:
+def test_dev_builds_on_the_base_tag(engine: FakeEngine, project_root: Path, wheelhouses: list[TargetPlatform]) -> None:
     base, dev = build(engine, project_root, ImageRole.DEV)
     assert [b["dockerfile"] for b in engine.builds] == ["Dockerfile.base", "Dockerfile.dev"]
     args = engine.builds[1]["buildargs"]
@@ -161,15 +183,23 @@ def test_dev_builds_on_the_base_tag(engine: FakeEngine, project_root: Path,
     assert base2.reused and dev2.reused and len(engine.builds) == 2
 
 
-@pytest.mark.parametrize("reference", ["paddlepaddle/paddle", "paddlepaddle/paddle:latest",
-                                       "paddlepaddle/paddle:latest-gpu", "paddlepaddle/paddle:cuda126-dev"])
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "paddlepaddle/paddle",
+        "paddlepaddle/paddle:latest",
+        "paddlepaddle/paddle:latest-gpu",
+        "paddlepaddle/paddle:cuda126-dev",
+    ],
+)
 def test_unpinned_paddle_images_are_refused_before_the_engine(project_root: Path, reference: str) -> None:
     def connect() -> FakeEngine:
         raise AssertionError("must refuse before connecting")
 
     with pytest.raises(UsageError) as caught:
-        build_images(connect, open_project(project_root), BuildRequest(ImageRole.BASE, paddle_image=reference),
-                     Events())
+        build_images(
+            connect, open_project(project_root), BuildRequest(ImageRole.BASE, paddle_image=reference), Events()
+        )
     assert caught.value.code == ExitCode.USAGE and caught.value.hint
 
 
@@ -180,8 +210,9 @@ def test_a_missing_paddle_image_is_unavailable(engine: FakeEngine, project_root:
 
 
 @pytest.mark.parametrize("by_digest", [False, True])
-def test_the_registry_digest_is_an_input_and_a_label(engine: FakeEngine, project_root: Path,
-                                                     wheelhouses: list[TargetPlatform], by_digest: bool) -> None:
+def test_the_registry_digest_is_an_input_and_a_label(
+    engine: FakeEngine, project_root: Path, wheelhouses: list[TargetPlatform], by_digest: bool
+) -> None:
     digest = "sha256:" + "d1" * 32
     official = "registry:5000/paddlepaddle/paddle"
     reference = f"{official}@{digest}" if by_digest else f"{official}:3.2.0"
@@ -192,8 +223,9 @@ def test_the_registry_digest_is_an_input_and_a_label(engine: FakeEngine, project
     assert engine.builds[0]["buildargs"]["PADDLE_IMAGE"] == reference
 
 
-def test_the_project_image_is_the_default(engine: FakeEngine, project_root: Path,
-                                          wheelhouses: list[TargetPlatform]) -> None:
+def test_the_project_image_is_the_default(
+    engine: FakeEngine, project_root: Path, wheelhouses: list[TargetPlatform]
+) -> None:
     request = BuildRequest(role=ImageRole.BASE)
     [result] = build_images(lambda: engine, open_project(project_root), request, Events())
     assert result.image.parent == PADDLE
@@ -221,8 +253,9 @@ def test_prod_context_args_and_tag(engine: FakeEngine, project_root: Path, tmp_p
     assert again.reused and len(engine.builds) == 1
 
 
-def test_prod_refuses_a_tampered_package_before_building(engine: FakeEngine, project_root: Path,
-                                                         tmp_path: Path) -> None:
+def test_prod_refuses_a_tampered_package_before_building(
+    engine: FakeEngine, project_root: Path, tmp_path: Path
+) -> None:
     package = make_package(tmp_path)
     data = bytearray(package.read_bytes())
     data[3000] ^= 1
@@ -239,13 +272,17 @@ def test_prod_refuses_a_package_from_a_newer_paddle(engine: FakeEngine, project_
     assert engine.builds == []
 
 
-@pytest.mark.parametrize(("role", "options", "says"), [
-    (ImageRole.PROD, {}, "serves one package"),
-    (ImageRole.BASE, {"package": Path("m.tar")}, "are for prod images"),
-    (ImageRole.PROD, {"package": Path("missing.tar")}, "no such file"),
-])
-def test_package_options_are_checked(engine: FakeEngine, project_root: Path, role: ImageRole,
-                                     options: dict[str, Any], says: str) -> None:
+@pytest.mark.parametrize(
+    ("role", "options", "says"),
+    [
+        (ImageRole.PROD, {}, "serves one package"),
+        (ImageRole.BASE, {"package": Path("m.tar")}, "are for prod images"),
+        (ImageRole.PROD, {"package": Path("missing.tar")}, "no such file"),
+    ],
+)
+def test_package_options_are_checked(
+    engine: FakeEngine, project_root: Path, role: ImageRole, options: dict[str, Any], says: str
+) -> None:
     with pytest.raises(UsageError, match=says):
         build(engine, project_root, role, **options)
 
@@ -254,8 +291,18 @@ def test_package_options_are_checked(engine: FakeEngine, project_root: Path, rol
 
 
 def record(tag: str, built_at: str = "2026-11-22T10:00:00Z", image_id: str = "sha256:" + "1" * 64) -> BuiltImage:
-    return BuiltImage(role="base", tag=tag, id=image_id, digest=None, size=123, inputs={"python": "3.11"},
-                      inputs_hash="f" * 64, built_at=built_at, build_seconds=1.5, parent=PADDLE)
+    return BuiltImage(
+        role="base",
+        tag=tag,
+        id=image_id,
+        digest=None,
+        size=123,
+        inputs={"python": "3.11"},
+        inputs_hash="f" * 64,
+        built_at=built_at,
+        build_seconds=1.5,
+        parent=PADDLE,
+    )
 
 
 def test_images_yaml_round_trip_and_replace_by_tag(tmp_path: Path) -> None:
@@ -283,8 +330,9 @@ def test_unknown_keys_survive_a_rewrite(tmp_path: Path) -> None:
     assert kept["signed_by"] == "ci"
 
 
-@pytest.mark.parametrize("text", ["{unclosed", "images: 3\n", "- a\n",
-                                  "images: [!!python/object/apply:os.system [echo]]\n"])
+@pytest.mark.parametrize(
+    "text", ["{unclosed", "images: 3\n", "- a\n", "images: [!!python/object/apply:os.system [echo]]\n"]
+)
 def test_unreadable_images_yaml_is_a_warning(tmp_path: Path, text: str) -> None:
     (tmp_path / "images.yaml").write_text(text)
     listing = ImageStore(tmp_path).load()
@@ -305,11 +353,18 @@ def test_listing_says_whether_each_image_is_present(tmp_path: Path) -> None:
     gone = record("p/c:1-c", "2026-01-01")
     for entry in (present, moved, gone):
         store.record(entry)
-    engine = FakeEngine(images={present.tag: image_info(present.tag, present.id),
-                                moved.tag: image_info(moved.tag, "sha256:" + "9" * 64)})
+    engine = FakeEngine(
+        images={
+            present.tag: image_info(present.tag, present.id),
+            moved.tag: image_info(moved.tag, "sha256:" + "9" * 64),
+        }
+    )
     rows, warnings = list_images(store, engine)
     assert [(row.image.tag, row.state, row.present) for row in rows] == [
-        (present.tag, "present", True), (moved.tag, "moved", False), (gone.tag, "missing", False)]
+        (present.tag, "present", True),
+        (moved.tag, "moved", False),
+        (gone.tag, "missing", False),
+    ]
     assert rows[1].as_dict()["current_id"] == "sha256:" + "9" * 64 and warnings == []
     unchecked, _ = list_images(store, None)
     assert {row.state for row in unchecked} == {"unknown"}
@@ -324,18 +379,27 @@ def test_image_info_from_fake_build_carries_labels() -> None:
 # ---------------------------------------------------------------- the commands (no engine needed for refusals)
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["base", "--paddle-image", "paddlepaddle/paddle:latest"], "floats"),
-    (["base", "--paddle-image", "paddlepaddle/paddle"], "no tag"),
-    (["prod"], "serves one package"),
-    (["dev", "--package", "m.tar"], "are for prod images"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["base", "--paddle-image", "paddlepaddle/paddle:latest"], "floats"),
+        (["base", "--paddle-image", "paddlepaddle/paddle"], "no tag"),
+        (["prod"], "serves one package"),
+        (["dev", "--package", "m.tar"], "are for prod images"),
+    ],
+)
 def test_build_refusals_are_one_line_with_exit_2(project_root: Path, args: list[str], says: str) -> None:
     from conftest import run_cli
 
     json_mode = args[0] == "base"
-    result = run_cli("image", "build", *args, *(["--json"] if json_mode else []), cwd=project_root,
-                     env={"DOCKER_HOST": "unix:///nonexistent.sock"})  # refused before any engine is asked
+    result = run_cli(
+        "image",
+        "build",
+        *args,
+        *(["--json"] if json_mode else []),
+        cwd=project_root,
+        env={"DOCKER_HOST": "unix:///nonexistent.sock"},
+    )  # refused before any engine is asked
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and says in errors[0]
@@ -350,7 +414,8 @@ def test_image_ls_without_an_engine_lists_records_as_unknown(project_root: Path)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert [(row["tag"], row["state"]) for row in document["images"]] == [
-        ("digits/paddle-base:3.2.0-aaaaaaaaaaaa", "unknown")]
+        ("digits/paddle-base:3.2.0-aaaaaaaaaaaa", "unknown")
+    ]
     assert "cannot reach the Docker engine" in document["warnings"][0]
     table = run_cli("image", "ls", cwd=project_root, env={"DOCKER_HOST": "unix:///nonexistent.sock"})
     assert "digits/paddle-base:3.2.0-aaaaaaaaaaaa" in table.stdout and "unknown" in table.stdout

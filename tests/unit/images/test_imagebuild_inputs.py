@@ -53,14 +53,21 @@ def test_dev_lock_picks_per_python_versions_and_the_tools() -> None:
 
 def test_lock_lines_continuations_markers_and_names() -> None:
     text = lock_text(
-        "PyYAML==6.0.3 \\", f"    --hash=sha256:{H1} \\", f"    --hash=sha256:{H2}",
+        "PyYAML==6.0.3 \\",
+        f"    --hash=sha256:{H1} \\",
+        f"    --hash=sha256:{H2}",
         f'ipython==8.39.0 ; python_version == "3.10" --hash=sha256:{H3}',
         f'ipython==9.1.0 ; python_version >= "3.11" and python_version < "3.13" --hash=sha256:{H1}',
     )
     lock = parse_lock(text, Path("x.lock"))
     first = lock.requirements[0]
     assert (first.name, first.version, first.hashes, first.marker, first.line) == (
-        "pyyaml", "6.0.3", frozenset({H1, H2}), None, 2)
+        "pyyaml",
+        "6.0.3",
+        frozenset({H1, H2}),
+        None,
+        2,
+    )
     assert [(r.name, r.version) for r in lock.for_python("3.10")] == [("pyyaml", "6.0.3"), ("ipython", "8.39.0")]
     assert [(r.name, r.version) for r in lock.for_python("3.12")] == [("pyyaml", "6.0.3"), ("ipython", "9.1.0")]
     assert [r.name for r in lock.for_python("3.13")] == ["pyyaml"]
@@ -106,8 +113,9 @@ def test_malformed_lock_lines_are_refused_with_file_and_line(line: str, says: st
 
 
 def test_a_package_locked_twice_for_one_python_is_refused() -> None:
-    lock = parse_lock(lock_text(f"a==1 --hash=sha256:{H1}", f'a==2 ; python_version == "3.11" --hash=sha256:{H2}'),
-                      Path("x.lock"))
+    lock = parse_lock(
+        lock_text(f"a==1 --hash=sha256:{H1}", f'a==2 ; python_version == "3.11" --hash=sha256:{H2}'), Path("x.lock")
+    )
     assert [r.version for r in lock.for_python("3.10")] == ["1"]
     with pytest.raises(UsageError, match="locked twice"):
         lock.for_python("3.11")
@@ -136,8 +144,17 @@ def test_tag_names() -> None:
     assert len(long.split(":", 1)[1]) == 128 and long.endswith(digest[:12])
 
 
-@pytest.mark.parametrize(("name", "expected"), [("Digits", "digits"), ("a__b..c", "a-b-c"), ("--x--", "x"),
-                                                ("", "paddlectl"), ("日本", "paddlectl"), ("a b/c", "a-b-c")])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Digits", "digits"),
+        ("a__b..c", "a-b-c"),
+        ("--x--", "x"),
+        ("", "paddlectl"),
+        ("日本", "paddlectl"),
+        ("a b/c", "a-b-c"),
+    ],
+)
 def test_repository_component(name: str, expected: str) -> None:
     assert repository_component(name) == expected
 
@@ -176,9 +193,12 @@ def test_cache_keys_change_with_lock_python_and_platform(tmp_path: Path) -> None
     key = TARGET.cache_key(one)
     assert key == f"{one.sha256[:16]}-py3.11-manylinux_2_36_x86_64"
     assert key == TargetPlatform("3.11", "x86_64", (2, 36)).cache_key(one)
-    others = {TARGET.cache_key(two), TargetPlatform("3.10", "x86_64", (2, 36)).cache_key(one),
-              TargetPlatform("3.11", "x86_64", (2, 31)).cache_key(one),
-              TargetPlatform("3.11", "aarch64", (2, 36)).cache_key(one)}
+    others = {
+        TARGET.cache_key(two),
+        TargetPlatform("3.10", "x86_64", (2, 36)).cache_key(one),
+        TargetPlatform("3.11", "x86_64", (2, 31)).cache_key(one),
+        TargetPlatform("3.11", "aarch64", (2, 36)).cache_key(one),
+    }
     assert key not in others and len(others) == 4
 
 
@@ -209,11 +229,14 @@ def sha(data: bytes) -> str:
 
 def test_wheelhouse_is_downloaded_once_then_reused(tmp_path: Path) -> None:
     pure, binary = b"pure wheel", b"binary wheel"
-    lock = parse_lock(lock_text(
-        f"tqdm==4.70.1 --hash=sha256:{sha(pure)}",
-        f'pyyaml==6.0.3 ; python_version == "3.11" --hash=sha256:{sha(binary)} --hash=sha256:{H1}',
-        f'ipython==8.39.0 ; python_version == "3.10" --hash=sha256:{H2}',
-    ), tmp_path / "requirements-base.lock")
+    lock = parse_lock(
+        lock_text(
+            f"tqdm==4.70.1 --hash=sha256:{sha(pure)}",
+            f'pyyaml==6.0.3 ; python_version == "3.11" --hash=sha256:{sha(binary)} --hash=sha256:{H1}',
+            f'ipython==8.39.0 ; python_version == "3.10" --hash=sha256:{H2}',
+        ),
+        tmp_path / "requirements-base.lock",
+    )
     pip = FakePip({"tqdm-4.70.1-py3-none-any.whl": pure, "PyYAML-6.0.3-cp311-cp311-manylinux2014_x86_64.whl": binary})
     house = ensure_wheelhouse(lock, TARGET, tmp_path / "cache", pip)
     assert house.downloaded and house.path == tmp_path / "cache" / "wheels" / TARGET.cache_key(lock)

@@ -44,8 +44,16 @@ def engine() -> FakeEngine:
 
 
 def built(tag: str, built_at: str, role: str = "dev") -> BuiltImage:
-    return BuiltImage(role=role, tag=tag, id="sha256:" + "1" * 64, digest=None, size=1, inputs={},
-                      inputs_hash="0" * 64, built_at=built_at)
+    return BuiltImage(
+        role=role,
+        tag=tag,
+        id="sha256:" + "1" * 64,
+        digest=None,
+        size=1,
+        inputs={},
+        inputs_hash="0" * 64,
+        built_at=built_at,
+    )
 
 
 # ---------------------------------------------------------------- paddlectl dev
@@ -137,14 +145,14 @@ def test_dev_reports_jupyter_exiting_early(project_root: Path, engine: FakeEngin
 
 
 def verify(package: Path, dest: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(VERIFY), str(package), str(dest)], capture_output=True, text=True,
-                          check=False, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(VERIFY), str(package), str(dest)], capture_output=True, text=True, check=False, timeout=60
+    )
 
 
 def test_a_real_package_verifies_and_extracts(tmp_path: Path) -> None:
     export = make_export(tmp_path / "proj")
-    package = build_package(PackageRequest(export_dir=export, name="digits", version="1.0.0",
-                                           output_dir=tmp_path)).path
+    package = build_package(PackageRequest(export_dir=export, name="digits", version="1.0.0", output_dir=tmp_path)).path
     result = verify(package, tmp_path / "model")
     assert result.returncode == 0, result.stderr
     assert "4 files match SHA256SUMS" in result.stdout
@@ -166,15 +174,17 @@ def test_a_flipped_byte_fails_naming_the_file_and_extracts_nothing(tmp_path: Pat
     assert not (tmp_path / "model").exists() and not (tmp_path / "model.partial").exists()
 
 
-@pytest.mark.parametrize(("extra", "list_extra", "says"), [
-    ([member("link", kind=tarfile.SYMTYPE, linkname="/etc/passwd")], True, "link: not a regular file"),
-    ([member("../evil", b"x")], True, "not a plain file name"),
-    ([member("sub/file", b"x")], True, "not a plain file name"),
-    ([member("extra.bin", b"x")], False, "extra.bin: not listed in SHA256SUMS"),
-    ([member("dev", kind=tarfile.CHRTYPE)], True, "dev: not a regular file"),
-])
-def test_unsafe_or_unlisted_members_are_refused(tmp_path: Path, extra: list[Any], list_extra: bool,
-                                                says: str) -> None:
+@pytest.mark.parametrize(
+    ("extra", "list_extra", "says"),
+    [
+        ([member("link", kind=tarfile.SYMTYPE, linkname="/etc/passwd")], True, "link: not a regular file"),
+        ([member("../evil", b"x")], True, "not a plain file name"),
+        ([member("sub/file", b"x")], True, "not a plain file name"),
+        ([member("extra.bin", b"x")], False, "extra.bin: not listed in SHA256SUMS"),
+        ([member("dev", kind=tarfile.CHRTYPE)], True, "dev: not a regular file"),
+    ],
+)
+def test_unsafe_or_unlisted_members_are_refused(tmp_path: Path, extra: list[Any], list_extra: bool, says: str) -> None:
     package = crafted_package(tmp_path / "m.tar", extra, list_extra=list_extra)
     result = verify(package, tmp_path / "model")
     assert result.returncode == 1 and says in result.stderr, result.stderr
@@ -211,8 +221,12 @@ class FakeImage:
     def __init__(self, reference: str) -> None:
         self.id = "sha256:" + "e" * 64
         self.tags = [reference]
-        self.attrs = {"Size": 42, "Created": "2026-01-01T00:00:00Z", "RepoDigests": [],
-                      "Config": {"Labels": {"io.paddlectl.role": "base"}}}
+        self.attrs = {
+            "Size": 42,
+            "Created": "2026-01-01T00:00:00Z",
+            "RepoDigests": [],
+            "Config": {"Labels": {"io.paddlectl.role": "base"}},
+        }
 
 
 class FakeImages:
@@ -227,16 +241,21 @@ class FakeClient:
 
 
 def test_build_streams_whole_lines_and_never_pulls(tmp_path: Path) -> None:
-    events = [{"stream": "Step 1/3 : FROM x\n"}, {"stream": " ---> abc\n"}, {"stream": "Step 2/3 : RUN pip"},
-              {"stream": " install\nCollecting a\r"}, {"stream": "Progress 50%\rProgress 100%\n"},
-              {"stream": "\x1b[91mwarning: colour\n\x1b[0m"}, {"aux": {"ID": "sha256:" + "e" * 64}}]
+    events = [
+        {"stream": "Step 1/3 : FROM x\n"},
+        {"stream": " ---> abc\n"},
+        {"stream": "Step 2/3 : RUN pip"},
+        {"stream": " install\nCollecting a\r"},
+        {"stream": "Progress 50%\rProgress 100%\n"},
+        {"stream": "\x1b[91mwarning: colour\n\x1b[0m"},
+        {"aux": {"ID": "sha256:" + "e" * 64}},
+    ]
     client = FakeClient(events)
     lines: list[str] = []
     info = DockerEngine(client).build(tmp_path, "Dockerfile.base", "p/x:1", {"A": "1"}, {"l": "v"}, lines.append)
     assert info.size == 42 and info.labels == {"io.paddlectl.role": "base"}
     # a carriage return rewrites its line (pip's progress bars): only the last state is a line
-    assert lines == ["Step 1/3 : FROM x", " ---> abc", "Step 2/3 : RUN pip install", "Progress 100%",
-                     "warning: colour"]
+    assert lines == ["Step 1/3 : FROM x", " ---> abc", "Step 2/3 : RUN pip install", "Progress 100%", "warning: colour"]
     kwargs = client.api.kwargs
     assert kwargs["pull"] is False and kwargs["timeout"] is None and kwargs["decode"] is True
     assert (kwargs["path"], kwargs["dockerfile"], kwargs["tag"]) == (str(tmp_path), "Dockerfile.base", "p/x:1")
@@ -245,12 +264,13 @@ def test_build_streams_whole_lines_and_never_pulls(tmp_path: Path) -> None:
 
 def test_a_failing_step_is_one_line_naming_step_and_last_output(tmp_path: Path) -> None:
     command = "/bin/sh -c python3 -m pip install --no-index -r /tmp/x.lock"
-    events = [{"stream": "Step 5/9 : RUN python3 -m pip install --no-index " + "-r /tmp/x.lock " * 10 + "\n"},
-              {"stream": " ---> Running in 123\n"},
-              {"stream": "\x1b[91mERROR: THESE PACKAGES DO NOT MATCH THE HASHES\n\x1b[0m"},
-              {"stream": "Removing intermediate container 123\n"},
-              {"error": f"The command '{command}' returned a non-zero code: 1",
-               "errorDetail": {"code": 1, "message": "..."}}]
+    events = [
+        {"stream": "Step 5/9 : RUN python3 -m pip install --no-index " + "-r /tmp/x.lock " * 10 + "\n"},
+        {"stream": " ---> Running in 123\n"},
+        {"stream": "\x1b[91mERROR: THESE PACKAGES DO NOT MATCH THE HASHES\n\x1b[0m"},
+        {"stream": "Removing intermediate container 123\n"},
+        {"error": f"The command '{command}' returned a non-zero code: 1", "errorDetail": {"code": 1, "message": "..."}},
+    ]
     with pytest.raises(PaddlectlError) as caught:
         DockerEngine(FakeClient(events)).build(tmp_path, "Dockerfile.base", "p/x:1", {}, {}, None)
     message = caught.value.message

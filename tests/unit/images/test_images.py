@@ -20,19 +20,20 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
     ("reference", "repository", "tag", "digest"),
     [
         ("paddlepaddle/paddle:3.2.0", "paddlepaddle/paddle", "3.2.0", None),
-        ("paddlepaddle/paddle:3.2.0-gpu-cuda12.6-cudnn9.5", "paddlepaddle/paddle",
-         "3.2.0-gpu-cuda12.6-cudnn9.5", None),
+        ("paddlepaddle/paddle:3.2.0-gpu-cuda12.6-cudnn9.5", "paddlepaddle/paddle", "3.2.0-gpu-cuda12.6-cudnn9.5", None),
         ("registry:5000/repo:tag", "registry:5000/repo", "tag", None),
         ("localhost:5000/team/paddle:3.2.0", "localhost:5000/team/paddle", "3.2.0", None),
-        ("ccr-2vdh3abv-pub.cnc.bj.baidubce.com/paddlepaddle/paddle:3.2.0",
-         "ccr-2vdh3abv-pub.cnc.bj.baidubce.com/paddlepaddle/paddle", "3.2.0", None),
+        (
+            "ccr-2vdh3abv-pub.cnc.bj.baidubce.com/paddlepaddle/paddle:3.2.0",
+            "ccr-2vdh3abv-pub.cnc.bj.baidubce.com/paddlepaddle/paddle",
+            "3.2.0",
+            None,
+        ),
         (f"repo@{DIGEST}", "repo", None, DIGEST),
         (f"paddlepaddle/paddle:3.2.0@{DIGEST}", "paddlepaddle/paddle", None, DIGEST),
     ],
 )
-def test_pinned_references_are_accepted(
-    reference: str, repository: str, tag: str | None, digest: str | None
-) -> None:
+def test_pinned_references_are_accepted(reference: str, repository: str, tag: str | None, digest: str | None) -> None:
     image = PinnedImage.parse(reference)
     assert (image.repository, image.tag, image.digest) == (repository, tag, digest)
     assert PinnedImage.parse(image.reference) == image
@@ -121,8 +122,11 @@ def test_dockerfile_bases_are_pinned_and_builds_are_offline(dockerfile: Path) ->
 def test_base_image_labels_and_non_root_user() -> None:
     text = (REPO_ROOT / "Dockerfile.base").read_text()
     assert "ARG PADDLE_IMAGE=paddlepaddle/paddle:3.2.0-gpu-cuda12.6-cudnn9.5" in text
-    for label in ("org.opencontainers.image.title", "org.opencontainers.image.base.name",
-                  "org.opencontainers.image.version"):
+    for label in (
+        "org.opencontainers.image.title",
+        "org.opencontainers.image.base.name",
+        "org.opencontainers.image.version",
+    ):
         assert label in text
     users = [line.split()[1] for line in _logical_lines(text) if line.upper().startswith("USER ")]
     assert users, "the base image must not default to root"
@@ -141,8 +145,9 @@ def _stages(dockerfile: Path) -> list[list[str]]:
 
 
 def _instructions(lines: list[str], keyword: str) -> list[str]:
-    return [line.split(None, 1)[1] if " " in line else "" for line in lines
-            if line.split(None, 1)[0].upper() == keyword]
+    return [
+        line.split(None, 1)[1] if " " in line else "" for line in lines if line.split(None, 1)[0].upper() == keyword
+    ]
 
 
 # What paddlectl.images.build puts into each build context (and nothing else is there to COPY).

@@ -76,8 +76,14 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 def test_package_holds_card_files_and_sums_in_fixed_order(export: Path, tmp_path: Path) -> None:
     result = build_package(
-        PackageRequest(export_dir=export, name="digits", version="1.2.3-rc.1", output_dir=tmp_path / "dist",
-                       task="classification", status=ModelStatus.PRODUCTION)
+        PackageRequest(
+            export_dir=export,
+            name="digits",
+            version="1.2.3-rc.1",
+            output_dir=tmp_path / "dist",
+            task="classification",
+            status=ModelStatus.PRODUCTION,
+        )
     )
     assert result.path == tmp_path / "dist" / "digits-1.2.3-rc.1.tar"
     assert result.sha256 == hashlib.sha256(result.path.read_bytes()).hexdigest()
@@ -114,8 +120,10 @@ def test_package_holds_card_files_and_sums_in_fixed_order(export: Path, tmp_path
     assert card["dataset"] == "digits"
     assert card["metrics"]["acc"]["last"] == 0.97
     assert card["inputs"][0]["shape"] == [-1, 1, 8, 8] and card["outputs"][0]["name"] == "fetch_name_0"
-    assert card["files"] == [{"name": "model.json", "size": (export / "model.json").stat().st_size},
-                             {"name": "model.pdiparams", "size": 200_000}]
+    assert card["files"] == [
+        {"name": "model.json", "size": (export / "model.json").stat().st_size},
+        {"name": "model.pdiparams", "size": 200_000},
+    ]
     provenance = card["provenance"]
     assert provenance["run_id"] == RUN_ID and provenance["run_name"] == "digits-baseline"
     assert provenance["image"]["reference"] == "paddlectl-test/paddle:3.2.0-cpu"
@@ -151,7 +159,11 @@ def test_weights_only_export_without_manifest(tmp_path: Path) -> None:
     assert card["format"] == "pdmodel" and card["provenance"]["run_id"] is None
     assert card["metrics"] == {} and card["dataset"] is None and card["provenance"]["git"] is None
     assert [f.name for f in report.files] == [
-        "MODEL.yaml", "model.pdiparams", "model.pdiparams.info", "model.pdmodel", "SHA256SUMS"
+        "MODEL.yaml",
+        "model.pdiparams",
+        "model.pdiparams.info",
+        "model.pdmodel",
+        "SHA256SUMS",
     ]
 
 
@@ -289,8 +301,9 @@ def test_interrupt_leaves_nothing_behind(export: Path, tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize(("change", "match"), [(b"late", "grew"), (None, "shrank")])
-def test_file_changing_size_while_packaging_is_refused(export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       change: bytes | None, match: str) -> None:
+def test_file_changing_size_while_packaging_is_refused(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: bytes | None, match: str
+) -> None:
     from paddlectl.packaging import archive as archive_module
 
     real_build_card = archive_module.build_card
@@ -396,16 +409,20 @@ def test_data_after_end_marker_is_tampered(export: Path, tmp_path: Path) -> None
 def test_unlisted_extra_file_is_tampered(tmp_path: Path) -> None:
     package = crafted_package(tmp_path / "x.tar", [member("extra.bin", b"payload")], list_extra=False)
     report = verify_package(package)
-    assert [(p.file, p.reason) for p in report.problems] == [("extra.bin", "not listed in SHA256SUMS"),
-                                                             ("MODEL.yaml", "does not list extra.bin")]
+    assert [(p.file, p.reason) for p in report.problems] == [
+        ("extra.bin", "not listed in SHA256SUMS"),
+        ("MODEL.yaml", "does not list extra.bin"),
+    ]
 
 
 def test_listed_but_missing_file_is_tampered(tmp_path: Path) -> None:
     files = {"model.json": b"{}", "model.pdiparams": b"w" * 100}
     card = card_for(files)
     summed = {"MODEL.yaml": card, **files, "gone.bin": b"x"}
-    package = write_tar(tmp_path / "x.tar", [member("MODEL.yaml", card), *(member(n, d) for n, d in files.items()),
-                                             member("SHA256SUMS", sums_for(summed))])
+    package = write_tar(
+        tmp_path / "x.tar",
+        [member("MODEL.yaml", card), *(member(n, d) for n, d in files.items()), member("SHA256SUMS", sums_for(summed))],
+    )
     report = verify_package(package)
     assert [(p.file, p.reason) for p in report.problems] == [
         ("gone.bin", "listed in SHA256SUMS but not in the archive")
@@ -433,18 +450,33 @@ def test_missing_sums_and_card_are_tampered(tmp_path: Path) -> None:
         ({"status": "shipped"}, "status"),
         ({"name": "Bad Name"}, "invalid package name"),
         ({"framework": "torch"}, "framework"),
-        ({"files": [{"name": "model.json", "size": 3}, {"name": "model.pdiparams", "size": 100},
-                    {"name": "ghost.bin", "size": 1}]}, "ghost.bin"),
+        (
+            {
+                "files": [
+                    {"name": "model.json", "size": 3},
+                    {"name": "model.pdiparams", "size": 100},
+                    {"name": "ghost.bin", "size": 1},
+                ]
+            },
+            "ghost.bin",
+        ),
         ({"files": [{"name": "model.json", "size": 99}, {"name": "model.pdiparams", "size": 100}]}, "99 bytes"),
         ({"files": "all of them"}, "not a list"),
     ],
 )
-def test_card_inconsistent_with_files_is_tampered(tmp_path: Path, card_overrides: dict[str, object],
-                                                  match: str) -> None:
+def test_card_inconsistent_with_files_is_tampered(
+    tmp_path: Path, card_overrides: dict[str, object], match: str
+) -> None:
     files = {"model.json": b"{}\n", "model.pdiparams": b"w" * 100}
     card = card_for(files, **card_overrides)
-    package = write_tar(tmp_path / "x.tar", [member("MODEL.yaml", card), *(member(n, d) for n, d in files.items()),
-                                             member("SHA256SUMS", sums_for({"MODEL.yaml": card, **files}))])
+    package = write_tar(
+        tmp_path / "x.tar",
+        [
+            member("MODEL.yaml", card),
+            *(member(n, d) for n, d in files.items()),
+            member("SHA256SUMS", sums_for({"MODEL.yaml": card, **files})),
+        ],
+    )
     report = verify_package(package)
     assert report.exit_code is ExitCode.TAMPERED
     assert any(p.file == "MODEL.yaml" and match in p.reason for p in report.problems), report.problems
@@ -453,8 +485,14 @@ def test_card_inconsistent_with_files_is_tampered(tmp_path: Path, card_overrides
 def test_card_with_python_tag_is_tampered_not_executed(tmp_path: Path) -> None:
     files = {"model.json": b"{}\n", "model.pdiparams": b"w" * 100}
     card = b"!!python/object/apply:os.system ['touch " + str(tmp_path / "pwned").encode() + b"']\n"
-    package = write_tar(tmp_path / "x.tar", [member("MODEL.yaml", card), *(member(n, d) for n, d in files.items()),
-                                             member("SHA256SUMS", sums_for({"MODEL.yaml": card, **files}))])
+    package = write_tar(
+        tmp_path / "x.tar",
+        [
+            member("MODEL.yaml", card),
+            *(member(n, d) for n, d in files.items()),
+            member("SHA256SUMS", sums_for({"MODEL.yaml": card, **files})),
+        ],
+    )
     report = verify_package(package)
     assert any(p.file == "MODEL.yaml" and "unreadable" in p.reason for p in report.problems)
     assert not (tmp_path / "pwned").exists()
@@ -507,8 +545,9 @@ def test_signature_states(export: Path, tmp_path: Path, keys: tuple[Path, Path, 
     assert info.value.code is ExitCode.UNSIGNED
 
 
-def test_resigned_sums_with_other_content_fail_the_signature(export: Path, tmp_path: Path,
-                                                              keys: tuple[Path, Path, Path]) -> None:
+def test_resigned_sums_with_other_content_fail_the_signature(
+    export: Path, tmp_path: Path, keys: tuple[Path, Path, Path]
+) -> None:
     """New weights with matching new sums, under the old signature: only the signature can tell, and does."""
     private, public, _ = keys
     original = _package(export, tmp_path / "a", sign_key=private)
@@ -539,8 +578,9 @@ def test_verify_with_a_private_key_is_refused(export: Path, tmp_path: Path, keys
         verify_package(_package(export, tmp_path), key=private)
 
 
-def test_missing_cryptography_names_the_extra(export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               keys: tuple[Path, Path, Path]) -> None:
+def test_missing_cryptography_names_the_extra(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: tuple[Path, Path, Path]
+) -> None:
     private, _, _ = keys
     monkeypatch.setitem(sys.modules, "cryptography", None)
     with pytest.raises(UnavailableError, match="cryptography") as info:
@@ -552,8 +592,11 @@ def test_missing_cryptography_names_the_extra(export: Path, tmp_path: Path, monk
 def test_exposed_signing_key_gives_a_warning(export: Path, tmp_path: Path) -> None:
     pair = generate_keypair(tmp_path / "k", "loose")
     os.chmod(pair.private_key, 0o644)
-    result = build_package(PackageRequest(export_dir=export, name="digits", version="1.0.0",
-                                          output_dir=tmp_path, sign_key=pair.private_key))
+    result = build_package(
+        PackageRequest(
+            export_dir=export, name="digits", version="1.0.0", output_dir=tmp_path, sign_key=pair.private_key
+        )
+    )
     assert result.signed and any("chmod 600" in warning for warning in result.warnings)
 
 

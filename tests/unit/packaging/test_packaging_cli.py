@@ -23,13 +23,32 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     keys = run_cli("keys", "generate", "--out", str(root / "keys"), "--name", "release", "--json", cwd=project)
     assert keys.returncode == 0, keys.stderr
     pair = json.loads(keys.stdout)
-    package = run_cli("package", RUN_ID, "--name", "digits", "--version", "1.0.0", "-o", "dist",
-                      "--sign", pair["private_key"], "--task", "classification", "--json", cwd=project)
+    package = run_cli(
+        "package",
+        RUN_ID,
+        "--name",
+        "digits",
+        "--version",
+        "1.0.0",
+        "-o",
+        "dist",
+        "--sign",
+        pair["private_key"],
+        "--task",
+        "classification",
+        "--json",
+        cwd=project,
+    )
     assert package.returncode == 0, package.stderr
     document = json.loads(package.stdout)
-    return {"root": root, "project": project, "private": Path(pair["private_key"]),
-            "public": Path(pair["public_key"]), "package": project / "dist" / "digits-1.0.0.tar",
-            "document": document}  # type: ignore[dict-item]
+    return {
+        "root": root,
+        "project": project,
+        "private": Path(pair["private_key"]),
+        "public": Path(pair["public_key"]),
+        "package": project / "dist" / "digits-1.0.0.tar",
+        "document": document,
+    }  # type: ignore[dict-item]
 
 
 def test_keys_generate_json_and_modes(built: dict[str, Path]) -> None:
@@ -55,8 +74,22 @@ def test_package_human_output_and_overwrite(built: dict[str, Path]) -> None:
     again = run_cli("package", RUN_ID, "--name", "digits", "--version", "1.0.0", "-o", "dist", cwd=built["project"])
     assert again.returncode == 2
     assert "already exists" in again.stderr and "--force" in again.stderr and again.stdout == ""
-    forced = run_cli("package", RUN_ID, "--name", "digits", "--version", "1.0.0", "-o", "dist", "--force",
-                     "--sign", str(built["private"]), "--task", "classification", cwd=built["project"])
+    forced = run_cli(
+        "package",
+        RUN_ID,
+        "--name",
+        "digits",
+        "--version",
+        "1.0.0",
+        "-o",
+        "dist",
+        "--force",
+        "--sign",
+        str(built["private"]),
+        "--task",
+        "classification",
+        cwd=built["project"],
+    )
     assert forced.returncode == 0, forced.stderr
     digest, path = forced.stdout.split()
     assert path == "dist/digits-1.0.0.tar"
@@ -65,8 +98,9 @@ def test_package_human_output_and_overwrite(built: dict[str, Path]) -> None:
 
 
 def test_package_usage_errors(built: dict[str, Path]) -> None:
-    bad_status = run_cli("package", RUN_ID, "--name", "d", "--version", "1.0.0", "--status", "live", "--json",
-                         cwd=built["project"])
+    bad_status = run_cli(
+        "package", RUN_ID, "--name", "d", "--version", "1.0.0", "--status", "live", "--json", cwd=built["project"]
+    )
     assert bad_status.returncode == 2
     assert json.loads(bad_status.stdout)["exit_code"] == 2
     no_run = run_cli("package", "nope", "--name", "d", "--version", "1.0.0", cwd=built["project"])

@@ -43,7 +43,11 @@ def test_round_trip(tmp_path: Path, package: Path) -> None:
     result = unpack_package(package, dest)
     assert result.directory == dest and result.report.ok
     assert sorted(os.listdir(dest)) == [
-        "MODEL.yaml", "SHA256SUMS", "model.pdiparams", "model.pdiparams.info", "model.pdmodel"
+        "MODEL.yaml",
+        "SHA256SUMS",
+        "model.pdiparams",
+        "model.pdiparams.info",
+        "model.pdmodel",
     ]
     for name in ("model.pdiparams", "model.pdiparams.info", "model.pdmodel"):
         (original,) = export.rglob(name)
@@ -63,8 +67,9 @@ def test_unpack_into_an_existing_empty_folder(tmp_path: Path, package: Path) -> 
 
 
 @pytest.mark.parametrize("kind", ["not empty", "a file", "a symlink", "no parent", "dot", "cwd by name"])
-def test_unusable_destinations_are_refused(tmp_path: Path, package: Path, kind: str,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unusable_destinations_are_refused(
+    tmp_path: Path, package: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dest = tmp_path / "dest"
     if kind == "not empty":
         dest.mkdir()
@@ -175,8 +180,11 @@ def test_refused_members_are_never_created(tmp_path: Path) -> None:
             created.append(name)
             return open(os.devnull, "wb")
 
-    extra = [member("../escaped.txt", b"x"), member("link", kind=tarfile.SYMTYPE, linkname="/etc/passwd"),
-             member("ok.bin", b"fine")]
+    extra = [
+        member("../escaped.txt", b"x"),
+        member("link", kind=tarfile.SYMTYPE, linkname="/etc/passwd"),
+        member("ok.bin", b"fine"),
+    ]
     reader_module.scan_archive(crafted_package(tmp_path / "evil.tar", extra), RecordingStore())
     assert created == ["MODEL.yaml", "model.json", "model.pdiparams", "ok.bin", "SHA256SUMS"]
 
@@ -222,10 +230,14 @@ def test_signature_rules_apply_to_unpack(tmp_path: Path) -> None:
     good = generate_keypair(keys, "good")
     other = generate_keypair(keys, "other")
     export = make_export(tmp_path / "proj")
-    signed = build_package(PackageRequest(export_dir=export, name="digits", version="1.0.0",
-                                          output_dir=tmp_path / "s", sign_key=good.private_key)).path
-    unsigned = build_package(PackageRequest(export_dir=export, name="digits", version="1.0.0",
-                                            output_dir=tmp_path / "u")).path
+    signed = build_package(
+        PackageRequest(
+            export_dir=export, name="digits", version="1.0.0", output_dir=tmp_path / "s", sign_key=good.private_key
+        )
+    ).path
+    unsigned = build_package(
+        PackageRequest(export_dir=export, name="digits", version="1.0.0", output_dir=tmp_path / "u")
+    ).path
     before = _tree(tmp_path)
     with pytest.raises(TamperedError, match=r"SHA256SUMS\.sig"):
         unpack_package(signed, tmp_path / "a", key=other.public_key)
@@ -237,8 +249,9 @@ def test_signature_rules_apply_to_unpack(tmp_path: Path) -> None:
     assert unpack_package(signed, tmp_path / "d").report.signature is SignatureState.UNCHECKED
 
 
-def test_interrupt_during_extraction_leaves_nothing(tmp_path: Path, package: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupt_during_extraction_leaves_nothing(
+    tmp_path: Path, package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_create = unpack_module._DirectoryStore.create
 
     def create(self: unpack_module._DirectoryStore, name: str) -> object:
@@ -253,8 +266,9 @@ def test_interrupt_during_extraction_leaves_nothing(tmp_path: Path, package: Pat
     assert _tree(tmp_path) == before
 
 
-def test_destination_filled_meanwhile_is_left_alone(tmp_path: Path, package: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_destination_filled_meanwhile_is_left_alone(
+    tmp_path: Path, package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dest = tmp_path / "model"
     dest.mkdir()
     real_evaluate = unpack_module.evaluate

@@ -50,8 +50,16 @@ def test_init_force_overwrites_and_says_so(project_dir: Path) -> None:
 def test_init_into_another_folder_with_pinned_images(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     target.mkdir()
-    result = run_cli("init", str(target), "--cpu-image", "registry:5000/team/paddle:3.2.0",
-                     "--gpu-image", f"paddlepaddle/paddle@sha256:{'ab' * 32}", "--json", cwd=tmp_path)
+    result = run_cli(
+        "init",
+        str(target),
+        "--cpu-image",
+        "registry:5000/team/paddle:3.2.0",
+        "--gpu-image",
+        f"paddlepaddle/paddle@sha256:{'ab' * 32}",
+        "--json",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["overwrote"] is False
     config = load_config(target / "paddlectl.yaml")

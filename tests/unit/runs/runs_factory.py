@@ -50,16 +50,26 @@ def make_run(
     }
     ended = status is not RunStatus.RUNNING
     manifest = Manifest(
-        id=run_id, project=project.name, status=status, started_at=iso(moment),
+        id=run_id,
+        project=project.name,
+        status=status,
+        started_at=iso(moment),
         image=ImageRecord(image, IMAGE_ID, None),
         command=CommandRecord("train.py", None, [], ["python", "-u", "train.py"]),
         container=ContainerRecord(id="c" * 64, env_names=["PADDLECTL_RUN_ID", "PYTHONUNBUFFERED"]),
-        name=name, labels=labels or {}, exit_code=0 if status is RunStatus.SUCCEEDED else (1 if ended else None),
+        name=name,
+        labels=labels or {},
+        exit_code=0 if status is RunStatus.SUCCEEDED else (1 if ended else None),
         ended_at=iso(moment + timedelta(seconds=90)) if ended else None,
         duration_seconds=90.0 if ended else None,
         params={"values": values, "sources": dict.fromkeys(values, "cli")},
-        git={"is_repository": commit is not None, "commit": commit, "dirty": dirty, "patch_file": None,
-             "patch_sha256": None},
+        git={
+            "is_repository": commit is not None,
+            "commit": commit,
+            "dirty": dirty,
+            "patch_file": None,
+            "patch_sha256": None,
+        },
         metrics={"file": "metrics.jsonl", "summary": summary},
         runtime=runtime or {"paddle_version": "3.2.0", "python": "3.11.2", "cuda": None},
         **extra,
@@ -69,8 +79,10 @@ def make_run(
         with paths.metrics.open("w") as handle:
             for metric, points in series.items():
                 for step, value in enumerate(points):
-                    handle.write(json.dumps({"name": metric, "value": value, "step": step, "time": 1.0,
-                                             "source": "stdout"}) + "\n")
+                    handle.write(
+                        json.dumps({"name": metric, "value": value, "step": step, "time": 1.0, "source": "stdout"})
+                        + "\n"
+                    )
     if log is not None:
         paths.log.write_text(log)
     return paths

@@ -120,9 +120,7 @@ def test_cursor_moves_at_end_of_stream_keep_the_text() -> None:
 
 def test_redraw_then_final_lines_order_with_on_line() -> None:
     events: list[tuple[str, str]] = []
-    assembler = LineAssembler(
-        lambda s: events.append(("redraw", s)), on_line=lambda s: events.append(("line", s))
-    )
+    assembler = LineAssembler(lambda s: events.append(("redraw", s)), on_line=lambda s: events.append(("line", s)))
     returned = assembler.feed(b"Epoch 2/2\n\rstep 2/8\b\b\b\b\b\b\b\b\rstep 4/8") + assembler.close()
     assert events == [("line", "Epoch 2/2"), ("redraw", "step 2/8"), ("line", "step 4/8")]
     assert returned == ["Epoch 2/2", "step 4/8"]
@@ -220,8 +218,10 @@ def test_random_chunking_gives_the_same_lines(pieces: list[str], cuts: list[int]
 
 
 @settings(max_examples=100, deadline=None)
-@given(lines=st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n\b"), max_size=30), max_size=30),
-       cuts=st.lists(st.integers(min_value=0, max_value=2000)))
+@given(
+    lines=st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n\b"), max_size=30), max_size=30),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000)),
+)
 def test_random_chunking_of_plain_text_returns_exactly_the_lines(lines: list[str], cuts: list[int]) -> None:
     data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogatepass")
     positions = sorted({c for c in cuts if 0 < c < len(data)})

@@ -48,10 +48,8 @@ def parse_lines(text: str) -> list[MetricPoint]:
 
 # --- Paddle hapi, real captures -------------------------------------------------------------------------------
 
-HAPI_LOSS = [(2, 2.4665), (4, 3.3892), (6, 2.8424), (8, 2.4673), (10, 2.1508), (12, 2.2027), (14, 2.4522),
-             (16, 2.2202)]
-HAPI_ACC = [(2, 0.0625), (4, 0.0625), (6, 0.0417), (8, 0.0469), (10, 0.125), (12, 0.2188), (14, 0.1875),
-            (16, 0.1875)]
+HAPI_LOSS = [(2, 2.4665), (4, 3.3892), (6, 2.8424), (8, 2.4673), (10, 2.1508), (12, 2.2027), (14, 2.4522), (16, 2.2202)]
+HAPI_ACC = [(2, 0.0625), (4, 0.0625), (6, 0.0417), (8, 0.0469), (10, 0.125), (12, 0.2188), (14, 0.1875), (16, 0.1875)]
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 4096, 1 << 20])
@@ -134,9 +132,22 @@ def test_paddleocr_style() -> None:
     points = parse_lines((DATA / "ppocr_train.log").read_text(encoding="utf-8"))
     names = {p.name for p in points}
     assert names == {
-        "lr", "loss", "loss_shrink_maps", "loss_threshold_maps", "avg_reader_cost", "avg_batch_cost",
-        "avg_samples", "ips", "eval_precision", "eval_recall", "eval_hmean", "eval_fps", "best_hmean",
-        "best_precision", "best_recall", "best_fps",
+        "lr",
+        "loss",
+        "loss_shrink_maps",
+        "loss_threshold_maps",
+        "avg_reader_cost",
+        "avg_batch_cost",
+        "avg_samples",
+        "ips",
+        "eval_precision",
+        "eval_recall",
+        "eval_hmean",
+        "eval_fps",
+        "best_hmean",
+        "best_precision",
+        "best_recall",
+        "best_fps",
     }
     assert series(points, "loss") == [(10, 0.2), (20, 0.1), (30, 0.066667), (40, 0.05)]
     assert series(points, "avg_reader_cost") == [(s, 0.01234) for s in (10, 20, 30, 40)]
@@ -148,7 +159,13 @@ def test_paddleocr_style() -> None:
 def test_paddledetection_style() -> None:
     points = parse_lines((DATA / "ppdet_train.log").read_text(encoding="utf-8"))
     assert {p.name for p in points} == {
-        "learning_rate", "loss", "loss_cls", "loss_bbox", "batch_cost", "data_cost", "ips",
+        "learning_rate",
+        "loss",
+        "loss_cls",
+        "loss_bbox",
+        "batch_cost",
+        "data_cost",
+        "ips",
     }
     assert series(points, "loss") == [(0, 3.0), (20, 2.8), (40, 2.6), (50, 2.0), (70, 1.8), (90, 1.6)]
     assert series(points, "data_cost") == [(s, 0.001) for s in (0, 20, 40, 50, 70, 90)]
@@ -157,8 +174,18 @@ def test_paddledetection_style() -> None:
 def test_paddleclas_style() -> None:
     points = parse_lines((DATA / "ppcls_train.log").read_text(encoding="utf-8"))
     assert {p.name for p in points} == {
-        "lr", "top1", "top5", "CELoss", "loss", "batch_cost", "reader_cost", "ips",
-        "eval_CELoss", "eval_loss", "eval_top1", "eval_top5",
+        "lr",
+        "top1",
+        "top5",
+        "CELoss",
+        "loss",
+        "batch_cost",
+        "reader_cost",
+        "ips",
+        "eval_CELoss",
+        "eval_loss",
+        "eval_top1",
+        "eval_top5",
     }
     assert series(points, "loss") == [(0, 5.9), (10, 4.9), (20, 3.9), (25, 4.9), (35, 3.9), (45, 2.9)]
     assert series(points, "batch_cost") == [(s, 0.12345) for s in (0, 10, 20, 25, 35, 45)]
@@ -229,7 +256,8 @@ def test_read_helper_file_is_incremental_and_waits_for_a_complete_line(tmp_path:
     assert recorder.bad_lines == 3
     assert recorder.read_helper_file(path) == 0
     assert [(p.name, p.value, p.step, p.source) for p in recorder.series()] == [
-        ("loss", 0.9, 0, "helper"), ("loss", 0.5, 1, "helper"),
+        ("loss", 0.9, 0, "helper"),
+        ("loss", 0.5, 1, "helper"),
     ]
 
 
@@ -249,8 +277,14 @@ def test_helper_series_wins_over_log_series_of_the_same_name() -> None:
     recorder.add(MetricPoint("loss", 2.5, 2, 0.0, "log"))
     assert [(p.name, p.value, p.source) for p in recorder.series()] == [("acc", 0.1, "log"), ("loss", 1.999, "helper")]
     summary = recorder.summary()
-    assert summary["loss"] == {"last": 1.999, "min": 1.999, "max": 1.999, "count": 1, "last_step": 1,
-                               "source": "helper"}
+    assert summary["loss"] == {
+        "last": 1.999,
+        "min": 1.999,
+        "max": 1.999,
+        "count": 1,
+        "last_step": 1,
+        "source": "helper",
+    }
     assert summary["acc"]["source"] == "log"
 
 
@@ -258,14 +292,23 @@ def test_summary_ignores_non_finite_in_min_max() -> None:
     recorder = MetricRecorder()
     for step, value in enumerate([3.0, 1.0, 2.0, math.nan]):
         recorder.add(MetricPoint("loss", value, step, 0.0, "log"))
-    assert recorder.summary()["loss"] == {"last": None, "min": 1.0, "max": 3.0, "count": 4, "last_step": 3,
-                                          "source": "log"}
+    assert recorder.summary()["loss"] == {
+        "last": None,
+        "min": 1.0,
+        "max": 3.0,
+        "count": 4,
+        "last_step": 3,
+        "source": "log",
+    }
 
 
 def test_write_and_load_series_round_trip(tmp_path: Path) -> None:
     recorder = MetricRecorder()
-    points = [MetricPoint("loss", 0.5, 1, 10.0, "log"), MetricPoint("lr", math.inf, None, 11.5, "helper"),
-              MetricPoint("acc", 0.25, 3, 12.0, "helper")]
+    points = [
+        MetricPoint("loss", 0.5, 1, 10.0, "log"),
+        MetricPoint("lr", math.inf, None, 11.5, "helper"),
+        MetricPoint("acc", 0.25, 3, 12.0, "helper"),
+    ]
     recorder.extend(points)
     path = tmp_path / "metrics.jsonl"
     recorder.write_series(path)
@@ -279,8 +322,10 @@ def test_write_and_load_series_round_trip(tmp_path: Path) -> None:
 def test_load_series_missing_file_and_bad_lines(tmp_path: Path) -> None:
     assert load_series(tmp_path / "none.jsonl") == []
     path = tmp_path / "m.jsonl"
-    path.write_text('{"name": "a", "value": 1, "step": 1, "time": 0, "source": "log"}\n'
-                    '{"name": "a", "value": 2, "step": 2, "time": 0, "source": "elsewhere"}\n{broken\n')
+    path.write_text(
+        '{"name": "a", "value": 1, "step": 1, "time": 0, "source": "log"}\n'
+        '{"name": "a", "value": 2, "step": 2, "time": 0, "source": "elsewhere"}\n{broken\n'
+    )
     assert [(p.name, p.value) for p in load_series(path)] == [("a", 1.0)]
 
 
@@ -303,9 +348,9 @@ def read_records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_helper_without_env_warns_once_and_writes_nothing(helper: ModuleType, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_helper_without_env_warns_once_and_writes_nothing(
+    helper: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     helper.log_metric("loss", 1.0)
     helper.log_metrics({"loss": 1.0, "acc": 0.5}, step=3)
@@ -325,14 +370,19 @@ def test_helper_appends_json_lines(helper: ModuleType, tmp_path: Path, monkeypat
     helper.log_metric("loss", float("nan"), step=3)
     records = read_records(target)
     assert [(r["name"], r["value"], r["step"]) for r in records] == [
-        ("loss", 2.5, 1), ("lr", 1.0, None), ("loss", 2.25, 2), ("acc", 0.5, 2), ("loss", None, 3),
+        ("loss", 2.5, 1),
+        ("lr", 1.0, None),
+        ("loss", 2.25, 2),
+        ("acc", 0.5, 2),
+        ("loss", None, 3),
     ]
     assert all(isinstance(r["time"], float) for r in records)
     assert set(records[0]) == {"name", "value", "step", "time"}
 
 
-def test_helper_writes_each_call_in_one_write(helper: ModuleType, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_helper_writes_each_call_in_one_write(
+    helper: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PADDLECTL_METRICS_FILE", str(tmp_path / "m.jsonl"))
     writes: list[bytes] = []
     real_write = os.write
@@ -354,17 +404,28 @@ def test_helper_converts_numpy_scalars(helper: ModuleType, tmp_path: Path, monke
     helper.log_metric("b", np.array(1.5))
     helper.log_metric("c", np.array([2.5]))
     assert [(r["name"], r["value"], r["step"]) for r in read_records(target)] == [
-        ("a", 0.5, 4), ("b", 1.5, None), ("c", 2.5, None),
+        ("a", 0.5, 4),
+        ("b", 1.5, None),
+        ("c", 2.5, None),
     ]
 
 
 @pytest.mark.parametrize(
     ("name", "value", "step"),
-    [("", 1.0, None), (3, 1.0, None), ("x", "1.0", None), ("x", [1.0, 2.0], None), ("x", None, None),
-     ("x", 1.0, 2.5), ("x", 1.0, True), ("x", 1.0, "3")],
+    [
+        ("", 1.0, None),
+        (3, 1.0, None),
+        ("x", "1.0", None),
+        ("x", [1.0, 2.0], None),
+        ("x", None, None),
+        ("x", 1.0, 2.5),
+        ("x", 1.0, True),
+        ("x", 1.0, "3"),
+    ],
 )
-def test_helper_rejects_bad_input(helper: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  name: object, value: object, step: object) -> None:
+def test_helper_rejects_bad_input(
+    helper: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: object, value: object, step: object
+) -> None:
     target = tmp_path / "m.jsonl"
     monkeypatch.setenv("PADDLECTL_METRICS_FILE", str(target))
     with pytest.raises(TypeError):
@@ -374,8 +435,9 @@ def test_helper_rejects_bad_input(helper: ModuleType, tmp_path: Path, monkeypatc
     assert not target.exists()  # nothing half-logged
 
 
-def test_helper_params_and_output_dir(helper: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_helper_params_and_output_dir(
+    helper: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     params_file = tmp_path / "params.json"
     params_file.write_text(json.dumps({"lr": 0.01, "layers": [1, 2], "name": "x"}))
     monkeypatch.setenv("PADDLECTL_PARAMS_FILE", str(params_file))
@@ -409,9 +471,9 @@ def test_helper_lines_from_concurrent_processes_never_interleave(tmp_path: Path)
         assert [p.step for p in recorder.series() if p.name == f"loss_{n}"] == list(range(2000))
 
 
-def test_helper_write_failure_warns_once_and_training_goes_on(helper: ModuleType, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_helper_write_failure_warns_once_and_training_goes_on(
+    helper: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PADDLECTL_METRICS_FILE", str(tmp_path / "no-such-dir" / "m.jsonl"))
     helper.log_metric("loss", 1.0)
     helper.log_metric("loss", 2.0)
@@ -424,13 +486,19 @@ def test_helper_is_stdlib_only_and_python38_compatible() -> None:
 
     source = (HELPER_DIR / "paddlectl_metrics.py").read_text(encoding="utf-8")
     tree = ast.parse(source, feature_version=(3, 8))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert imported <= sys.stdlib_module_names, imported - sys.stdlib_module_names
-    annotations = [node.annotation for node in ast.walk(tree) if isinstance(node, ast.arg | ast.AnnAssign)
-                   if node.annotation is not None]
+    annotations = [
+        node.annotation
+        for node in ast.walk(tree)
+        if isinstance(node, ast.arg | ast.AnnAssign)
+        if node.annotation is not None
+    ]
     annotations += [node.returns for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.returns]
     for annotation in annotations:
         for node in ast.walk(annotation):

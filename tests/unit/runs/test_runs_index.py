@@ -24,8 +24,15 @@ def _project(store: RunStore) -> Path:
 
 
 def test_rows_summarise_manifests(store: RunStore) -> None:
-    paths = make_run(_project(store), minutes=1, name="base", params={"lr": 0.1, "opt": "adam"},
-                     metrics={"acc": 0.91, "loss": 0.3}, labels={"team": "cv"}, dirty=True)
+    paths = make_run(
+        _project(store),
+        minutes=1,
+        name="base",
+        params={"lr": 0.1, "opt": "adam"},
+        metrics={"acc": 0.91, "loss": 0.3},
+        labels={"team": "cv"},
+        dirty=True,
+    )
     [entry] = RunIndex.of(store).refresh()
     row = entry.row
     assert entry.id == paths.run_id == row["id"]

@@ -52,8 +52,11 @@ class FakeEngine:
         return container
 
     def containers(self, labels: dict[str, str]) -> list[FakeContainer]:
-        return [c for c in self.all if "remove" not in c.events
-                and all(c.labels.get(key) == value for key, value in labels.items())]
+        return [
+            c
+            for c in self.all
+            if "remove" not in c.events and all(c.labels.get(key) == value for key, value in labels.items())
+        ]
 
     def container(self, container_id: str) -> FakeContainer | None:
         return next((c for c in self.all if c.id == container_id), None)
@@ -70,6 +73,7 @@ def store(project: Path) -> RunStore:
 
 
 # ---- rm ---------------------------------------------------------------------------------------------------
+
 
 def test_rm_refuses_a_running_run_and_removes_nothing(store: RunStore, project: Path) -> None:
     done = make_run(project, minutes=1)
@@ -125,6 +129,7 @@ def test_rm_can_remove_a_bad_run(store: RunStore, project: Path) -> None:
 
 # ---- stop -------------------------------------------------------------------------------------------------
 
+
 def test_stop_stops_the_labelled_container(store: RunStore, project: Path) -> None:
     running = make_run(project, minutes=1, status=RunStatus.RUNNING, name="train-it")
     engine = FakeEngine()
@@ -142,9 +147,16 @@ def test_stop_refuses_an_ended_run(store: RunStore, project: Path) -> None:
 
 # ---- gc ---------------------------------------------------------------------------------------------------
 
+
 def _gc_runs(project: Path) -> list[str]:
-    statuses = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUCCEEDED, RunStatus.INTERRUPTED,
-                RunStatus.FAILED, RunStatus.RUNNING]
+    statuses = [
+        RunStatus.SUCCEEDED,
+        RunStatus.FAILED,
+        RunStatus.SUCCEEDED,
+        RunStatus.INTERRUPTED,
+        RunStatus.FAILED,
+        RunStatus.RUNNING,
+    ]
     return [make_run(project, minutes=24 * 60 * day, status=status).run_id for day, status in enumerate(statuses)]
 
 
@@ -180,8 +192,10 @@ def test_gc_removes_leftover_containers_only(store: RunStore, project: Path) -> 
     other_project = engine.add("20261101-000000-000bbbbbb", project="elsewhere")
     # the running run's owner is gone; reconciliation leaves it alone because its container still runs
     dry = collect_garbage(store, "proj", dry_run=True, engine_factory=lambda: engine)  # type: ignore[arg-type,return-value]
-    assert {(c["id"], c["why"]) for c in dry.containers} == {(of_ended.id, "run succeeded"),
-                                                             (of_gone.id, "run folder gone")}
+    assert {(c["id"], c["why"]) for c in dry.containers} == {
+        (of_ended.id, "run succeeded"),
+        (of_gone.id, "run folder gone"),
+    }
     assert of_gone.events == []
     report = collect_garbage(store, "proj", engine_factory=lambda: engine)  # type: ignore[arg-type,return-value]
     assert len(report.containers) == 2
@@ -201,6 +215,7 @@ def test_gc_without_engine_warns_and_still_deletes_runs(store: RunStore, project
 
 
 # ---- gate -------------------------------------------------------------------------------------------------
+
 
 def _gate_pair(store: RunStore, project: Path) -> tuple[object, object]:
     base = make_run(project, minutes=1, metrics={"f1": 0.90, "loss": 0.30, "acc": 0.96})
@@ -228,9 +243,17 @@ def test_gate_lower_is_better(store: RunStore, project: Path) -> None:
 
 def test_gate_requirements_and_missing_metrics(store: RunStore, project: Path) -> None:
     cand, base = _gate_pair(store, project)
-    report = gate(cand, base, [MetricCheck("bleu", MaxDrop.parse("1%"))],  # type: ignore[arg-type]
-                  [parse_condition("acc>=0.95"), parse_condition("acc>0.99"), parse_condition("lr<=0.01"),
-                   parse_condition("recall>0.5")])
+    report = gate(
+        cand,
+        base,
+        [MetricCheck("bleu", MaxDrop.parse("1%"))],  # type: ignore[arg-type]
+        [
+            parse_condition("acc>=0.95"),
+            parse_condition("acc>0.99"),
+            parse_condition("lr<=0.01"),
+            parse_condition("recall>0.5"),
+        ],
+    )
     results = [(check.check, check.passed) for check in report.checks]
     assert [passed for _, passed in results] == [False, True, False, True, False]
     assert "missing from run" in report.checks[0].message and "baseline" in report.checks[0].message
@@ -250,6 +273,7 @@ def test_gate_usage_errors(store: RunStore, project: Path) -> None:
 
 
 # ---- compare / diff --------------------------------------------------------------------------------------
+
 
 def test_compare_flags_differing_rows(store: RunStore, project: Path) -> None:
     a = make_run(project, minutes=1, params={"lr": 0.1, "bs": 32}, metrics={"acc": 0.9})
@@ -280,10 +304,21 @@ def test_diff_params_env_image_runtime_and_code(store: RunStore, project: Path) 
     _git(project, "add", ".")
     _git(project, "commit", "-qm", "v2")
     second = _git(project, "rev-parse", "HEAD")
-    a = make_run(project, minutes=1, params={"lr": 0.1, "bs": 32}, commit=first,
-                 runtime={"paddle_version": "3.2.0", "python": "3.10.12"})
-    b = make_run(project, minutes=2, params={"lr": 0.01, "seed": 1}, commit=second, image="paddle:3.3.0",
-                 runtime={"paddle_version": "3.3.0", "python": "3.10.12", "cuda": "12.6"})
+    a = make_run(
+        project,
+        minutes=1,
+        params={"lr": 0.1, "bs": 32},
+        commit=first,
+        runtime={"paddle_version": "3.2.0", "python": "3.10.12"},
+    )
+    b = make_run(
+        project,
+        minutes=2,
+        params={"lr": 0.01, "seed": 1},
+        commit=second,
+        image="paddle:3.3.0",
+        runtime={"paddle_version": "3.3.0", "python": "3.10.12", "cuda": "12.6"},
+    )
     patch_a = "diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-x\n+y\n"
     patch_b = patch_a + "diff --git a/extra.py b/extra.py\n--- /dev/null\n+++ b/extra.py\n@@ -0,0 +1 @@\n+z\n"
     for paths, patch in ((a, patch_a), (b, patch_b)):
@@ -319,6 +354,7 @@ def test_split_patch() -> None:
 
 
 # ---- series, sparklines, logs ----------------------------------------------------------------------------
+
 
 def test_read_series_skips_broken_lines(project: Path) -> None:
     paths = make_run(project, minutes=1, series={"loss": [3.0, 2.0, 1.0]})

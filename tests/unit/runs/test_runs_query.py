@@ -35,17 +35,47 @@ def store(project: Path) -> RunStore:
 def sweep(project: Path) -> list[str]:
     """Five runs with varied params, metrics, statuses and labels, oldest first."""
     return [
-        make_run(project, minutes=0, name="base", params={"lr": 0.1, "opt": "sgd"},
-                 metrics={"acc": 0.80, "loss": 0.9}, labels={"team": "cv"}).run_id,
-        make_run(project, minutes=10, name="lower-lr", params={"lr": 0.01, "opt": "sgd"},
-                 metrics={"acc": 0.91, "loss": 0.4}, labels={"team": "cv"}).run_id,
-        make_run(project, minutes=20, name="adam", params={"lr": 0.001, "opt": "adam"},
-                 metrics={"acc": 0.95, "loss": 0.2}, labels={"team": "nlp"},
-                 image="paddlepaddle/paddle:3.2.0-gpu").run_id,
-        make_run(project, minutes=30, name="broken", params={"lr": 0.5, "opt": "sgd"}, metrics={"loss": 9.0},
-                 status=RunStatus.FAILED).run_id,
-        make_run(project, minutes=40, name="adam", params={"lr": 0.001, "opt": "adam"}, metrics={"acc": 0.93},
-                 status=RunStatus.INTERRUPTED).run_id,
+        make_run(
+            project,
+            minutes=0,
+            name="base",
+            params={"lr": 0.1, "opt": "sgd"},
+            metrics={"acc": 0.80, "loss": 0.9},
+            labels={"team": "cv"},
+        ).run_id,
+        make_run(
+            project,
+            minutes=10,
+            name="lower-lr",
+            params={"lr": 0.01, "opt": "sgd"},
+            metrics={"acc": 0.91, "loss": 0.4},
+            labels={"team": "cv"},
+        ).run_id,
+        make_run(
+            project,
+            minutes=20,
+            name="adam",
+            params={"lr": 0.001, "opt": "adam"},
+            metrics={"acc": 0.95, "loss": 0.2},
+            labels={"team": "nlp"},
+            image="paddlepaddle/paddle:3.2.0-gpu",
+        ).run_id,
+        make_run(
+            project,
+            minutes=30,
+            name="broken",
+            params={"lr": 0.5, "opt": "sgd"},
+            metrics={"loss": 9.0},
+            status=RunStatus.FAILED,
+        ).run_id,
+        make_run(
+            project,
+            minutes=40,
+            name="adam",
+            params={"lr": 0.001, "opt": "adam"},
+            metrics={"acc": 0.93},
+            status=RunStatus.INTERRUPTED,
+        ).run_id,
     ]
 
 
@@ -54,6 +84,7 @@ def ids(store: RunStore, **options: object) -> list[str]:
 
 
 # ---- resolve_run ------------------------------------------------------------------------------------------
+
 
 def test_resolve_full_id_last_and_last_n(store: RunStore, sweep: list[str]) -> None:
     assert resolve_run(store, sweep[2]).run_id == sweep[2]
@@ -106,8 +137,10 @@ def test_resolve_in_empty_store(store: RunStore) -> None:
 
 # ---- conditions -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", ["acc>=0.9", " acc >= 0.9 ", "acc=>0.9x", "loss<", ">0.5", "acc>>0.9", "acc~0.9",
-                                  "acc>=high"])
+
+@pytest.mark.parametrize(
+    "text", ["acc>=0.9", " acc >= 0.9 ", "acc=>0.9x", "loss<", ">0.5", "acc>>0.9", "acc~0.9", "acc>=high"]
+)
 def test_condition_parsing(text: str) -> None:
     if text.strip().replace(" ", "") == "acc>=0.9":
         condition = parse_condition(text)
@@ -119,8 +152,11 @@ def test_condition_parsing(text: str) -> None:
 
 
 def test_condition_semantics() -> None:
-    row = {"metrics": {"acc": 0.9, "loss": None}, "params": {"opt": "adam", "lr": "0.01", "acc": 0.1},
-           "status": "succeeded"}
+    row = {
+        "metrics": {"acc": 0.9, "loss": None},
+        "params": {"opt": "adam", "lr": "0.01", "acc": 0.1},
+        "status": "succeeded",
+    }
     assert parse_condition("acc>=0.9").test(row)  # metrics win over a param of the same name
     assert not parse_condition("acc>0.9").test(row)
     assert parse_condition("params.acc<0.5").test(row)
@@ -143,6 +179,7 @@ def test_durations_and_since() -> None:
 
 
 # ---- filters, sorting, limits ----------------------------------------------------------------------------
+
 
 def test_default_order_is_newest_first(store: RunStore, sweep: list[str]) -> None:
     assert ids(store) == sweep[::-1]

@@ -389,8 +389,14 @@ def test_same_size_edit_in_the_second_of_the_commit_is_captured(repo: Path, tmp_
     target.write_text("factor = 3.0\n", encoding="utf-8")  # same size
     os.utime(target, ns=(past, past))  # and, to the second, the same mtime
     (repo / "new.txt").write_text("untracked\n", encoding="utf-8")  # makes the capture rewrite its index copy
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True,
-                            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})  # read-only: must not refresh the index
+    status = subprocess.run(
+        ["git", "status", "--porcelain"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+    )  # read-only: must not refresh the index
     assert "racy.py" in status.stdout  # git itself sees the edit
     info = capture_git(repo, tmp_path / "racy.patch")
     assert info.dirty and "racy.py" in info.changed

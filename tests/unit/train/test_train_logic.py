@@ -77,7 +77,12 @@ def test_parse_mount(tmp_path: Path) -> None:
 
 def test_distributed_command_uses_the_launcher() -> None:
     assert container_command(script="t.py", module=None, args=["--lr", "1"], nproc=1, gpus=None) == [
-        "python3", "-u", "t.py", "--lr", "1"]
+        "python3",
+        "-u",
+        "t.py",
+        "--lr",
+        "1",
+    ]
     cpu2 = container_command(script="t.py", module=None, args=[], nproc=2, gpus=None)
     assert cpu2[:3] == ["python3", "-m", "paddle.distributed.launch"]
     assert cpu2[cpu2.index("--nproc_per_node") + 1] == "2"
@@ -113,8 +118,9 @@ def test_params_file_must_be_a_mapping(project: Path) -> None:
 
 
 def test_dry_run_masks_secrets_but_keeps_names(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    request = TrainRequest(script="train.py", env=["HF_TOKEN=hf_abcdef123456", "MODE=fast"],
-                           params=["api_key=sk-123456789", "epochs=3"])
+    request = TrainRequest(
+        script="train.py", env=["HF_TOKEN=hf_abcdef123456", "MODE=fast"], params=["api_key=sk-123456789", "epochs=3"]
+    )
     prepared = prepare(request, open_project(project), project)
     document = dry_run_spec(prepared, open_project(project))
     text = repr(document)
@@ -154,8 +160,12 @@ def test_train_records_a_complete_manifest(project: Path) -> None:
 
 def test_failing_script_exit_code_propagates(project: Path) -> None:
     engine = _engine(script=[b"boom\n"], exit_code=3)
-    outcome = train(prepare(TrainRequest(script="train.py"), open_project(project), project),
-                    open_project(project), lambda: engine, Events())
+    outcome = train(
+        prepare(TrainRequest(script="train.py"), open_project(project), project),
+        open_project(project),
+        lambda: engine,
+        Events(),
+    )
     assert outcome.exit_code == 3 and outcome.manifest.status is RunStatus.FAILED
 
 
@@ -179,11 +189,19 @@ def test_missing_image_is_unavailable_with_pull_hint(project: Path) -> None:
 def test_moved_tag_is_reported(project: Path) -> None:
     events = Events()
     first = _engine(script=[b"x\n"])
-    train(prepare(TrainRequest(script="train.py"), open_project(project), project), open_project(project),
-          lambda: first, events)
+    train(
+        prepare(TrainRequest(script="train.py"), open_project(project), project),
+        open_project(project),
+        lambda: first,
+        events,
+    )
     moved = FakeEngine(images={IMAGE: image_info(IMAGE, image_id="sha256:" + "cd" * 32)}, script=[b"x\n"])
-    outcome = train(prepare(TrainRequest(script="train.py"), open_project(project), project), open_project(project),
-                    lambda: moved, events)
+    outcome = train(
+        prepare(TrainRequest(script="train.py"), open_project(project), project),
+        open_project(project),
+        lambda: moved,
+        events,
+    )
     assert outcome.manifest.image.moved_from == "sha256:" + "ab" * 32
     assert any("TAG MOVED" in warning for warning in events.warnings)
 
@@ -200,8 +218,12 @@ def test_engine_lost_leaves_run_for_reconciliation(project: Path) -> None:
 
     engine.create = create  # type: ignore[method-assign]
     with pytest.raises(UnavailableError, match="lost contact"):
-        train(prepare(TrainRequest(script="train.py"), open_project(project), project), open_project(project),
-              lambda: engine, Events())
+        train(
+            prepare(TrainRequest(script="train.py"), open_project(project), project),
+            open_project(project),
+            lambda: engine,
+            Events(),
+        )
     store = RunStore(open_project(project).runs_dir)
     (run,) = list(store.iter_runs())
     assert run.manifest is not None and run.manifest.status is RunStatus.RUNNING
@@ -219,8 +241,12 @@ def test_engine_lost_leaves_run_for_reconciliation(project: Path) -> None:
 
 def test_reconcile_marks_vanished_container_lost_and_skips_live_owner(project: Path) -> None:
     engine = _engine(script=[b"x\n"])
-    outcome = train(prepare(TrainRequest(script="train.py"), open_project(project), project), open_project(project),
-                    lambda: engine, Events())
+    outcome = train(
+        prepare(TrainRequest(script="train.py"), open_project(project), project),
+        open_project(project),
+        lambda: engine,
+        Events(),
+    )
     store = RunStore(open_project(project).runs_dir)
     manifest = outcome.manifest
     manifest.status, manifest.owner_pid = RunStatus.RUNNING, None
@@ -277,8 +303,14 @@ def test_reproduce_verdicts() -> None:
     from paddlectl.train.reproduce import compare_metrics
 
     def run(values: dict[str, float], status: RunStatus = RunStatus.SUCCEEDED) -> Manifest:
-        manifest = Manifest(id="r", project="p", status=status, started_at="", image=ImageRecord("i:1"),
-                            command=CommandRecord(script="t.py", module=None))
+        manifest = Manifest(
+            id="r",
+            project="p",
+            status=status,
+            started_at="",
+            image=ImageRecord("i:1"),
+            command=CommandRecord(script="t.py", module=None),
+        )
         manifest.metrics = {"summary": {name: {"last": value} for name, value in values.items()}}
         return manifest
 
