@@ -84,6 +84,7 @@ else
   bash scripts/ensure-docker.sh
   bash scripts/build-paddle-image.sh
   step "ruff" "$PYTHON" -m ruff check src tests bench
+  step "ruff format" "$PYTHON" -m ruff format --check src tests bench scripts
   step "mypy" "$PYTHON" -m mypy
   step "pytest" "$PYTHON" -m pytest "${pytest_args[@]}"
 fi
