@@ -72,6 +72,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(line, bold=True)
 
 
+@pytest.fixture(autouse=True)
+def _stop_signals() -> Iterator[None]:
+    """Every test runs with paddlectl's stop-signal handler, as the CLI process does, and a clean signal history."""
+    from paddlectl.foundation.signals import signals
+
+    signals.install()
+    signals.reset()
+    yield
+    signals.reset()
+    signals.uninstall()
+
+
 @pytest.fixture(scope="session")
 def paddle_image() -> str:
     return PADDLE_IMAGE

@@ -92,6 +92,7 @@ class FakeEngine:
     down: bool = False
     fail_start: str | None = None
     builds: list[dict[str, Any]] = field(default_factory=list)
+    removed_images: list[str] = field(default_factory=list)
 
     def info(self) -> EngineInfo:
         runtimes = ("runc", "nvidia") if self.nvidia else ("runc",)
@@ -125,6 +126,22 @@ class FakeEngine:
 
     def containers(self, labels: dict[str, str]) -> Sequence[FakeContainer]:
         return [c for c in self.live.values() if all(c.spec.labels.get(k) == v for k, v in labels.items())]
+
+    def list_images(self, labels: dict[str, str | None], *, dangling: bool = False) -> Sequence[ImageInfo]:
+        return [
+            image
+            for image in self.images_by_id()
+            if all(k in image.labels and (v is None or image.labels[k] == v) for k, v in labels.items())
+            and (not dangling or not image.tags)
+        ]
+
+    def images_by_id(self) -> list[ImageInfo]:
+        return list({image.id: image for image in self.images.values()}.values())
+
+    def remove_image(self, image_id: str) -> None:
+        self.removed_images.append(image_id)
+        for key in [key for key, image in self.images.items() if image.id == image_id]:
+            del self.images[key]
 
     def build(
         self,

@@ -1,3 +1,3 @@
-from paddlectl.cli.app import main
+from paddlectl.cli.entry import main
 
 main()

@@ -51,6 +51,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, paddle_image: str, docker_
             environment={"HOME": "/tmp", "GLOG_minloglevel": "2"},
             network_mode="none",
         ),
+        "export",
         timeout=300,
     )
     assert result.exit_code == 0, result.output

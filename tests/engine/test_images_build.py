@@ -117,6 +117,7 @@ def built(
             environment={"HOME": "/tmp", "GLOG_minloglevel": "2"},
             network_mode="none",
         ),
+        "export",
         timeout=300,
     )
     assert weights.exit_code == 0, weights.output
@@ -429,7 +430,7 @@ def test_a_failing_step_is_one_line_naming_the_step(built: dict[str, Any], paddl
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr[-2000:]
-    assert "failed at step 3/" in errors[0] and "(RUN echo boom-from-the-build" in errors[0]
+    assert "failed at step 4/" in errors[0] and "(RUN echo boom-from-the-build" in errors[0]
     assert "returned a non-zero code: 3" in errors[0] and "(last output: boom-from-the-build)" in errors[0]
     assert result.stdout == ""
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from engine.train_harness import (
-    PROBE_LABEL,
+    KIND_LABEL,
     RUN_LABEL,
     Cli,
     TrainProject,
@@ -225,7 +226,7 @@ def test_signal_after_the_run_ended_keeps_its_record(tmp_path: Path, paddle_imag
     being already removed), and the CLI still lets the probe remove its own container.
     """
     project = TrainProject(tmp_path / "cold", paddle_image)  # no probe cache on purpose
-    probes_before = set(labelled_containers(PROBE_LABEL, "1"))
+    probes_before = set(labelled_containers(KIND_LABEL, "probe"))
     ours: set[str] = set()
     cli = Cli(["train", "hello.py"], project.root)
     try:
@@ -237,11 +238,11 @@ def test_signal_after_the_run_ended_keeps_its_record(tmp_path: Path, paddle_imag
             "the run's container to be removed",
         )
         assert cli.process.poll() is None, "the probe ended before the run: this test needs the opposite order"
-        ours.update(set(labelled_containers(PROBE_LABEL, "1")) - probes_before)
+        ours.update(set(labelled_containers(KIND_LABEL, "probe")) - probes_before)
         assert ours, "the first run in a project should be probing the image"
         cli.send(signal.SIGINT)
         assert cli.wait(60) == 130, cli.describe()
-        assert not ours & set(labelled_containers(PROBE_LABEL, "1")), "the probe container outlived its CLI"
+        assert not ours & set(labelled_containers(KIND_LABEL, "probe")), "the probe container outlived its CLI"
     finally:
         cli.close()
         if ours:
@@ -257,33 +258,61 @@ def test_signal_after_the_run_ended_keeps_its_record(tmp_path: Path, paddle_imag
 
 
 def test_probe_left_by_kill9_is_reaped(tmp_path: Path, paddle_image: str) -> None:
-    """kill -9 while the first run probes the image leaves the probe container; a later train reaps it."""
+    """kill -9 while the first run probes the image leaves the probe container; the next train reaps it.
+
+    The probe is held at its start on purpose (PADDLECTL_TEST_PAUSE_AT=probe-started), so the kill always lands
+    between its creation and the removal its CLI would have done: never after a probe that happened to finish.
+    """
     from paddlectl.engine.docker_engine import connect
-    from paddlectl.runs.reconcile import reap_orphaned_probes
+    from paddlectl.runs.leftovers import reap_one_shots
 
     project = TrainProject(tmp_path / "cold", paddle_image)  # no probe cache on purpose
-    probes_before = set(labelled_containers(PROBE_LABEL, "1"))
+    probes_before = set(labelled_containers(KIND_LABEL, "probe"))
     ours: set[str] = set()
-    cli = Cli(["train", "ready_sleep.py"], project.root)
+    cli = Cli(["train", "ready_sleep.py"], project.root, env={"PADDLECTL_TEST_PAUSE_AT": "probe-started"})
     try:
-        ours.update(
-            wait_until(
-                lambda: set(labelled_containers(PROBE_LABEL, "1")) - probes_before,
-                30,
-                "the first run's probe container",
-            )
-        )
+        wait_until(lambda: "paused at probe-started" in cli.stderr(), 60, "the probe to be held at its start")
+        ours.update(set(labelled_containers(KIND_LABEL, "probe")) - probes_before)
+        assert len(ours) == 1, "the first run in a project probes its image in one container"
         cli.send(signal.SIGKILL)
         cli.wait(10)
-        wait_until(lambda: all(container_state(c) in ("exited", "") for c in ours), 60, "the orphaned probe to end")
-        assert all(container_state(c) == "exited" for c in ours), "nobody is left to remove the probe"
+        assert ours <= set(labelled_containers(KIND_LABEL, "probe")), "nobody is left to remove the probe"
 
-        engine = connect()
-        assert not ours & set(reap_orphaned_probes(engine)), "a probe that just ended may still have its CLI"
-        assert ours <= set(reap_orphaned_probes(engine, min_age_seconds=0))
-        assert not ours & set(labelled_containers(PROBE_LABEL, "1"))
+        assert ours <= set(reap_one_shots(connect())), "its owner is dead: the reaper removes it"
+        assert not ours & set(labelled_containers(KIND_LABEL, "probe"))
     finally:
         cli.close()
         if ours:
             docker("rm", "-f", *ours, check=False)
         project.cleanup()  # the run's own container: reconciliation is tested above
+
+
+def test_runs_stop_records_interrupted_not_failed(project: TrainProject, start_cli: StartCli) -> None:
+    """The owner CLI sees its container exit 143 (docker stop's SIGTERM): because `runs stop` asked, the run is
+    `interrupted` with that reason, and the CLI exits with the container's code."""
+    cli = start_cli("train", "ready_sleep.py")
+    run_id = project.wait_for_run_id()
+    cli.wait_for_stdout("ready")
+    stopped = run_cli("runs", "stop", run_id, "--grace", "2", cwd=project.root)
+    assert stopped.returncode == 0, stopped.stderr
+    assert cli.wait(30) == 143, cli.describe()
+    manifest = project.manifest(run_id)
+    assert manifest["status"] == "interrupted", manifest
+    assert manifest["reason"].startswith("stopped by paddlectl runs stop (by ")
+    assert manifest["signal"] is None and manifest["exit_code"] == 143
+    assert labelled_containers(RUN_LABEL, run_id) == []
+
+
+def test_runs_stop_of_a_detached_run_is_settled_interrupted(project: TrainProject) -> None:
+    started = run_train(project, "--detach", "--quiet", "ready_sleep.py", timeout=60)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip().splitlines()[-1]
+    [container] = labelled_containers(RUN_LABEL, run_id)
+    assert container_state(container) == "running"
+    stopped = run_cli("runs", "stop", run_id, "--grace", "2", cwd=project.root)
+    assert stopped.returncode == 0, stopped.stderr
+    listed = run_cli("runs", "list", "--json", cwd=project.root)  # the listing settles it (its owner is gone)
+    assert listed.returncode == 0, listed.stderr
+    manifest = project.manifest(run_id)
+    assert manifest["status"] == "interrupted" and "runs stop" in manifest["reason"], manifest
+    assert labelled_containers(RUN_LABEL, run_id) == []

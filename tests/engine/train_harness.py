@@ -24,7 +24,7 @@ import yaml
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 RUN_LABEL = "io.paddlectl.run"
 PROJECT_LABEL = "io.paddlectl.project"
-PROBE_LABEL = "io.paddlectl.probe"
+KIND_LABEL = "io.paddlectl.kind"
 CLI_ENV = {"NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
 
 

@@ -107,14 +107,23 @@ def main() -> None:
         from click import ClickException  # type: ignore[assignment,unused-ignore]
 
     from paddlectl.errors import ExitCode, PaddlectlError
+    from paddlectl.foundation.signals import Interrupted, signals
 
+    signals.install()  # SIGINT, SIGTERM and SIGHUP unwind every command through its cleanup (foundation/signals.py)
     try:
         code = app(standalone_mode=False)
+        late = signals.pending  # a signal whose exception Python swallowed (in a weakref callback, say)
+        if late is not None:
+            raise Interrupted(late)
     except PaddlectlError as error:
         if out.debug:
             out.console.print_exception(show_locals=False)
         out.error(error)
         sys.exit(int(error.code))
+    except Interrupted as interrupt:
+        signals.silence()  # a further signal while we say so changes nothing
+        out.console.print(f"interrupted ({interrupt})")
+        sys.exit(interrupt.exit_code)
     except typer.Abort:
         out.console.print("aborted")
         sys.exit(int(ExitCode.SIGINT))

@@ -84,6 +84,9 @@ def command(
         Path | None,
         typer.Option("-o", "--output", metavar="DIR", help="Export directory without RUN (default ./export)."),
     ] = None,
+    allow_failed: Annotated[
+        bool, typer.Option("--allow-failed", help="Export a run that failed or was interrupted (what it saved).")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the export record as JSON on stdout.")] = False,
 ) -> None:
     """Export a model to a static graph in a pinned image and verify the predictor matches the dynamic graph.
@@ -113,6 +116,7 @@ def command(
         latency_runs=latency_runs,
         image=image,
         output_dir=output_dir,
+        allow_failed=allow_failed,
     )
     plan = plan_export(open_project(), options)
     for warning in plan.warnings:

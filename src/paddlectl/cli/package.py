@@ -24,6 +24,9 @@ def command(
     allow_unverified: Annotated[
         bool, typer.Option("--allow-unverified", help="Package an export whose equivalence check did not pass.")
     ] = False,
+    allow_failed: Annotated[
+        bool, typer.Option("--allow-failed", help="Package the export of a run that failed or was interrupted.")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Package an export as NAME-VERSION.tar: inference files, MODEL.yaml, SHA256SUMS (and a signature)."""
@@ -41,6 +44,7 @@ def command(
         sign_key=sign,
         force=force,
         allow_unverified=allow_unverified,
+        allow_failed=allow_failed,
     )
     result = build_package(request)
     for warning in result.warnings:

@@ -38,6 +38,9 @@ def command(
         outcome, verdict = reproduce(project, original, list(param or []), connect, events, rtol=rtol, atol=atol)
     finally:
         events.close()
+    if outcome.signal is not None:  # interrupted: there is no verdict to give
+        out.status(f"run {outcome.manifest.id} {outcome.manifest.status.value} ({outcome.manifest.reason})")
+        raise typer.Exit(outcome.exit_code)
     if json_output:
         out.json(verdict.as_dict())
     elif quiet:

@@ -202,6 +202,7 @@ def logs_command(
     ] = False,
 ) -> None:
     """Print a run's saved output; -f follows it until the run ends (Ctrl-C stops following)."""
+    from paddlectl.foundation.signals import Interrupted, signals
     from paddlectl.runs.cleanup import run_status
     from paddlectl.runs.logs import RunWatch, follow_log, read_log
     from paddlectl.runs.query import resolve_run
@@ -215,10 +216,9 @@ def logs_command(
         for chunk in chunks:
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
-    except KeyboardInterrupt:
-        from paddlectl.errors import ExitCode
-
-        raise typer.Exit(int(ExitCode.SIGINT)) from None
+    except Interrupted as interrupt:  # Ctrl-C (or SIGTERM/SIGHUP) ends following, quietly
+        signals.silence()
+        raise typer.Exit(interrupt.exit_code) from None
     except BrokenPipeError:  # `runs logs X | head`: the reader left, which is fine
         sys.stderr.close()
         raise typer.Exit(0) from None
@@ -315,8 +315,11 @@ def gc_command(
     for item in report.runs:
         out.status(f"{verb} run {item['id']} ({item['status']}, started {item['started_at']})")
     for item in report.containers:
-        out.status(f"{verb} container {item['id'][:12]} of run {item['run']} ({item['why']})")
-    if not report.runs and not report.containers:
+        owner = f" of run {item['run']}" if item.get("run") else ""
+        out.status(f"{verb} {item['kind']} container {item['id'][:12]}{owner} ({item['why']})")
+    for item in report.images:
+        out.status(f"{verb} {item['kind']} image {item['id'][7:19]} ({item['why']})")
+    if not report.runs and not report.containers and not report.images:
         out.status("nothing to remove")
 
 

@@ -90,6 +90,14 @@ def command(
     pull: Annotated[bool, typer.Option("--pull", help="Pull the image when it is missing.")] = False,
     require_clean: Annotated[bool, typer.Option("--require-clean", help="Refuse uncommitted changes.")] = False,
     code_writable: Annotated[bool, typer.Option("--code-writable", help="Mount the code read-write.")] = False,
+    secret_args: Annotated[
+        bool,
+        typer.Option(
+            "--secret-args/--no-secret-args",
+            help="Pass secret-looking params on the script's command line too (visible to docker inspect), "
+            "or only in the params file.",
+        ),
+    ] = True,
     grace: Annotated[int, typer.Option("--grace", help="Seconds to wait after SIGTERM before killing.")] = 10,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the container spec; run nothing.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the final manifest as JSON.")] = False,
@@ -128,6 +136,7 @@ def command(
         pull=pull,
         require_clean=require_clean,
         code_writable=code_writable,
+        secret_args=secret_args,
         grace_seconds=grace,
     )
     project = open_project()

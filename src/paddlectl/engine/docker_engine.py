@@ -105,6 +105,18 @@ def connect(timeout: float | None = None) -> DockerEngine:
     return DockerEngine(client)
 
 
+def _image_info(image: Any) -> ImageInfo:
+    attrs = image.attrs
+    return ImageInfo(
+        id=str(image.id),
+        tags=tuple(image.tags),
+        repo_digests=tuple(attrs.get("RepoDigests") or ()),
+        size=int(attrs.get("Size") or 0),
+        created=str(attrs.get("Created", "")),
+        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+    )
+
+
 def _state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
     state = attrs.get("State") or {}
     return ContainerState(
@@ -277,15 +289,20 @@ class DockerEngine:
                 image = self._client.images.get(reference)
             except docker.errors.ImageNotFound:
                 return None
-        attrs = image.attrs
-        return ImageInfo(
-            id=str(image.id),
-            tags=tuple(image.tags),
-            repo_digests=tuple(attrs.get("RepoDigests") or ()),
-            size=int(attrs.get("Size") or 0),
-            created=str(attrs.get("Created", "")),
-            labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
-        )
+        return _image_info(image)
+
+    def list_images(self, labels: dict[str, str | None], *, dangling: bool = False) -> list[ImageInfo]:
+        filters: dict[str, Any] = {
+            "label": [key if value is None else f"{key}={value}" for key, value in labels.items()]
+        }
+        if dangling:
+            filters["dangling"] = True
+        with translated_errors("listing images"):
+            return [_image_info(image) for image in self._client.images.list(filters=filters)]
+
+    def remove_image(self, image_id: str) -> None:
+        with translated_errors(f"removing image {image_id[:19]}"), contextlib.suppress(docker.errors.ImageNotFound):
+            self._client.images.remove(image_id, force=False)
 
     def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo:
         repository, _, tag = reference.partition("@") if "@" in reference else _split_tag(reference)

@@ -1,11 +1,18 @@
-"""Run a short container to completion and collect its output (runtime probes, export, image checks)."""
+"""Run a short container to completion and collect its output (runtime probes, export, image checks).
+
+The container carries the kind's labels and its owner (this process, `host:pid`), so one left behind by a CLI that
+was killed with SIGKILL is found and removed by `runs gc` and the reapers once its owner is gone.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec
+from paddlectl.foundation.names import KIND_LABEL, OWNER_LABEL, owner_value
+from paddlectl.foundation.signals import signals
 
 
 @dataclass(frozen=True)
@@ -15,14 +22,25 @@ class OneshotResult:
     output: str
 
 
-def run_oneshot(engine: ContainerEngine, spec: ContainerSpec, timeout: float | None = None) -> OneshotResult:
-    """Create, start, wait for and remove a container; never leaves it behind, even on errors or Ctrl-C."""
-    container = engine.create(spec)
-    try:
-        engine.start(container)
-        state = container.wait(timeout=timeout)
-        output = container.output().decode("utf-8", errors="replace")
-        return OneshotResult(exit_code=state.exit_code or 0, oom_killed=state.oom_killed, output=output)
-    finally:
-        with contextlib.suppress(Exception):
-            container.remove()
+def run_oneshot(engine: ContainerEngine, spec: ContainerSpec, kind: str, timeout: float | None = None) -> OneshotResult:
+    """Create, start, wait for and remove a container; never leaves it behind, on errors and stop signals too.
+
+    Creating and starting happen with stop signals held (a request cut in two can leave a container the client
+    never heard of); the wait may be cut short by one, which then propagates as Interrupted once the container
+    is removed.
+    """
+    labelled = dataclasses.replace(spec, labels={**spec.labels, KIND_LABEL: kind, OWNER_LABEL: owner_value()})
+    with signals.held():
+        container = engine.create(labelled)
+        try:
+            signals.phase(f"{kind}-created")
+            signals.checkpoint()
+            engine.start(container)
+            signals.phase(f"{kind}-started")
+            with signals.interruptible():
+                state = container.wait(timeout=timeout)
+            output = container.output().decode("utf-8", errors="replace")
+            return OneshotResult(exit_code=state.exit_code or 0, oom_killed=state.oom_killed, output=output)
+        finally:
+            with contextlib.suppress(Exception):
+                container.remove()

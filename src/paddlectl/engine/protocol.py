@@ -188,6 +188,15 @@ class ContainerEngine(Protocol):
         """All containers (running or not) carrying every one of these labels."""
         ...
 
+    def list_images(self, labels: dict[str, str | None], *, dangling: bool = False) -> Sequence[ImageInfo]:
+        """Images carrying every one of these labels (None: any value); only untagged, childless ones with
+        `dangling`."""
+        ...
+
+    def remove_image(self, image_id: str) -> None:
+        """Remove an image (never forced: one a container still uses stays); a missing one is fine."""
+        ...
+
     def build(
         self,
         context: Path,

@@ -34,6 +34,8 @@ from paddlectl.export.spec import (
 )
 from paddlectl.foundation.atomic import write_atomic
 from paddlectl.foundation.image_ref import PinnedImage
+from paddlectl.foundation.names import FOR_RUN_LABEL, KIND_EXPORT
+from paddlectl.foundation.signals import signals
 from paddlectl.foundation.yamlio import dump_yaml
 from paddlectl.project.config import InputSpec
 from paddlectl.project.workspace import Project
@@ -97,6 +99,7 @@ class ExportOptions:
     latency_runs: int = 50
     image: str | None = None
     output_dir: Path | None = None
+    allow_failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -252,10 +255,17 @@ def _locate(
     if options.output_dir is not None:
         raise UsageError("a run's export always goes to its run directory (export/)", hint="drop -o")
     run = load_run(resolve_run_dir(options.run, project))
-    weights = find_run_weights(run, options.weights, project.config.export.weights)
     warnings = []
     if run.status not in (None, "succeeded"):
-        warnings.append(f"run {run.run_id} is {run.status}, not succeeded")
+        if not options.allow_failed:  # checked before the weights: a failed run's missing weights are no config bug
+            raise UsageError(
+                f"run {run.run_id} {run.status}"
+                + (f" ({run.reason})" if run.reason else "")
+                + ": its weights may be missing or half-trained",
+                hint="train it again, or pass --allow-failed to export what it saved",
+            )
+        warnings.append(f"run {run.run_id} is {run.status}, not succeeded (exporting it because of --allow-failed)")
+    weights = find_run_weights(run, options.weights, project.config.export.weights)
     if options.image:
         warnings.append(f"exporting with --image {options.image}, not the run's own image")
     return run, weights, _relative_label(weights, run.run_dir), run.run_dir / "export", warnings
@@ -355,7 +365,7 @@ def container_spec(plan: ExportPlan, image: str, job_dir: Path, staging: Path) -
     return ContainerSpec(
         image=image,
         command=["python3", f"{IN_LIB}/export_model.py", "--request", f"{IN_JOB}/request.json"],
-        labels={"paddlectl.kind": "export", "paddlectl.export.run": plan.run.run_id if plan.run else ""},
+        labels={FOR_RUN_LABEL: plan.run.run_id} if plan.run else {},
         environment=dict(CONTAINER_ENV),
         mounts=mounts,
         working_dir=IN_PROJECT,
@@ -379,7 +389,16 @@ def failure_error(error: dict[str, Any]) -> PaddlectlError:
 
 
 def run_export(engine: ContainerEngine, plan: ExportPlan) -> ExportOutcome:
-    """Run the export container, then write export.yaml (and the run's manifest) from its result."""
+    """Run the export container, then write export.yaml (and the run's manifest) from its result.
+
+    Stop signals are held except while the container works (engine/oneshot.py): one then removes the container,
+    the staging and job folders, and propagates as Interrupted; the previous export stays as it was.
+    """
+    with signals.held():
+        return _export(engine, plan)
+
+
+def _export(engine: ContainerEngine, plan: ExportPlan) -> ExportOutcome:
     started = time.monotonic()
     image = choose_image(engine, plan)
     plan.export_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -391,7 +410,10 @@ def run_export(engine: ContainerEngine, plan: ExportPlan) -> ExportOutcome:
     try:
         (job_dir / "request.json").write_text(json.dumps(plan.request(), indent=2), encoding="utf-8")
         result = run_oneshot(
-            engine, container_spec(plan, image.run_reference, job_dir, staging), timeout=EXPORT_TIMEOUT_SECONDS
+            engine,
+            container_spec(plan, image.run_reference, job_dir, staging),
+            KIND_EXPORT,
+            timeout=EXPORT_TIMEOUT_SECONDS,
         )
         document = _read_result(job_dir / "result.json")
         if document is None or document.get("status") not in ("passed", "unverified", "error"):

@@ -19,6 +19,7 @@ class RunSource:
     run_dir: Path
     image: dict[str, Any]
     status: str | None
+    reason: str | None = None
 
     @property
     def manifest_path(self) -> Path:
@@ -50,8 +51,14 @@ def load_run(run_dir: Path) -> RunSource:
     if not isinstance(image, dict) or not (image.get("id") or image.get("digest")):
         raise UsageError(f"{path} records no image id or digest", hint="export it with --weights and --image")
     run_id = manifest.get("id") or manifest.get("run_id") or run_dir.name
-    status = manifest.get("status")
-    return RunSource(run_id=str(run_id), run_dir=run_dir, image=image, status=None if status is None else str(status))
+    status, reason = manifest.get("status"), manifest.get("reason")
+    return RunSource(
+        run_id=str(run_id),
+        run_dir=run_dir,
+        image=image,
+        status=None if status is None else str(status),
+        reason=None if reason is None else str(reason),
+    )
 
 
 def find_run_weights(run: RunSource, given: Path | None, configured: str | None) -> Path:

@@ -8,10 +8,25 @@ from __future__ import annotations
 
 # ---- labels ----------------------------------------------------------------------------------------------------
 LABEL_PREFIX = "io.paddlectl."
-RUN_LABEL = "io.paddlectl.run"  # the run a container belongs to (train, reproduce)
+KIND_LABEL = "io.paddlectl.kind"  # what a container (or build stage) is: one of the KIND_* values below
+RUN_LABEL = "io.paddlectl.run"  # the run a container *is* (only on a run's own container: train, reproduce)
+FOR_RUN_LABEL = "io.paddlectl.for-run"  # the run a one-shot container works for (export of a run, its probe)
 PROJECT_LABEL = "io.paddlectl.project"  # the project's name
 ROOT_LABEL = "io.paddlectl.root"  # the project's folder on the host
-PROBE_LABEL = "io.paddlectl.probe"  # "1" on runtime-probe containers
+OWNER_LABEL = "io.paddlectl.owner"  # host:pid of the CLI that removes a one-shot container when it is done
+PROBE_LABEL = "io.paddlectl.probe"  # "1" on runtime-probe containers (kept for probes made before kinds)
+STAGE_LABEL = "io.paddlectl.stage"  # on every stage of the image Dockerfiles (with PROJECT_LABEL)
+
+KIND_RUN = "run"
+KIND_PROBE = "probe"  # the runtime probe (Paddle, CUDA, GPUs) of a run's image
+KIND_EXPORT = "export"
+KIND_IMAGE_PROBE = "image-probe"  # the platform probe before an image build
+KIND_DEV = "dev"  # `paddlectl dev`: long-lived, stopped by `paddlectl dev --stop`
+KIND_BUILD = "build"  # (images only, by STAGE_LABEL) the stages of `paddlectl image build`
+ONE_SHOT_KINDS = (KIND_PROBE, KIND_EXPORT, KIND_IMAGE_PROBE)
+
+# ---- files in a project's store (.paddlectl/) --------------------------------------------------------------------
+BUILD_LOCK_NAME = "build.lock"  # held (flock) by `paddlectl image build`: gc leaves build stages alone meanwhile
 
 # ---- paths inside containers -------------------------------------------------------------------------------------
 WORKDIR = "/workspace"  # the project's code
@@ -19,3 +34,19 @@ OUTPUT_DIR = "/paddlectl/outputs"  # the run's outputs/ (PADDLECTL_OUTPUT_DIR)
 RUN_DIR = "/paddlectl/run"  # the run's container/ folder: helper metrics, worker logs
 LIB_DIR = "/paddlectl/lib"  # paddlectl's in-container helpers (paddlectl_metrics, probes, export)
 HOME_DIR = "/tmp"  # noqa: S108 - in the container: it exists and any uid may write it
+PRIVATE_DIR = "/paddlectl/private"  # the run's private files (runs/private_files.py), mounted read-only
+PARAMS_FILE = f"{PRIVATE_DIR}/params.json"  # PADDLECTL_PARAMS_FILE
+
+
+def owner_value() -> str:
+    """This process as an OWNER_LABEL value: `host:pid`."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def parse_owner(value: str | None) -> tuple[str, int] | None:
+    """(host, pid) from an OWNER_LABEL value, or None when it is missing or malformed."""
+    host, sep, pid = (value or "").rpartition(":")
+    return (host, int(pid)) if sep and host and pid.isdigit() else None

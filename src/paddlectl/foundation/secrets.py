@@ -143,6 +143,19 @@ def _replace_values(text: str, values: list[str]) -> str:
     return text
 
 
+class ValueMasker:
+    """Masks known secret values wherever they appear in text (the lines a run prints); a no-op without any."""
+
+    def __init__(self, secret_values: Iterable[str] = ()) -> None:
+        self.values = _searchable(secret_values)
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def __call__(self, text: str) -> str:
+        return _replace_values(text, self.values) if self.values else text
+
+
 def mask_text(text: str, secret_values: Iterable[str] = ()) -> str:
     """Mask URL credentials, secret `name=value` pairs and known secret values inside free text."""
     masked = mask_url_credentials(text)

@@ -26,6 +26,8 @@ from paddlectl.engine.protocol import ContainerEngine, ImageInfo
 from paddlectl.errors import UnavailableError, UsageError
 from paddlectl.foundation.hashing import sha256_file
 from paddlectl.foundation.image_ref import PinnedImage
+from paddlectl.foundation.locks import held_lock
+from paddlectl.foundation.names import BUILD_LOCK_NAME
 from paddlectl.foundation.secrets import strip_url_credentials
 from paddlectl.images.lock import LockFile, load_lock
 from paddlectl.images.platform_probe import ImageProbe, probe_image
@@ -332,7 +334,10 @@ def _build_or_reuse(
             _place(source, context / name)
         plan.events.status(f"{role.value}: building {tag}")
         labels = {LABEL_PROJECT: plan.project.config.name, LABEL_ROLE: role.value, LABEL_INPUTS: digest}
-        info = plan.engine.build(context, role.dockerfile, tag, buildargs, labels, plan.events.output)
+        stage_args = {**buildargs, "PADDLECTL_PROJECT": plan.project.config.name}  # labels every stage
+        # While the lock is held, `runs gc` leaves this project's untagged stages alone: the build stands on them.
+        with held_lock(plan.project.store / BUILD_LOCK_NAME):
+            info = plan.engine.build(context, role.dockerfile, tag, stage_args, labels, plan.events.output)
     seconds = round(time.monotonic() - started, 2)
     record = _record(role, tag, info, inputs, digest, parent, extra, built_at=_now(), seconds=seconds)
     _save(plan, record)

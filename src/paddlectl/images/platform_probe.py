@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from paddlectl.engine.oneshot import run_oneshot
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec
 from paddlectl.errors import PaddlectlError, UnavailableError
+from paddlectl.foundation.names import KIND_IMAGE_PROBE
 from paddlectl.images.wheelhouse import TargetPlatform, parse_glibc
 
 MARKER = "PADDLECTL_PROBE "
@@ -75,11 +76,10 @@ def probe_image(engine: ContainerEngine, image: str) -> ImageProbe:
         image=image,
         command=["python3", "-c", PROBE_SCRIPT],
         environment={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},  # noqa: S108 - the container's own /tmp
-        labels={"paddlectl.kind": "image-probe"},
         network_mode="none",
         init=True,
     )
-    result = run_oneshot(engine, spec, timeout=PROBE_TIMEOUT_SECONDS)
+    result = run_oneshot(engine, spec, KIND_IMAGE_PROBE, timeout=PROBE_TIMEOUT_SECONDS)
     if result.exit_code == 127 and MARKER not in result.output:  # 127: the shell's "command not found"
         raise UnavailableError(f"{image} has no python3", hint="build on a Paddle image (they all ship python3)")
     return parse_probe_output(result.output, image)

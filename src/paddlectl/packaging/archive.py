@@ -47,6 +47,7 @@ class PackageRequest:
     sign_key: Path | None = None
     force: bool = False
     allow_unverified: bool = False
+    allow_failed: bool = False  # package the export of a run that did not succeed (the card records its status)
     author: str | None = None  # created_by in the card; user@host when None
 
 
@@ -107,6 +108,15 @@ def _publish(tmp: Path, final: Path, *, force: bool) -> None:
 
 
 def _check_request(request: PackageRequest, source: ExportSource) -> None:
+    run_status = source.run_status
+    if run_status not in (None, "succeeded") and not request.allow_failed:
+        reason = source.manifest.get("reason") if source.manifest else None
+        raise UsageError(
+            f"the run this export came from {run_status}"
+            + (f" ({reason})" if reason else "")
+            + ": its weights may be half-trained",
+            hint="train it again, or pass --allow-failed to package it anyway (MODEL.yaml records the run's status)",
+        )
     if source.verification_status != "passed" and not request.allow_unverified:
         raise UsageError(
             f"the export in {source.directory} was not verified "

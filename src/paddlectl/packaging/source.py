@@ -30,6 +30,12 @@ class ExportSource:
     manifest: dict[str, Any] | None  # the run's manifest.yaml when the export sits in a run folder
 
     @property
+    def run_status(self) -> str | None:
+        """The status of the run the export came from (None for an export made from a weights file)."""
+        status = self.manifest.get("status") if self.manifest else None
+        return str(status) if status is not None else None
+
+    @property
     def verification_status(self) -> str | None:
         verification = self.record.get("verification")
         status = verification.get("status") if isinstance(verification, dict) else None

@@ -6,12 +6,13 @@ import contextlib
 import os
 import secrets
 import shutil
+import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from paddlectl.errors import PaddlectlError, UsageError
-from paddlectl.foundation.names import PROJECT_LABEL, RUN_LABEL
+from paddlectl.errors import ExitCode, PaddlectlError, UsageError
+from paddlectl.foundation.names import RUN_LABEL
 from paddlectl.runs.index import BAD_STATUS, RunIndex
 from paddlectl.runs.query import owner_alive, parse_time, resolve_run, settle_running
 
@@ -32,10 +33,18 @@ def run_status(paths: RunPaths) -> str:
 
 
 def _discard(paths: RunPaths) -> None:
-    """Delete a run folder; it is renamed to a hidden name first so no reader ever sees half a run.
+    """Delete a run folder (and its private files, if any); renamed to a hidden name first so no reader ever sees
+    half a run.
 
     Raises FileNotFoundError when it is already gone, PaddlectlError when it cannot be moved (permissions).
     """
+    from paddlectl.runs.private_files import private_files_of
+    from paddlectl.runs.store import RunStore
+
+    stored = RunStore.load(paths)
+    private = private_files_of(stored.manifest.container.private_dir) if stored.manifest is not None else None
+    if private is not None:
+        private.remove()
     hidden = paths.root.with_name(f".deleting-{paths.run_id}-{secrets.token_hex(3)}")
     try:
         os.replace(paths.root, hidden)
@@ -73,20 +82,42 @@ def stop_run(
 ) -> StopResult:
     """Stop the containers labelled with a run marked running; the run's owner or reconciliation records it.
 
+    The request is written into the run folder first, so whoever settles the run records it `interrupted`
+    ("stopped by paddlectl runs stop"), not failed with the stopped container's exit code.
     Raises UsageError when the run is not marked running (the engine is not contacted then).
     """
+    from paddlectl.foundation.atomic import write_atomic
+
     paths = resolve_run(store, target)
     status = run_status(paths)
     if status != "running":
         raise UsageError(f"run {paths.run_id} is not running ({status})", hint="nothing to stop")
     result = StopResult(paths.run_id, status)
-    for container in engine_factory().containers({RUN_LABEL: paths.run_id}):
+    engine = engine_factory()
+    try:
+        write_atomic(paths.stop_request, f"by {_user()}@{socket.gethostname()}\n")
+    except OSError as exc:
+        raise PaddlectlError(
+            f"cannot record the stop request in {paths.root}: {exc.strerror}",
+            hint="fix the permissions of the run folder",
+            code=ExitCode.IO,
+        ) from exc
+    for container in engine.containers({RUN_LABEL: paths.run_id}):
         if container.state().running:
             container.stop(grace_seconds)
             result.stopped.append(container.id)
         else:
             result.already_stopped.append(container.id)
     return result
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
 
 
 # ---- rm ---------------------------------------------------------------------------------------------------
@@ -152,7 +183,8 @@ class GcReport:
     """What gc removed (or would remove, in a dry run)."""
 
     runs: list[dict[str, Any]] = field(default_factory=list)  # id, status, started_at
-    containers: list[dict[str, Any]] = field(default_factory=list)  # id, run, why
+    containers: list[dict[str, Any]] = field(default_factory=list)  # id, kind, run, why
+    images: list[dict[str, Any]] = field(default_factory=list)  # untagged build stages: id, kind, why
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -199,10 +231,10 @@ def collect_garbage(
     engine_factory: EngineFactory | None = None,
     now: datetime | None = None,
 ) -> GcReport:
-    """Remove ended runs selected by keep/age/status, then this project's leftover labelled containers.
+    """Remove ended runs selected by keep/age/status, then every leftover container and build stage.
 
-    Without keep, older_than or statuses no run is selected (only containers are cleaned). A container is
-    leftover when its run folder is gone or its run has ended. The engine being unreachable is a warning.
+    Without keep, older_than or statuses no run is selected (only leftovers are cleaned; runs/leftovers.py says
+    what counts as one). The engine being unreachable is a warning.
     """
     report = GcReport(dry_run=dry_run)
     engine: ContainerEngine | None = None
@@ -229,27 +261,23 @@ def collect_garbage(
                 _discard(paths)
     report.runs = [item for item in report.runs if not item.pop("skipped", False)]
     if engine is not None:
-        report.containers = _leftover_containers(store, project_name, engine, dry_run)
+        _collect_leftovers(store, project_name, engine, report)
     return report
 
 
-def _leftover_containers(
-    store: RunStore, project_name: str, engine: ContainerEngine, dry_run: bool
-) -> list[dict[str, Any]]:
-    removed = []
-    for container in engine.containers({PROJECT_LABEL: project_name}):
-        run_id = container.labels.get(RUN_LABEL)
-        if not run_id:
-            continue
-        paths = store.paths(run_id)
-        if "/" in run_id or run_id.startswith(".") or not paths.root.is_dir():
-            why = "run folder gone"
-        else:
-            status = run_status(paths)
-            if status in ("running", BAD_STATUS):
+def _collect_leftovers(store: RunStore, project_name: str, engine: ContainerEngine, report: GcReport) -> None:
+    """Every leftover container and build stage (runs/leftovers.py), removed unless this is a dry run."""
+    from paddlectl.foundation.names import BUILD_LOCK_NAME
+    from paddlectl.runs.leftovers import find_leftovers, remove_leftover
+
+    for leftover in find_leftovers(store, project_name, engine, store.runs_dir.parent / BUILD_LOCK_NAME, run_status):
+        if not report.dry_run:
+            try:
+                remove_leftover(engine, leftover)
+            except PaddlectlError as error:
+                report.warnings.append(
+                    f"could not remove {leftover.kind} {leftover.what} {leftover.id[:12]}: {error.message}"
+                )
                 continue
-            why = f"run {status}"
-        if not dry_run:
-            _settle_container(container, STOP_GRACE_SECONDS)
-        removed.append({"id": container.id, "run": run_id, "why": why})
-    return removed
+        entry = {"id": leftover.id, "kind": leftover.kind, "run": leftover.run, "why": leftover.why}
+        (report.images if leftover.what == "image" else report.containers).append(entry)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -227,8 +227,12 @@ class OutputSink:
         on_output: Callable[[str], None] | None,
         on_lines: Callable[[list[str]], None] | None,
         on_redraw: Callable[[str], None] | None,
+        secret_values: Iterable[str] = (),
     ) -> None:
+        from paddlectl.foundation.secrets import ValueMasker
+
         self.log = log
+        self.mask = ValueMasker(secret_values)  # a script that prints a secret: masked in the log and the display
         self.on_output = on_output
         self.on_lines = on_lines
         self.lines = 0
@@ -249,6 +253,8 @@ class OutputSink:
     def _emit(self, lines: list[str]) -> None:
         if not lines:
             return
+        if self.mask:
+            lines = [self.mask(line) for line in lines]
         text = "\n".join(lines) + "\n"
         if self.log_error is None:
             try:

@@ -39,6 +39,7 @@ class CommandRecord:
     module: str | None
     args: list[str] = field(default_factory=list)  # the script's own arguments (after --)
     argv: list[str] = field(default_factory=list)  # the full command in the container, secrets masked
+    secret_args: bool = True  # secret-looking params were on the command line (False: only in the params file)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class ContainerRecord:
     env: dict[str, str] = field(default_factory=dict)  # user-given env, secrets masked
     kept: bool = False
     warnings: list[str] = field(default_factory=list)
+    private_dir: str | None = None  # the run's private files (runs/private_files.py) until the run is settled
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Manifest:
     exit_code: int | None = None
     oom_killed: bool = False
     reason: str | None = None
+    signal: str | None = None  # the stop signal that interrupted the run (SIGINT, SIGTERM, SIGHUP)
     ended_at: str | None = None
     duration_seconds: float | None = None
     detached: bool = False

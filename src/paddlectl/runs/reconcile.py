@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 
 from paddlectl.engine.protocol import Container, ContainerEngine
 from paddlectl.errors import PaddlectlError
-from paddlectl.foundation.names import PROBE_LABEL, RUN_LABEL
+from paddlectl.foundation.names import KIND_LABEL, KIND_RUN, RUN_LABEL
 from paddlectl.runs.manifest import Manifest, RunStatus
+from paddlectl.runs.private_files import PrivateFiles, private_files_of
 from paddlectl.runs.settle import settle_from_state
 from paddlectl.runs.store import RunPaths, RunStore, utc_now
 
 _RUNNING_MARK = b"\nstatus: running\n"
-ORPHAN_PROBE_AGE_SECONDS = 120.0
 
 
 def running_run_dirs(store: RunStore) -> list[RunPaths]:
@@ -73,17 +73,20 @@ def reconcile_runs(store: RunStore, engine: ContainerEngine, candidates: Iterabl
 def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manifest: Manifest) -> bool:
     """Settle one orphaned run from its container; False when it is still running."""
     container = _find_container(engine, manifest)
+    private = private_files_of(manifest.container.private_dir)
     if container is None:
         manifest.status = RunStatus.LOST
         manifest.owner_pid = None
         manifest.reason = "its container is gone (removed, or the engine lost it) before the run was recorded"
         manifest.ended_at = utc_now()
+        _forget_private(manifest, private)
         store.write(manifest)
         return True
     state = container.state()
     if state.running:
         return False
-    _recover_log_and_metrics(container, paths, manifest)
+    secret_values = private.secret_values() if private is not None else []
+    _recover_log_and_metrics(container, paths, manifest, secret_values)
     if not manifest.runtime and manifest.image.id:  # a detached run: its runtime is probed now (cached per image)
         from paddlectl.engine.protocol import parse_gpus
         from paddlectl.runs.runtime_probe import probe_runtime
@@ -96,7 +99,8 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
             manifest.container.user,
         )
     previous_reason = manifest.reason
-    settle_from_state(manifest, state, None, paths)
+    settle_from_state(manifest, state, None, paths, secret_values)
+    _forget_private(manifest, private)
     if previous_reason and "lost contact" in previous_reason and manifest.status is not RunStatus.SUCCEEDED:
         manifest.reason = f"{manifest.reason} (after the CLI {previous_reason})"
     manifest.ended_at = _iso(state.finished_at) or utc_now()
@@ -108,35 +112,23 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
     return True
 
 
-def reap_orphaned_probes(engine: ContainerEngine, min_age_seconds: float = ORPHAN_PROBE_AGE_SECONDS) -> list[str]:
-    """Remove runtime-probe containers that ended long ago; return their ids.
-
-    A probe's CLI removes it the moment it has read its output, so one that ended minutes ago lost its CLI
-    (killed while probing, e.g. kill -9 early in a first run) and nobody else would ever remove it.
-    """
-    now = datetime.now(timezone.utc)
-    removed = []
-    for container in engine.containers({PROBE_LABEL: "1"}):
-        if container.labels.get(PROBE_LABEL) != "1":
-            continue
-        state = container.state()
-        finished = _parse_time(_iso(state.finished_at))
-        if state.running or finished is None or (now - finished).total_seconds() < min_age_seconds:
-            continue
-        with contextlib.suppress(PaddlectlError):
-            container.remove()
-            removed.append(container.id)
-    return removed
+def _forget_private(manifest: Manifest, private: PrivateFiles | None) -> None:
+    """The container is done with the run's private files: remove them, and their path from the manifest."""
+    if private is not None:
+        private.remove()
+    manifest.container.private_dir = None
 
 
 def _find_container(engine: ContainerEngine, manifest: Manifest) -> Container | None:
-    found = engine.containers({RUN_LABEL: manifest.id})
+    found = [c for c in engine.containers({RUN_LABEL: manifest.id}) if c.labels.get(KIND_LABEL, KIND_RUN) == KIND_RUN]
     if found:
         return found[0]
     return engine.container(manifest.container.id) if manifest.container.id else None
 
 
-def _recover_log_and_metrics(container: Container, paths: RunPaths, manifest: Manifest) -> None:
+def _recover_log_and_metrics(
+    container: Container, paths: RunPaths, manifest: Manifest, secret_values: list[str]
+) -> None:
     """Rewrite the log from the engine's complete copy and re-read metrics from it and from the helper file."""
     from paddlectl.runs.logstream import OutputSink
     from paddlectl.runs.metric_recorder import RunMetrics
@@ -147,12 +139,17 @@ def _recover_log_and_metrics(container: Container, paths: RunPaths, manifest: Ma
         return
     metrics = RunMetrics(paths)
     with open(paths.log, "w", encoding="utf-8", newline="\n") as log:
-        sink = OutputSink(log, None, metrics.parse_lines, metrics.parse_redraw)
+        sink = OutputSink(log, None, metrics.parse_lines, metrics.parse_redraw, secret_values)
         sink.feed(output)
         sink.close()
     manifest.logs["lines"] = sink.lines
     manifest.logs["rebuilt_from_engine"] = True
     metrics.finish(manifest)
+
+
+def finished_time(timestamp: str | None) -> datetime | None:
+    """A container's FinishedAt as an aware UTC datetime; None when it never finished."""
+    return _parse_time(_iso(timestamp))
 
 
 def _iso(timestamp: str | None) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 from paddlectl.engine.oneshot import run_oneshot
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, GpuRequest, Mount
 from paddlectl.foundation.atomic import write_atomic
-from paddlectl.foundation.names import HOME_DIR, LIB_DIR, PROBE_LABEL
+from paddlectl.foundation.names import HOME_DIR, KIND_PROBE, LIB_DIR
 
 PROBE_MARK = "PADDLECTL_PROBE "
 CACHE_DIR = "runtime-cache"
@@ -42,13 +42,12 @@ def probe_runtime(
         command=["python3", f"{LIB_DIR}/probe_runtime.py"],
         environment={"HOME": HOME_DIR, "GLOG_minloglevel": "3"},
         mounts=[Mount(str(lib_dir()), LIB_DIR, read_only=True)],
-        labels={PROBE_LABEL: "1"},
         user=user,
         gpus=gpus,
         network_mode="none",
     )
     try:
-        result = run_oneshot(engine, spec, timeout=120)
+        result = run_oneshot(engine, spec, KIND_PROBE, timeout=120)
     except Exception as exc:
         return {"probe_error": str(exc)}
     for line in result.output.splitlines():

@@ -19,6 +19,7 @@ LOG_NAME = "output.log"
 METRICS_NAME = "metrics.jsonl"
 PATCH_NAME = "uncommitted.patch"
 OUTPUTS_DIR = "outputs"  # mounted writable in the container as PADDLECTL_OUTPUT_DIR
+STOP_REQUEST_NAME = "stop-requested"
 CONTAINER_DIR = "container"  # params file, helper metrics, worker logs written from inside the container
 
 
@@ -71,8 +72,9 @@ class RunPaths:
         return self.container_dir / "metrics.jsonl"
 
     @property
-    def params_file(self) -> Path:
-        return self.container_dir / "params.json"
+    def stop_request(self) -> Path:
+        """Written by `runs stop` before it stops the container, so the run is recorded interrupted."""
+        return self.root / STOP_REQUEST_NAME
 
     @property
     def workers_dir(self) -> Path:

@@ -36,8 +36,8 @@ class TagHistory:
                 history = {}
             yield history
 
-    def record(self, pinned: PinnedImage, image: ImageInfo, run_id: str) -> ImageRecord:
-        """Remember the id this reference resolved to; the record says which id it moved from, if it moved."""
+    def record_for(self, pinned: PinnedImage, image: ImageInfo) -> ImageRecord:
+        """The run's image record, saying which id the tag moved from when earlier runs saw another (reads only)."""
         record = ImageRecord(
             reference=pinned.reference,
             id=image.id,
@@ -45,8 +45,12 @@ class TagHistory:
         )
         with self._locked() as history:
             earlier = history.get(pinned.reference)
-            if earlier and earlier.get("id") != image.id:
-                record.moved_from = earlier.get("id")
-            history[pinned.reference] = {"id": image.id, "digest": record.digest or "", "run": run_id}
-            write_atomic(self.path, json.dumps(history, indent=1, sort_keys=True))
+        if earlier and earlier.get("id") != image.id:
+            record.moved_from = earlier.get("id")
         return record
+
+    def remember(self, pinned: PinnedImage, record: ImageRecord, run_id: str) -> None:
+        """Remember what this reference resolved to for a recorded run (written once the run is recorded)."""
+        with self._locked() as history:
+            history[pinned.reference] = {"id": record.id or "", "digest": record.digest or "", "run": run_id}
+            write_atomic(self.path, json.dumps(history, indent=1, sort_keys=True))

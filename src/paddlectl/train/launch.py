@@ -1,9 +1,17 @@
-"""`paddlectl train`: check the request, record the run, run its container, settle the manifest."""
+"""`paddlectl train`: check the request, record the run, run its container, settle the manifest.
+
+Stop signals are held for the whole flow (foundation/signals.py) and let through only where stopping is safe:
+- before the run is recorded (connecting, the image lookup or pull, the git capture): nothing is kept, the
+  signal propagates as Interrupted and the CLI exits 128+n;
+- once it is recorded (create, attach, start, running): whatever was created is removed or stopped, and the
+  run is recorded `interrupted` with the signal;
+- after its container ended (the log rebuild, settling, waiting for the runtime probe): the run keeps the
+  outcome it really had, and the CLI still exits 128+n.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import socket
@@ -12,15 +20,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, GpuRequest, PullProgress
+from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, GpuRequest, ImageInfo, PullProgress
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
+from paddlectl.foundation.image_ref import PinnedImage
+from paddlectl.foundation.signals import Interrupted, signal_name, signals
 from paddlectl.project.workspace import Project
 from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
+from paddlectl.runs.private_files import PrivateFiles
 from paddlectl.runs.settle import exit_code_for, settle_from_state
 from paddlectl.runs.store import RunPaths, RunStore, utc_now
+from paddlectl.train.git_capture import GitInfo
 from paddlectl.train.prepare import PreparedRun, container_spec_for
+
+if TYPE_CHECKING:
+    from paddlectl.runs.metric_recorder import RunMetrics
+    from paddlectl.train.runner import ContainerRun
 
 
 class TrainEvents(Protocol):
@@ -40,44 +56,116 @@ class TrainOutcome:
     manifest: Manifest
     exit_code: int
     paths: RunPaths
+    signal: int | None = None  # a stop signal the CLI received during the run (its exit code is then 128+n)
+
+
+@dataclass
+class _Recorded:
+    """What exists once the run is recorded: its folder, manifest, private files and container spec."""
+
+    paths: RunPaths
+    manifest: Manifest
+    private: PrivateFiles
+    spec: ContainerSpec
+    image: ImageInfo
 
 
 def train(
     prepared: PreparedRun, project: Project, connect: Callable[[], ContainerEngine], events: TrainEvents
 ) -> TrainOutcome:
-    """Run a prepared request to its end (or start it, with detach) and return the settled manifest."""
-    from paddlectl.engine.image_lookup import resolve_image
-    from paddlectl.foundation.secrets import mask_mapping
-    from paddlectl.runs.provenance import host_record
-    from paddlectl.runs.reconcile import reap_orphaned_probes
-    from paddlectl.runs.runtime_probe import lib_dir
-    from paddlectl.runs.tag_history import TagHistory
-    from paddlectl.train.git_capture import capture_git, require_clean
+    """Run a prepared request to its end (or start it, with detach) and return the settled manifest.
 
-    engine = connect()
+    Raises Interrupted for a stop signal before the run is recorded (nothing is kept then); after that a signal
+    is part of the outcome: its exit code is the signal's (130, 143, 129).
+    """
+    since = signals.mark()
+    with signals.held():
+        engine = connect()
+        signals.phase("connect")
+        signals.checkpoint()
+        pinned, image = _find_image(engine, prepared, events)
+        store = RunStore(project.runs_dir)
+        recorded = _record(prepared, project, engine, store, pinned, image, events)
+        if prepared.request.detach:
+            outcome = _detach(engine, recorded, store, events)
+        else:
+            outcome = _run_attached(prepared, engine, recorded, store, project, events)
+        outcome.signal = signals.consume(since)
+        if outcome.signal is not None:
+            outcome.exit_code = 128 + outcome.signal
+        return outcome
+
+
+def _find_image(engine: ContainerEngine, prepared: PreparedRun, events: TrainEvents) -> tuple[PinnedImage, ImageInfo]:
+    """The pinned image, pulled when asked (a pull may be cut short by a signal: nothing is recorded yet)."""
+    from paddlectl.engine.image_lookup import resolve_image
+    from paddlectl.runs.leftovers import reap_one_shots
+
     if prepared.gpus is not None and not engine.info().gpu_capable:
         # Checked before the image: no point pulling a multi-GB GPU image that cannot run here.
         raise UnavailableError(
             "GPUs were requested but this Docker engine has no NVIDIA runtime or toolkit hook",
             hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
         )
-    pinned, image = resolve_image(engine, prepared.image, pull=prepared.request.pull, on_progress=events.pull_progress)
+    signals.phase("image")
+    with signals.interruptible():
+        found = resolve_image(engine, prepared.image, pull=prepared.request.pull, on_progress=events.pull_progress)
     with contextlib.suppress(PaddlectlError):
-        reap_orphaned_probes(engine)  # probes left by CLIs killed mid-probe: no other command would remove them
-    store = RunStore(project.runs_dir)
+        reap_one_shots(engine)  # probes and exports left by CLIs killed with SIGKILL: nobody else removes them
+    signals.checkpoint()
+    return found
+
+
+def _record(
+    prepared: PreparedRun,
+    project: Project,
+    engine: ContainerEngine,
+    store: RunStore,
+    pinned: PinnedImage,
+    image: ImageInfo,
+    events: TrainEvents,
+) -> _Recorded:
+    """Capture git, write the private files and the first manifest; before that write, nothing is kept."""
+    from paddlectl.foundation.secrets import mask_mapping
+    from paddlectl.runs.provenance import host_record
+    from paddlectl.runs.runtime_probe import lib_dir
+    from paddlectl.runs.tag_history import TagHistory
+    from paddlectl.train.git_capture import capture_git, require_clean
+
     ensure_store(project.store)
     paths = store.create()
+    private: PrivateFiles | None = None
+    history = TagHistory(project.store)
     try:
+        signals.phase("git")
         git = capture_git(prepared.code_root, paths.patch)
         if prepared.request.require_clean:
             require_clean(git)
-        image_record = TagHistory(project.store).record(pinned, image, paths.run_id)
+        image_record = history.record_for(pinned, image)
         if prepared.request.image_tag:
             image_record.reference = prepared.request.image_tag
-        paths.params_file.write_text(json.dumps(prepared.params, indent=1, default=str), encoding="utf-8")
+        private = PrivateFiles.create(paths.run_id, prepared.params, prepared.secret_values)
+        spec = container_spec_for(prepared, project, paths.run_id, paths.root, lib_dir(), private.params_file)
+        manifest = _initial_manifest(
+            prepared,
+            project,
+            paths,
+            image_record,
+            spec,
+            git,
+            host_record(engine.server_version()),
+            mask_mapping(prepared.params),
+            private,
+        )
+        signals.phase("record")
+        signals.checkpoint()
+        store.write(manifest)  # the run is recorded from here on
     except BaseException:
         shutil.rmtree(paths.root, ignore_errors=True)  # nothing happened yet: leave nothing half-written
+        if private is not None:
+            private.remove()
         raise
+    history.remember(pinned, image_record, paths.run_id)
     if git.warning:
         events.warning(git.warning)
     if image_record.moved_from:
@@ -85,40 +173,24 @@ def train(
             f"TAG MOVED: {pinned.reference} now resolves to {image.id[:19]}, "
             f"but earlier runs used {image_record.moved_from[:19]}: results may not be comparable"
         )
-    spec = container_spec_for(prepared, project, paths.run_id, paths.root, lib_dir())
-    manifest = _initial_manifest(
-        prepared,
-        project,
-        paths,
-        image_record,
-        spec,
-        git.as_dict(),
-        host_record(engine.server_version()),
-        mask_mapping(prepared.params),
-    )
-    store.write(manifest)
-    started = time.monotonic()
-    if prepared.request.detach:
-        return _detach(engine, spec, manifest, store, paths, events)  # reconciliation probes the runtime
-    probe = _RuntimeProbe(engine, image.id, project.store, prepared.gpus, spec.user)
-    probe.start()
-    return _run_attached(prepared, engine, spec, manifest, store, paths, probe, events, started)
+    return _Recorded(paths, manifest, private, spec, image)
 
 
 def _run_attached(
     prepared: PreparedRun,
     engine: ContainerEngine,
-    spec: ContainerSpec,
-    manifest: Manifest,
+    recorded: _Recorded,
     store: RunStore,
-    paths: RunPaths,
-    probe: _RuntimeProbe,
+    project: Project,
     events: TrainEvents,
-    started: float,
 ) -> TrainOutcome:
     from paddlectl.runs.metric_recorder import RunMetrics
-    from paddlectl.train.runner import run_container, stop_signals_deferred
+    from paddlectl.train.runner import run_container
 
+    paths, manifest, spec = recorded.paths, recorded.manifest, recorded.spec
+    started = time.monotonic()
+    probe = _RuntimeProbe(engine, recorded.image.id, project.store, prepared.gpus, spec.user)
+    probe.start()
     metrics = RunMetrics(paths)
     events.status(f"run {paths.run_id} started in {manifest.image.reference}")
 
@@ -131,61 +203,85 @@ def _run_attached(
             f"stopping run {paths.run_id} (grace {prepared.request.grace_seconds}s); signal again to kill it now"
         )
 
-    with stop_signals_deferred():  # from the container's end to the manifest write, a signal must wait
-        try:
-            result = run_container(
-                engine,
-                spec,
-                log_path=paths.log,
-                grace_seconds=prepared.request.grace_seconds,
-                keep=prepared.request.keep,
-                on_created=record_container,
-                on_output=events.output,
-                on_lines=metrics.parse_lines,
-                on_redraw=metrics.parse_redraw,
-                on_stopping=stopping,
-                on_warning=_recorded_warning(manifest, events),
-            )
-        except PaddlectlError:
-            shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran
-            raise
-        manifest.duration_seconds = round(time.monotonic() - started, 3)
-        manifest.ended_at = utc_now()
-        manifest.logs["lines"] = result.lines
-        manifest.logs["rebuilt_from_engine"] = result.log_rebuilt
-        manifest.container.kept = prepared.request.keep
-        metrics.finish(manifest)
-        settle_from_state(manifest, result.state, result.interrupted_by, paths)
-        if result.log_error is not None:  # a run whose output was not kept is not recorded as succeeded
-            manifest.logs["error"] = result.log_error
-            if manifest.status is RunStatus.SUCCEEDED:
-                manifest.status = RunStatus.FAILED
-                manifest.reason = f"paddlectl could not save the whole log ({result.log_error})"
-        if result.engine_error is not None:
-            manifest.status = RunStatus.RUNNING  # settled later by reconciliation, never recorded as succeeded
-            manifest.owner_pid = None
-            manifest.reason = f"lost contact with the Docker engine: {result.engine_error.message}"
-            manifest.ended_at = None
-            store.write(manifest)
-            raise UnavailableError(
-                f"run {paths.run_id}: lost contact with the Docker engine during the run",
-                hint="restart the engine; the next paddlectl command settles the run from its container",
-            )
-        if probe.done:  # the usual case (cached per image id): one write records outcome and runtime
-            manifest.runtime = probe.result()
+    try:
+        result = run_container(
+            engine,
+            spec,
+            log_path=paths.log,
+            grace_seconds=prepared.request.grace_seconds,
+            keep=prepared.request.keep,
+            on_created=record_container,
+            on_output=events.output,
+            on_lines=metrics.parse_lines,
+            on_redraw=metrics.parse_redraw,
+            on_stopping=stopping,
+            on_warning=_recorded_warning(manifest, events),
+            secret_values=prepared.secret_values,
+        )
+    except PaddlectlError:
+        shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran
+        recorded.private.remove()
+        raise
+    _apply_result(manifest, result, prepared, paths, started, metrics)
+    if result.engine_error is not None:
+        manifest.status = RunStatus.RUNNING  # settled later by reconciliation, never recorded as succeeded
+        manifest.owner_pid = None
+        manifest.reason = f"lost contact with the Docker engine: {result.engine_error.message}"
+        manifest.ended_at = None
         store.write(manifest)
-        result.finish_cleanup()  # the container's removal, started in the background: done before we exit
-        if result.log_error is not None:
-            raise PaddlectlError(
-                f"run {paths.run_id} ended, but its log could not be saved in full: {result.log_error}",
-                hint=f"free space in {paths.root.parent}; the run is recorded with what was saved",
-                code=ExitCode.FAILED,
-            )
+        raise UnavailableError(
+            f"run {paths.run_id}: lost contact with the Docker engine during the run",
+            hint="restart the engine; the next paddlectl command settles the run from its container",
+        )
+    recorded.private.remove()  # the container is done with the params file
+    manifest.container.private_dir = None
+    if probe.done:  # the usual case (cached per image id): one write records outcome and runtime
+        manifest.runtime = probe.result()
+    signals.phase("settle")
+    store.write(manifest)
+    result.finish_cleanup()  # the container's removal, started in the background: done before we exit
+    if result.log_error is not None:
+        raise PaddlectlError(
+            f"run {paths.run_id} ended, but its log could not be saved in full: {result.log_error}",
+            hint=f"free space in {paths.root.parent}; the run is recorded with what was saved",
+            code=ExitCode.FAILED,
+        )
     if not manifest.runtime:
         # The probe may take seconds on a first run: only after the outcome is recorded, so a signal loses just this.
-        manifest.runtime = probe.result()
+        try:
+            signals.phase("probe")
+            with signals.interruptible():
+                manifest.runtime = probe.result()
+        except Interrupted as interrupt:
+            signals.handled(interrupt)
+            manifest.runtime = {"probe_error": f"not waited for: the CLI got {signal_name(interrupt.signum)}"}
         store.write(manifest)
     return TrainOutcome(manifest, exit_code_for(manifest), paths)
+
+
+def _apply_result(
+    manifest: Manifest,
+    result: ContainerRun,
+    prepared: PreparedRun,
+    paths: RunPaths,
+    started: float,
+    metrics: RunMetrics,
+) -> None:
+    """The manifest's outcome from how the container run ended (not yet written)."""
+    manifest.duration_seconds = round(time.monotonic() - started, 3)
+    manifest.ended_at = utc_now()
+    manifest.logs["lines"] = result.lines
+    manifest.logs["rebuilt_from_engine"] = result.log_rebuilt
+    manifest.container.kept = prepared.request.keep
+    metrics.finish(manifest)
+    settle_from_state(manifest, result.state, result.interrupted_by, paths, prepared.secret_values)
+    if result.state is None and result.interrupted_by is not None:
+        manifest.reason = f"stopped by {signal_name(result.interrupted_by)} before the container started"
+    if result.log_error is not None:  # a run whose output was not kept is not recorded as succeeded
+        manifest.logs["error"] = result.log_error
+        if manifest.status is RunStatus.SUCCEEDED:
+            manifest.status = RunStatus.FAILED
+            manifest.reason = f"paddlectl could not save the whole log ({result.log_error})"
 
 
 def _recorded_warning(manifest: Manifest, events: TrainEvents) -> Callable[[str], None]:
@@ -214,9 +310,10 @@ def _initial_manifest(
     paths: RunPaths,
     image: ImageRecord,
     spec: ContainerSpec,
-    git: dict[str, Any],
+    git: GitInfo,
     host: dict[str, Any],
     masked_params: dict[str, Any],
+    private: PrivateFiles,
 ) -> Manifest:
     request = prepared.request
     return Manifest(
@@ -226,7 +323,11 @@ def _initial_manifest(
         started_at=utc_now(),
         image=image,
         command=CommandRecord(
-            script=prepared.script, module=prepared.module, args=list(request.script_args), argv=prepared.masked_command
+            script=prepared.script,
+            module=prepared.module,
+            args=list(request.script_args),
+            argv=prepared.masked_command,
+            secret_args=request.secret_args,
         ),
         container=ContainerRecord(
             user=spec.user,
@@ -240,6 +341,7 @@ def _initial_manifest(
             mounts=[{"source": m.source, "target": m.target, "read_only": m.read_only} for m in prepared.mounts],
             env_names=sorted(prepared.env),
             env=prepared.masked_env,
+            private_dir=str(private.root),
         ),
         name=request.name,
         labels=prepared.labels,
@@ -248,27 +350,32 @@ def _initial_manifest(
         owner_host=socket.gethostname(),
         reproduces=request.reproduces,
         params={"values": masked_params, "sources": prepared.param_sources},
-        git=git,
+        git=git.as_dict(),
         host=host,
     )
 
 
-def _detach(
-    engine: ContainerEngine,
-    spec: ContainerSpec,
-    manifest: Manifest,
-    store: RunStore,
-    paths: RunPaths,
-    events: TrainEvents,
-) -> TrainOutcome:
+def _detach(engine: ContainerEngine, recorded: _Recorded, store: RunStore, events: TrainEvents) -> TrainOutcome:
+    """Start the container and return; its private files stay until the run is settled (reconciliation)."""
     from paddlectl.train.runner import start_detached
 
+    paths, manifest = recorded.paths, recorded.manifest
     try:
-        # A failed start removes the container.
-        manifest.container.id = start_detached(engine, spec, _recorded_warning(manifest, events)).id
+        # A failed or interrupted start removes the container.
+        manifest.container.id = start_detached(engine, recorded.spec, _recorded_warning(manifest, events)).id
     except PaddlectlError:
         shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran: leave no run marked running
+        recorded.private.remove()
         raise
+    except Interrupted as interrupt:
+        signals.handled(interrupt)
+        recorded.private.remove()
+        manifest.container.private_dir = None
+        settle_from_state(manifest, None, interrupt.signum, paths)
+        manifest.reason = f"stopped by {signal_name(interrupt.signum)} before the container started"
+        manifest.ended_at = utc_now()
+        store.write(manifest)
+        return TrainOutcome(manifest, interrupt.exit_code, paths)
     store.write(manifest)
     events.status(f"run {paths.run_id} started detached; follow it with 'paddlectl runs logs {paths.run_id} -f'")
     return TrainOutcome(manifest, 0, paths)

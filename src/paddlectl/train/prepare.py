@@ -43,6 +43,7 @@ class PreparedRun:
     distributed: bool
     masked_env: dict[str, str] = field(default_factory=dict)
     masked_command: list[str] = field(default_factory=list)
+    secret_values: list[str] = field(default_factory=list)  # masked wherever they would be printed or saved
 
 
 def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
@@ -82,7 +83,7 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     command = container_command(
         script=script,
         module=request.module,
-        args=[*params_to_args(resolved.values), *request.script_args],
+        args=[*params_to_args(_on_the_command_line(resolved.values, request.secret_args)), *request.script_args],
         nproc=request.nproc,
         gpus=gpus,
     )
@@ -112,7 +113,15 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
         distributed=distributed,
         masked_env=masked_env,
         masked_command=mask_argv(command, secret_values),
+        secret_values=secret_values,
     )
+
+
+def _on_the_command_line(values: dict[str, Any], secret_args: bool) -> dict[str, Any]:
+    """The params the script gets as `--key value`: all, or (with --no-secret-args) all but the secret ones."""
+    from paddlectl.foundation.secrets import is_secret_name
+
+    return values if secret_args else {key: value for key, value in values.items() if not is_secret_name(key)}
 
 
 def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
@@ -120,7 +129,9 @@ def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
     from paddlectl.foundation.secrets import mask_mapping
     from paddlectl.runs.runtime_probe import lib_dir
 
-    spec = container_spec_for(prepared, project, "<run-id>", project.runs_dir / "<run-id>", lib_dir())
+    spec = container_spec_for(
+        prepared, project, "<run-id>", project.runs_dir / "<run-id>", lib_dir(), Path("<private-dir>") / "params.json"
+    )
     return {
         "image": spec.image,
         "command": prepared.masked_command,
@@ -139,7 +150,9 @@ def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
     }
 
 
-def container_spec_for(prepared: PreparedRun, project: Project, run_id: str, run_dir: Path, lib: Path) -> ContainerSpec:
+def container_spec_for(
+    prepared: PreparedRun, project: Project, run_id: str, run_dir: Path, lib: Path, params_file: Path
+) -> ContainerSpec:
     return build_container_spec(
         image=prepared.image,
         command=prepared.command,
@@ -155,4 +168,5 @@ def container_spec_for(prepared: PreparedRun, project: Project, run_id: str, run
         memory=prepared.memory,
         code_writable=prepared.request.code_writable,
         distributed=prepared.distributed,
+        params_file=params_file,
     )

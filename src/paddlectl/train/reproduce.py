@@ -19,6 +19,7 @@ from typing import Any
 from paddlectl.engine.protocol import ContainerEngine
 from paddlectl.errors import UsageError
 from paddlectl.foundation.secrets import MASK
+from paddlectl.foundation.signals import signals
 from paddlectl.project.workspace import Project
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.train.launch import TrainEvents, TrainOutcome, train
@@ -135,6 +136,7 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
         shm_size=original.container.shm_size,
         memory=original.container.mem_limit,
         code_writable=not original.container.code_read_only,
+        secret_args=original.command.secret_args,
         reproduces=original.id,
     )
 
@@ -181,17 +183,27 @@ def reproduce(
     rtol: float = 0.0,
     atol: float = 0.0,
 ) -> tuple[TrainOutcome, Verdict]:
-    """Run `original` again as recorded and compare the metrics."""
+    """Run `original` again as recorded and compare the metrics.
+
+    Stop signals are held while the worktree is made and removed (a `git worktree add` cut short leaves a
+    registered worktree behind); one before the run is recorded propagates as Interrupted, after the worktree is
+    gone; one during the run is part of the outcome (outcome.signal).
+    """
     from paddlectl.engine.image_lookup import recorded_image_reference
 
     request = reproduce_request(original, overrides)
-    engine = connect()
-    request.image = recorded_image_reference(engine, original.image.reference, original.image.digest, original.image.id)
-    request.image_tag = original.image.reference
-    with recorded_code(project, original) as code_root:
-        request.code_root = code_root
-        if not (original.git or {}).get("is_repository"):
-            events.warning(f"run {original.id} was not in a git repository: reproducing with the current code")
-        prepared = prepare(request, project, code_root)
-        outcome = train(prepared, project, lambda: engine, events)
-    return outcome, compare_metrics(original, outcome.manifest, rtol, atol)
+    with signals.held():
+        engine = connect()
+        request.image = recorded_image_reference(
+            engine, original.image.reference, original.image.digest, original.image.id
+        )
+        request.image_tag = original.image.reference
+        signals.phase("worktree")
+        with recorded_code(project, original) as code_root:
+            signals.checkpoint()
+            request.code_root = code_root
+            if not (original.git or {}).get("is_repository"):
+                events.warning(f"run {original.id} was not in a git repository: reproducing with the current code")
+            prepared = prepare(request, project, code_root)
+            outcome = train(prepared, project, lambda: engine, events)
+        return outcome, compare_metrics(original, outcome.manifest, rtol, atol)

@@ -11,8 +11,12 @@ from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, Ulimit
 from paddlectl.errors import UsageError
 from paddlectl.foundation.names import (
     HOME_DIR,
+    KIND_LABEL,
+    KIND_RUN,
     LIB_DIR,
     OUTPUT_DIR,
+    PARAMS_FILE,
+    PRIVATE_DIR,
     PROJECT_LABEL,
     ROOT_LABEL,
     RUN_DIR,
@@ -21,7 +25,7 @@ from paddlectl.foundation.names import (
 )
 
 _SIZE = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
-_RESERVED_TARGETS = (WORKDIR, OUTPUT_DIR, RUN_DIR, LIB_DIR)
+_RESERVED_TARGETS = (WORKDIR, OUTPUT_DIR, RUN_DIR, LIB_DIR, PRIVATE_DIR)
 
 
 @dataclass
@@ -49,6 +53,7 @@ class TrainRequest:
     pull: bool = False
     require_clean: bool = False
     code_writable: bool = False
+    secret_args: bool = True  # secret-looking params on the command line too (False: in the params file only)
     grace_seconds: int = 10
     reproduces: str | None = None
     code_root: Path | None = None  # where the code comes from (reproduce: a temporary worktree)
@@ -142,6 +147,7 @@ def build_container_spec(
     memory: str | None,
     code_writable: bool,
     distributed: bool,
+    params_file: Path,
     user: str | None = None,
 ) -> ContainerSpec:
     """The container for a run: labelled, init, the invoking user, code/outputs/run/lib mounted, NCCL-friendly."""
@@ -152,7 +158,7 @@ def build_container_spec(
         "PADDLECTL_RUN_ID": run_id,
         "PADDLECTL_OUTPUT_DIR": OUTPUT_DIR,
         "PADDLECTL_METRICS_FILE": f"{RUN_DIR}/metrics.jsonl",
-        "PADDLECTL_PARAMS_FILE": f"{RUN_DIR}/params.json",
+        "PADDLECTL_PARAMS_FILE": PARAMS_FILE,
         **env,
     }
     ipc_mode = None
@@ -169,12 +175,13 @@ def build_container_spec(
         Mount(str(run_dir / "outputs"), OUTPUT_DIR),
         Mount(str(run_dir / "container"), RUN_DIR),
         Mount(str(lib_dir), LIB_DIR, read_only=True),
+        Mount(str(params_file), PARAMS_FILE, read_only=True),  # outside the run store: it holds secret values
         *mounts,
     ]
     return ContainerSpec(
         image=image,
         command=command,
-        labels={RUN_LABEL: run_id, PROJECT_LABEL: project_name, ROOT_LABEL: str(code_root)},
+        labels={KIND_LABEL: KIND_RUN, RUN_LABEL: run_id, PROJECT_LABEL: project_name, ROOT_LABEL: str(code_root)},
         environment=environment,
         mounts=all_mounts,
         working_dir=WORKDIR,

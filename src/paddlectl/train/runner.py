@@ -1,96 +1,25 @@
-"""Run one container to its end: attach before start, stream and save every line, wait, honour signals.
+"""Run one container to its end: attach before start, stream and save every line, wait, honour stop signals.
 
-The first SIGINT/SIGTERM/SIGHUP stops the container with a grace period; a second one kills it at once.
-The final state always comes from the engine (wait/inspect), never from the output stream ending.
+Called with stop signals held (foundation/signals.py; `train` holds them from the moment the run is recorded).
+A signal before the container starts removes whatever was created and comes back as `interrupted_by` with no
+state; one while it runs stops it with a grace period, and a further one kills it at once. The final state always
+comes from the engine (wait/inspect), never from the output stream ending.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import TextIO, TypeVar
 
 from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, ContainerState
 from paddlectl.errors import PaddlectlError
+from paddlectl.foundation.signals import ForceKill, Interrupted, signals
 from paddlectl.runs.logstream import OutputSink, log_file, make_room
-
-HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class RunInterrupted(Exception):
-    """The first stop signal arrived."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-class _ForceKill(Exception):
-    """A second stop signal arrived: kill now."""
-
-
-class SignalGuard:
-    """Turns stop signals into exceptions in the main thread: first RunInterrupted, then _ForceKill, then nothing."""
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-        self._armed = True
-        self._previous: dict[int, object] = {}
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.received.append(signum)
-        if not self._armed:
-            return
-        if len(self.received) == 1:
-            raise RunInterrupted(signum)
-        self._armed = False
-        raise _ForceKill
-
-    def disarm(self) -> None:
-        self._armed = False
-
-    @property
-    def first_signal(self) -> int | None:
-        return self.received[0] if self.received else None
-
-    def __enter__(self) -> SignalGuard:
-        if threading.current_thread() is threading.main_thread():
-            for signum in HANDLED_SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)  # type: ignore[arg-type]
-
-
-@contextlib.contextmanager
-def stop_signals_deferred() -> Iterator[None]:
-    """Hold stop signals while a finished run is recorded, then deliver the first one.
-
-    Without this, Ctrl-C between the container's end and the manifest write leaves the run marked running with
-    its container already removed, and reconciliation then records a finished run as lost.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = {
-        signum: signal.signal(signum, lambda signum, frame: received.append(signum)) for signum in HANDLED_SIGNALS
-    }
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if received:
-            signal.raise_signal(received[0])
 
 
 @dataclass
@@ -129,41 +58,44 @@ def run_container(
     on_redraw: Callable[[str], None] | None = None,
     on_stopping: Callable[[int], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    secret_values: Sequence[str] = (),
 ) -> ContainerRun:
     """Create, attach, start and follow a container to its end; save its whole output to `log_path`.
 
     Raises PaddlectlError only when the container could not be created or started (nothing is left behind then).
     An engine that goes away mid-run comes back as `engine_error`, with the container left for reconciliation.
     """
-    with SignalGuard() as guard, log_file(log_path) as log:
-        sink = OutputSink(log, on_output, on_lines, on_redraw)
+    with log_file(log_path) as log:
+        sink = OutputSink(log, on_output, on_lines, on_redraw, secret_values)
         try:
             container, stream = without_refused_ulimits(
                 spec, lambda attempt: _create_and_start(engine, attempt, on_created), on_warning
             )
-        except (RunInterrupted, _ForceKill):
-            return ContainerRun(None, None, guard.first_signal, None, 0, False)
+        except Interrupted as interrupt:  # before the container started: nothing of it is left
+            signals.handled(interrupt)
+            return ContainerRun(None, None, interrupt.signum, None, 0, False)
         state: ContainerState | None = None
         engine_error: PaddlectlError | None = None
+        interrupted_by: int | None = None
         stream_complete = False
         try:
-            try:
-                _follow(stream, sink)
-                stream_complete = True
-            except PaddlectlError:
-                pass  # the stream broke; whether the engine is gone, wait() tells
-            state = container.wait()
-        except RunInterrupted as interrupt:
+            with signals.interruptible():
+                signals.phase("running")
+                try:
+                    _follow(stream, sink)
+                    stream_complete = True
+                except PaddlectlError:
+                    pass  # the stream broke; whether the engine is gone, wait() tells
+                state = container.wait()
+        except Interrupted as interrupt:
+            signals.handled(interrupt)
+            interrupted_by = interrupt.signum
             if on_stopping is not None:
-                with contextlib.suppress(RunInterrupted, _ForceKill):
-                    on_stopping(interrupt.signum)
-            state, engine_error = _stop(container, guard, grace_seconds)
-        except _ForceKill:
-            state, engine_error = _kill(container, guard)
+                on_stopping(interrupt.signum)
+            state, engine_error = _stop(container, grace_seconds)
         except PaddlectlError as error:
             engine_error = error
-        finally:
-            guard.disarm()
+        signals.phase("rebuild")
         rebuilt = False
         if engine_error is None and not stream_complete and sink.log_error is None:
             rebuilt = _rebuild_log(container, log, sink)
@@ -180,7 +112,7 @@ def run_container(
     return ContainerRun(
         container_id=container.id,
         state=state,
-        interrupted_by=guard.first_signal,
+        interrupted_by=interrupted_by,
         engine_error=engine_error,
         lines=sink.lines,
         log_rebuilt=rebuilt,
@@ -223,26 +155,42 @@ def without_refused_ulimits(
 def start_detached(
     engine: ContainerEngine, spec: ContainerSpec, on_warning: Callable[[str], None] | None = None
 ) -> Container:
-    """Create and start a container without following it (paddlectl train --detach)."""
+    """Create and start a container without following it (paddlectl train --detach).
+
+    Raises Interrupted when a stop signal arrived before the container started (it is removed then).
+    """
 
     def start(attempt: ContainerSpec) -> Container:
-        container = engine.create(attempt)
-        engine.start(container)
-        return container
+        return _create_and_start(engine, attempt, None, attach=False)[0]
 
     return without_refused_ulimits(spec, start, on_warning)
 
 
 def _create_and_start(
-    engine: ContainerEngine, spec: ContainerSpec, on_created: Callable[[Container], None] | None
+    engine: ContainerEngine,
+    spec: ContainerSpec,
+    on_created: Callable[[Container], None] | None,
+    *,
+    attach: bool = True,
 ) -> tuple[Container, Iterator[bytes]]:
-    """Create, attach (so no early line is missed), start; on any failure remove what was created."""
+    """Create, attach (so no early line is missed), start; on any failure or stop signal remove what was created.
+
+    Each step runs with signals held, so a signal never tears a request in two (a create cut short can leave a
+    container the client never heard of); between the steps a held signal raises Interrupted.
+    """
+    signals.phase("create")
+    signals.checkpoint()
     container = engine.create(spec)
     try:
         if on_created is not None:
             on_created(container)
-        stream = container.stream_output()
+        signals.phase("attach")
+        signals.checkpoint()
+        stream: Iterator[bytes] = container.stream_output() if attach else iter(())
+        signals.phase("start")
+        signals.checkpoint()
         engine.start(container)
+        signals.checkpoint()
     except BaseException:
         with contextlib.suppress(Exception):
             container.remove()
@@ -255,20 +203,20 @@ def _follow(stream: Iterator[bytes], sink: OutputSink) -> None:
         sink.feed(chunk)
 
 
-def _stop(
-    container: Container, guard: SignalGuard, grace_seconds: int
-) -> tuple[ContainerState | None, PaddlectlError | None]:
+def _stop(container: Container, grace_seconds: int) -> tuple[ContainerState | None, PaddlectlError | None]:
+    """Stop with a grace period; a further stop signal meanwhile kills at once."""
     try:
-        container.stop(grace_seconds)
-        return container.wait(), None
-    except (_ForceKill, RunInterrupted):
-        return _kill(container, guard)
+        with signals.killable():
+            container.stop(grace_seconds)
+            return container.wait(), None
+    except ForceKill as again:
+        signals.handled(again)
+        return _kill(container)
     except PaddlectlError as error:
         return None, error
 
 
-def _kill(container: Container, guard: SignalGuard) -> tuple[ContainerState | None, PaddlectlError | None]:
-    guard.disarm()
+def _kill(container: Container) -> tuple[ContainerState | None, PaddlectlError | None]:
     try:
         container.kill()
         return container.wait(), None
@@ -289,7 +237,7 @@ def _rebuild_log(container: Container, log: TextIO, sink: OutputSink) -> bool:
     except OSError as exc:  # the part still buffered could not be written: a full disk
         sink._log_failed(exc)
         return False
-    fresh = OutputSink(log, None, None, None)
+    fresh = OutputSink(log, None, None, None, sink.mask.values)
     fresh.feed(output)
     fresh.close()
     sink.lines, sink.log_error = fresh.lines, fresh.log_error

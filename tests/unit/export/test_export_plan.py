@@ -92,9 +92,29 @@ def test_nested_single_weights_are_found_and_none_is_an_error(tmp_path: Path) ->
         plan_export(make_project(tmp_path, **CONVNET), ExportOptions(run="empty"))
 
 
+@pytest.mark.parametrize("status", ["failed", "interrupted", "lost"])
+def test_a_run_that_did_not_succeed_is_refused_unless_allowed(tmp_path: Path, status: str) -> None:
+    write_run(tmp_path, status=status)
+    with pytest.raises(UsageError, match=f"run {RUN_ID} {status}") as caught:
+        plan_export(make_project(tmp_path, **CONVNET), ExportOptions(run=RUN_ID))
+    assert caught.value.hint is not None and "--allow-failed" in caught.value.hint
+    plan = plan_export(make_project(tmp_path, **CONVNET), ExportOptions(run=RUN_ID, allow_failed=True))
+    assert any(status in warning for warning in plan.warnings)
+
+
+def test_a_failed_run_without_weights_says_the_run_failed(tmp_path: Path) -> None:
+    """Not "fix export.weights in paddlectl.yaml": the weights are missing because the run failed."""
+    write_run(tmp_path, status="failed", weights=())
+    with pytest.raises(UsageError, match="failed") as caught:
+        plan_export(make_project(tmp_path, weights="model.pdparams", **CONVNET), ExportOptions(run=RUN_ID))
+    assert "export.weights" not in caught.value.message and "export.weights" not in (caught.value.hint or "")
+
+
 def test_unfinished_run_and_foreign_image_warn(tmp_path: Path) -> None:
     write_run(tmp_path, status="failed")
-    plan = plan_export(make_project(tmp_path, **CONVNET), ExportOptions(run=RUN_ID, image="other/paddle:3.2.0"))
+    plan = plan_export(
+        make_project(tmp_path, **CONVNET), ExportOptions(run=RUN_ID, image="other/paddle:3.2.0", allow_failed=True)
+    )
     assert any("failed" in warning for warning in plan.warnings)
     assert any("--image" in warning for warning in plan.warnings)
     assert plan.image == "other/paddle:3.2.0"

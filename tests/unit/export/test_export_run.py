@@ -81,7 +81,8 @@ class FakeOneshot:
     def mount(self, spec: ContainerSpec, target: str) -> Path:
         return Path(next(m.source for m in spec.mounts if m.target == target))
 
-    def __call__(self, engine: object, spec: ContainerSpec, timeout: float | None = None) -> OneshotResult:
+    def __call__(self, engine: object, spec: ContainerSpec, kind: str, timeout: float | None = None) -> OneshotResult:
+        assert kind == "export"
         self.specs.append(spec)
         job = self.mount(spec, "/paddlectl/job")
         self.requests.append(json.loads((job / "request.json").read_text()))

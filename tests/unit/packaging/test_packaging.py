@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
-from paddlectl.foundation.yamlio import load_yaml
+from paddlectl.foundation.yamlio import dump_yaml, load_yaml
 from paddlectl.packaging import (
     ModelStatus,
     PackageRequest,
@@ -228,6 +228,20 @@ def test_unverified_export_is_refused_unless_allowed(tmp_path: Path) -> None:
     assert not (tmp_path / "dist").exists() or not any((tmp_path / "dist").iterdir())
     package = _package(export, tmp_path / "dist", allow_unverified=True)
     assert verify_package(package).ok
+
+
+@pytest.mark.parametrize("status", ["failed", "interrupted"])
+def test_the_export_of_a_run_that_did_not_succeed_is_refused_unless_allowed(tmp_path: Path, status: str) -> None:
+    export = make_export(tmp_path / "p")
+    manifest_path = export.parent / "manifest.yaml"
+    manifest = load_yaml(manifest_path.read_text(), "manifest")
+    manifest.update(status=status, reason="exited with code 3")
+    manifest_path.write_text(dump_yaml(manifest))
+    with pytest.raises(UsageError, match=f"came from {status} \\(exited with code 3\\)") as info:
+        _package(export, tmp_path / "dist")
+    assert "--allow-failed" in (info.value.hint or "")
+    assert not (tmp_path / "dist").exists() or not any((tmp_path / "dist").iterdir())
+    assert verify_package(_package(export, tmp_path / "dist", allow_failed=True)).ok
 
 
 @pytest.mark.parametrize("name", ["Digits", "-x", "a b", "a/b", "", "é", "x" * 101])

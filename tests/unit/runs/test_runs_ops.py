@@ -11,7 +11,8 @@ import pytest
 
 from paddlectl.engine.protocol import ContainerState
 from paddlectl.errors import PaddlectlError, UnavailableError, UsageError
-from paddlectl.runs.cleanup import PROJECT_LABEL, RUN_LABEL, collect_garbage, remove_runs, stop_run
+from paddlectl.foundation.names import PROJECT_LABEL, RUN_LABEL
+from paddlectl.runs.cleanup import collect_garbage, remove_runs, stop_run
 from paddlectl.runs.compare import compare_runs, diff_runs, split_patch
 from paddlectl.runs.gate import MaxDrop, MetricCheck, gate
 from paddlectl.runs.logs import RunWatch, follow_log
@@ -60,6 +61,9 @@ class FakeEngine:
 
     def container(self, container_id: str) -> FakeContainer | None:
         return next((c for c in self.all if c.id == container_id), None)
+
+    def list_images(self, labels: dict[str, str | None], *, dangling: bool = False) -> list[object]:
+        return []
 
 
 @pytest.fixture

@@ -149,3 +149,43 @@ def test_other_start_errors_are_not_retried(tmp_path: Path) -> None:
     with pytest.raises(UnavailableError, match="NVIDIA"):
         run_container(engine, spec(), log_path=tmp_path / "log", on_warning=lambda message: None)
     assert len(engine.created) == 1
+
+
+@pytest.mark.parametrize("step", ["create", "attach", "start"])
+def test_a_signal_while_the_container_is_set_up_removes_it(tmp_path: Path, step: str) -> None:
+    """With signals held (as train holds them), a signal during create, attach or start never tears the request:
+    the container that step made is known, then removed, and the run comes back interrupted with no state."""
+    from paddlectl.foundation.signals import signals
+
+    engine = FakeEngine(script=[b"never shown\n"])
+    original_create, original_start = engine.create, engine.start
+
+    def create(container_spec: ContainerSpec):  # type: ignore[no-untyped-def]
+        container = original_create(container_spec)
+        if step == "create":
+            os.kill(os.getpid(), signal.SIGTERM)  # lands while the engine answers the create
+        original_stream = container.stream_output
+
+        def stream():  # type: ignore[no-untyped-def]
+            if step == "attach":
+                os.kill(os.getpid(), signal.SIGTERM)
+            return original_stream()
+
+        container.stream_output = stream  # type: ignore[method-assign]
+        return container
+
+    def start(container):  # type: ignore[no-untyped-def]
+        if step == "start":
+            os.kill(os.getpid(), signal.SIGTERM)
+        original_start(container)
+
+    engine.create = create  # type: ignore[method-assign]
+    engine.start = start  # type: ignore[method-assign]
+    with signals.held():
+        result = run_container(engine, spec(), log_path=tmp_path / "log")
+        signals.consume()
+    assert result.interrupted_by == signal.SIGTERM
+    assert result.state is None
+    [container] = engine.created
+    assert container.removed, f"a signal during {step} left the container behind"
+    assert engine.live == {}

@@ -133,6 +133,15 @@ def test_dry_run_masks_secrets_but_keeps_names(project: Path, monkeypatch: pytes
     assert "sk-123456789" in prepared.command
 
 
+def test_no_secret_args_leaves_secret_params_off_the_command_line(project: Path) -> None:
+    request = TrainRequest(script="train.py", params=["api_key=sk-123456789", "epochs=3"], secret_args=False)
+    prepared = prepare(request, open_project(project), project)
+    assert "sk-123456789" not in prepared.command and "--api_key" not in prepared.command
+    assert prepared.command[-2:] == ["--epochs", "3"]
+    assert prepared.params["api_key"] == "sk-123456789"  # the params file still holds it
+    assert prepared.secret_values == ["sk-123456789"]
+
+
 def _engine(**kwargs: object) -> FakeEngine:
     return FakeEngine(images={IMAGE: image_info(IMAGE)}, **kwargs)  # type: ignore[arg-type]
 

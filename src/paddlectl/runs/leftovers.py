@@ -1,0 +1,143 @@
+"""What paddlectl created and nobody will remove: containers and build stages, found by label once their owner is gone.
+
+Every container and image stage paddlectl makes carries `io.paddlectl.kind` (foundation/names.py). A leftover is:
+- run: a run container of this project whose run has ended, or whose folder is gone (the run's CLI, or
+  reconciliation, removes the container of a run it settles; this catches the rest);
+- probe, export, image-probe (one-shot containers): their owner, the CLI named by `io.paddlectl.owner`
+  (host:pid), is no longer alive on this host; probes made before owner labels: ended over two minutes ago;
+- dev: this project's dev container once it no longer runs (`paddlectl dev --stop` removes a running one);
+- build: this project's untagged stage images (every Dockerfile stage is labelled `io.paddlectl.stage` and the
+  project): the classic builder keeps a multi-stage build's first stage, an interrupted build every finished step;
+  left alone while a build of the project holds its build lock (its steps stand on them). The daemon itself
+  removes the step containers of a build whose client went away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from paddlectl.engine.protocol import Container, ContainerEngine
+from paddlectl.errors import PaddlectlError
+from paddlectl.foundation.locks import is_locked
+from paddlectl.foundation.names import (
+    KIND_BUILD,
+    KIND_DEV,
+    KIND_LABEL,
+    KIND_RUN,
+    ONE_SHOT_KINDS,
+    OWNER_LABEL,
+    PROBE_LABEL,
+    PROJECT_LABEL,
+    RUN_LABEL,
+    STAGE_LABEL,
+    parse_owner,
+)
+from paddlectl.runs.index import BAD_STATUS
+from paddlectl.runs.reconcile import finished_time, owner_process_alive
+from paddlectl.runs.store import RunPaths, RunStore
+
+LEGACY_PROBE_AGE_SECONDS = 120.0
+STOP_GRACE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str  # run, probe, export, image-probe, dev, build
+    what: str  # container or image
+    id: str
+    why: str
+    run: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def find_leftovers(
+    store: RunStore,
+    project_name: str,
+    engine: ContainerEngine,
+    build_lock: Path,
+    run_status: Callable[[RunPaths], str],
+) -> list[Leftover]:
+    """Every leftover of this project, and every one-shot container whose owner is gone (of any project)."""
+    found = [*_run_containers(store, project_name, engine, run_status), *one_shot_leftovers(engine)]
+    for container in engine.containers({KIND_LABEL: KIND_DEV, PROJECT_LABEL: project_name}):
+        if not container.state().running:
+            found.append(Leftover(KIND_DEV, "container", container.id, "dev container stopped"))
+    if not is_locked(build_lock):
+        for image in engine.list_images({STAGE_LABEL: None, PROJECT_LABEL: project_name}, dangling=True):
+            stage = image.labels.get(STAGE_LABEL, "?")
+            found.append(Leftover(KIND_BUILD, "image", image.id, f"untagged {stage} stage of a build"))
+    return found
+
+
+def one_shot_leftovers(engine: ContainerEngine) -> list[Leftover]:
+    """Probe, export and image-probe containers whose owning CLI is gone (killed before it could remove them)."""
+    found = []
+    for kind in ONE_SHOT_KINDS:
+        for container in engine.containers({KIND_LABEL: kind}):
+            owner = parse_owner(container.labels.get(OWNER_LABEL))
+            if owner is None or owner[0] != socket.gethostname() or owner_process_alive(owner[1], owner[0]):
+                continue  # another host's, or alive: not ours to judge
+            found.append(Leftover(kind, "container", container.id, f"its CLI (pid {owner[1]}) is gone"))
+    for container in engine.containers({PROBE_LABEL: "1"}):  # probes made before kinds and owners
+        if KIND_LABEL not in container.labels and _ended_long_ago(container):
+            found.append(Leftover("probe", "container", container.id, "probe ended long ago"))
+    return found
+
+
+def remove_leftover(engine: ContainerEngine, leftover: Leftover) -> None:
+    """Remove one leftover; a container still running is stopped first (a one-shot whose owner died)."""
+    if leftover.what == "image":
+        engine.remove_image(leftover.id)
+        return
+    container = engine.container(leftover.id)
+    if container is None:
+        return
+    if container.state().running and leftover.kind == KIND_RUN:
+        container.stop(STOP_GRACE_SECONDS)
+    container.remove()
+
+
+def reap_one_shots(engine: ContainerEngine) -> list[str]:
+    """Remove one-shot containers whose CLI is gone; return their ids (errors are skipped: gc reports them)."""
+    removed = []
+    for leftover in one_shot_leftovers(engine):
+        with contextlib.suppress(PaddlectlError):
+            remove_leftover(engine, leftover)
+            removed.append(leftover.id)
+    return removed
+
+
+def _run_containers(
+    store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], str]
+) -> list[Leftover]:
+    found = []
+    for container in engine.containers({PROJECT_LABEL: project_name}):
+        run_id = container.labels.get(RUN_LABEL)
+        if not run_id or container.labels.get(KIND_LABEL, KIND_RUN) != KIND_RUN:
+            continue
+        paths = store.paths(run_id)
+        if "/" in run_id or run_id.startswith(".") or not paths.root.is_dir():
+            why = "run folder gone"
+        else:
+            status = run_status(paths)
+            if status in ("running", BAD_STATUS):
+                continue
+            why = f"run {status}"
+        found.append(Leftover(KIND_RUN, "container", container.id, why, run_id))
+    return found
+
+
+def _ended_long_ago(container: Container) -> bool:
+    state = container.state()
+    finished = finished_time(state.finished_at)
+    if state.running or finished is None:
+        return False
+    return (datetime.now(timezone.utc) - finished).total_seconds() >= LEGACY_PROBE_AGE_SECONDS

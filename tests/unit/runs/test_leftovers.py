@@ -1,0 +1,128 @@
+"""Leftovers by kind: one-shot containers once their CLI is gone, run containers of ended runs, stopped dev
+containers, build stages while no build holds the lock."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from fakes import FakeEngine
+from paddlectl.engine.protocol import ContainerSpec, ImageInfo
+from paddlectl.foundation.locks import held_lock
+from paddlectl.foundation.names import KIND_LABEL, OWNER_LABEL, PROBE_LABEL, PROJECT_LABEL, RUN_LABEL, STAGE_LABEL
+from paddlectl.runs.cleanup import collect_garbage, run_status
+from paddlectl.runs.leftovers import find_leftovers, reap_one_shots
+from paddlectl.runs.manifest import RunStatus
+from paddlectl.runs.store import RunStore
+from tests.unit.runs.runs_factory import make_run
+
+HOST = socket.gethostname()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (and was reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def add(engine: FakeEngine, labels: dict[str, str], status: str = "exited") -> str:
+    container = engine.create(ContainerSpec(image="img:1", command=["true"], labels=labels))
+    container.status = status
+    return container.id
+
+
+def test_one_shots_whose_cli_is_gone_are_reaped_and_live_ones_kept() -> None:
+    engine = FakeEngine()
+    # A live paddlectl CLI (the owner test also checks the pid's command line, against pid reuse).
+    cli = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "paddlectl", "export"])
+    try:
+        gone = add(engine, {KIND_LABEL: "export", OWNER_LABEL: f"{HOST}:{dead_pid()}"}, status="running")
+        probe_gone = add(engine, {KIND_LABEL: "probe", OWNER_LABEL: f"{HOST}:{dead_pid()}"})
+        alive = add(engine, {KIND_LABEL: "probe", OWNER_LABEL: f"{HOST}:{cli.pid}"}, status="running")
+        reused = add(engine, {KIND_LABEL: "probe", OWNER_LABEL: f"{HOST}:{os.getpid()}"})  # alive, but not paddlectl
+        elsewhere = add(engine, {KIND_LABEL: "image-probe", OWNER_LABEL: f"another-host:{dead_pid()}"})
+        unowned = add(engine, {KIND_LABEL: "export"})  # no owner to judge by: never ours to remove
+        removed = reap_one_shots(engine)
+    finally:
+        cli.kill()
+        cli.wait()
+    assert sorted(removed) == sorted([gone, probe_gone, reused])
+    assert set(engine.live) == {alive, elsewhere, unowned}
+
+
+def test_probes_from_before_owner_labels_go_once_they_ended_long_ago() -> None:
+    engine = FakeEngine()
+    old = add(engine, {PROBE_LABEL: "1"})
+    engine.live[old].state = lambda: _state("exited", "2020-01-01T00:00:00.000000000Z")  # type: ignore[method-assign]
+    recent = add(engine, {PROBE_LABEL: "1"})
+    engine.live[recent].state = lambda: _state("exited", _now())  # type: ignore[method-assign]
+    assert reap_one_shots(engine) == [old]
+
+
+def test_gc_finds_each_kind(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    ended = make_run(project, minutes=1)
+    running = make_run(project, minutes=2, status=RunStatus.RUNNING)
+    store = RunStore(project / ".paddlectl" / "runs")
+    engine = FakeEngine()
+    of_ended = add(engine, {KIND_LABEL: "run", RUN_LABEL: ended.run_id, PROJECT_LABEL: "proj"})
+    of_running = add(engine, {KIND_LABEL: "run", RUN_LABEL: running.run_id, PROJECT_LABEL: "proj"}, "running")
+    export_gone = add(engine, {KIND_LABEL: "export", OWNER_LABEL: f"{HOST}:{dead_pid()}"})
+    dev_stopped = add(engine, {KIND_LABEL: "dev", PROJECT_LABEL: "proj"})
+    dev_running = add(engine, {KIND_LABEL: "dev", PROJECT_LABEL: "proj"}, "running")
+    stage = ImageInfo("sha256:" + "5" * 64, (), (), 1, "", {STAGE_LABEL: "base-install", PROJECT_LABEL: "proj"})
+    tagged = ImageInfo("sha256:" + "6" * 64, ("proj/x:1",), (), 1, "", {STAGE_LABEL: "base", PROJECT_LABEL: "proj"})
+    other = ImageInfo("sha256:" + "7" * 64, (), (), 1, "", {STAGE_LABEL: "base-install", PROJECT_LABEL: "other"})
+    engine.images = {stage.id: stage, "proj/x:1": tagged, other.id: other}
+
+    report = collect_garbage(store, "proj", dry_run=True, engine_factory=lambda: engine)
+    kinds = {(entry["kind"], entry["id"]) for entry in report.containers}
+    assert kinds == {("run", of_ended), ("export", export_gone), ("dev", dev_stopped)}
+    assert [entry["id"] for entry in report.images] == [stage.id]
+    assert len(engine.live) == 5 and not engine.removed_images, "a dry run removes nothing"
+
+    collect_garbage(store, "proj", engine_factory=lambda: engine)
+    assert set(engine.live) == {of_running, dev_running}
+    assert engine.removed_images == [stage.id]
+
+
+def test_build_stages_are_left_alone_while_a_build_holds_the_lock(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    store = RunStore(project / ".paddlectl" / "runs")
+    lock = project / ".paddlectl" / "build.lock"
+    engine = FakeEngine()
+    stage = ImageInfo("sha256:" + "5" * 64, (), (), 1, "", {STAGE_LABEL: "dev-install", PROJECT_LABEL: "proj"})
+    engine.images = {stage.id: stage}
+    holding, release = threading.Event(), threading.Event()
+
+    def build() -> None:
+        with held_lock(lock):
+            holding.set()
+            release.wait(10)
+
+    builder = threading.Thread(target=build)
+    builder.start()
+    try:
+        holding.wait(10)
+        assert find_leftovers(store, "proj", engine, lock, run_status) == []
+    finally:
+        release.set()
+        builder.join()
+    assert [leftover.id for leftover in find_leftovers(store, "proj", engine, lock, run_status)] == [stage.id]
+
+
+def _state(status: str, finished: str):  # type: ignore[no-untyped-def]
+    from paddlectl.engine.protocol import ContainerState
+
+    return ContainerState(status, 0, False, "", None, finished)
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
