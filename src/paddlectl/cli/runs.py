@@ -285,8 +285,9 @@ def gc_command(
 ) -> None:
     """Delete ended runs beyond --keep / older than --older-than, and leftover containers of ended or gone runs."""
     from paddlectl.errors import UsageError
+    from paddlectl.foundation.clock import parse_duration
     from paddlectl.runs.cleanup import collect_garbage
-    from paddlectl.runs.query import parse_duration, parse_statuses
+    from paddlectl.runs.query import parse_statuses
 
     out.json_mode = json_output
     if keep is not None and keep < 0:

@@ -10,14 +10,14 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterable
-from datetime import datetime, timezone
 
 from paddlectl.engine.protocol import Container, ContainerEngine
 from paddlectl.errors import PaddlectlError
+from paddlectl.foundation import clock
 from paddlectl.foundation.names import PROBE_LABEL, RUN_LABEL
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.settle import settle_from_state
-from paddlectl.runs.store import RunPaths, RunStore, utc_now
+from paddlectl.runs.store import RunPaths, RunStore
 
 _RUNNING_MARK = b"\nstatus: running\n"
 ORPHAN_PROBE_AGE_SECONDS = 120.0
@@ -77,7 +77,7 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
         manifest.status = RunStatus.LOST
         manifest.owner_pid = None
         manifest.reason = "its container is gone (removed, or the engine lost it) before the run was recorded"
-        manifest.ended_at = utc_now()
+        manifest.ended_at = clock.utc_now()
         store.write(manifest)
         return True
     state = container.state()
@@ -99,8 +99,9 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
     settle_from_state(manifest, state, None, paths)
     if previous_reason and "lost contact" in previous_reason and manifest.status is not RunStatus.SUCCEEDED:
         manifest.reason = f"{manifest.reason} (after the CLI {previous_reason})"
-    manifest.ended_at = _iso(state.finished_at) or utc_now()
-    manifest.duration_seconds = _duration(manifest.started_at, manifest.ended_at)
+    finished = clock.parse_utc(state.finished_at)
+    manifest.ended_at = clock.format_utc(finished) if finished is not None else clock.utc_now()
+    manifest.duration_seconds = clock.seconds_between(manifest.started_at, manifest.ended_at)
     store.write(manifest)
     if not manifest.container.kept:
         with contextlib.suppress(PaddlectlError):
@@ -114,13 +115,13 @@ def reap_orphaned_probes(engine: ContainerEngine, min_age_seconds: float = ORPHA
     A probe's CLI removes it the moment it has read its output, so one that ended minutes ago lost its CLI
     (killed while probing, e.g. kill -9 early in a first run) and nobody else would ever remove it.
     """
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     removed = []
     for container in engine.containers({PROBE_LABEL: "1"}):
         if container.labels.get(PROBE_LABEL) != "1":
             continue
         state = container.state()
-        finished = _parse_time(_iso(state.finished_at))
+        finished = clock.parse_utc(state.finished_at)
         if state.running or finished is None or (now - finished).total_seconds() < min_age_seconds:
             continue
         with contextlib.suppress(PaddlectlError):
@@ -153,26 +154,3 @@ def _recover_log_and_metrics(container: Container, paths: RunPaths, manifest: Ma
     manifest.logs["lines"] = sink.lines
     manifest.logs["rebuilt_from_engine"] = True
     metrics.finish(manifest)
-
-
-def _iso(timestamp: str | None) -> str | None:
-    if not timestamp or timestamp.startswith("0001-"):
-        return None
-    return timestamp[:23].rstrip("Z") + "Z" if "." in timestamp else timestamp
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
-def _duration(started: str | None, ended: str | None) -> float | None:
-    start, end = _parse_time(started), _parse_time(ended)
-    if start is None or end is None:
-        return None
-    return round((end - start).total_seconds(), 3)

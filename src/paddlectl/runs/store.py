@@ -6,10 +6,11 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from paddlectl.errors import PaddlectlError, UsageError
+from paddlectl.foundation import clock
 from paddlectl.foundation.atomic import write_atomic
 from paddlectl.foundation.yamlio import dump_yaml, load_yaml
 from paddlectl.runs.manifest import Manifest, ManifestError
@@ -24,12 +25,11 @@ CONTAINER_DIR = "container"  # params file, helper metrics, worker logs written 
 
 def new_run_id(now: datetime | None = None) -> str:
     """A run id that sorts by start time (to the millisecond) and carries 24 random bits against collisions."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or clock.now()).astimezone(clock.UTC)
     return f"{moment:%Y%m%d-%H%M%S}-{moment.microsecond // 1000:03d}{secrets.token_hex(3)}"
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+utc_now = clock.utc_now  # the name callers used before foundation/clock.py; new code imports clock itself
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, GpuRequest, PullProgress
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
+from paddlectl.foundation.clock import utc_now
 from paddlectl.project.workspace import Project
 from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
 from paddlectl.runs.settle import exit_code_for, settle_from_state
-from paddlectl.runs.store import RunPaths, RunStore, utc_now
+from paddlectl.runs.store import RunPaths, RunStore
 from paddlectl.train.prepare import PreparedRun, container_spec_for
 
 
