@@ -129,7 +129,11 @@ def show_command(run: RunArgument, json_output: JsonOption = False) -> None:
     store, _, _ = _store()
     paths = resolve_run(store, run)
     stored = RunStore.load(paths)
-    if stored.manifest is not None and stored.manifest.status.value == "running" and not owner_alive(stored.manifest):
+    if stored.manifest is not None and stored.manifest.read_only:
+        from paddlectl.runs.manifest import READ_ONLY_HINT
+
+        out.warn(f"{stored.manifest.read_only_reason()}; {READ_ONLY_HINT}")
+    elif stored.manifest is not None and stored.manifest.status.value == "running" and not owner_alive(stored.manifest):
         changed, warning = settle_running(store, [paths.run_id], _connect)
         if warning:
             out.warn(warning)

@@ -140,7 +140,8 @@ def cell(row: dict[str, Any], column: str) -> Text:
 def _cell(row: dict[str, Any], column: str) -> str | Text:
     name = COLUMN_ALIASES.get(column, column)
     if name == "status":
-        return _status(row.get("status"))
+        status = _status(row.get("status"))
+        return status.append(" (read-only)", style="dim") if row.get("read_only") else status
     if name == "image":
         return short_image(row.get("image"))
     if name == "commit":

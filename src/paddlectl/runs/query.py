@@ -339,8 +339,13 @@ def list_runs(store: RunStore, query: RunQuery, engine_factory: EngineFactory | 
     entries = index.refresh()
     reconciled: list[str] = []
     warnings: list[str] = []
+    read_only = [entry for entry in entries if entry.read_only]
+    if read_only:
+        warnings.append(_read_only_warning(read_only))
     if engine_factory is not None:
-        running = [entry.id for entry in entries if entry.running and not owner_alive(entry.row)]
+        running = [
+            entry.id for entry in entries if entry.running and not entry.read_only and not owner_alive(entry.row)
+        ]
         if running:
             reconciled, warning = settle_running(store, running, engine_factory)
             warnings.extend([warning] if warning else [])
@@ -355,6 +360,15 @@ def list_runs(store: RunStore, query: RunQuery, engine_factory: EngineFactory | 
     if query.limit:
         selected = selected[: query.limit]
     return Listing(selected, len(entries), matched, reconciled, warnings)
+
+
+def _read_only_warning(entries: list[IndexEntry]) -> str:
+    from paddlectl.runs.manifest import READ_ONLY_HINT
+
+    names = ", ".join(entry.id for entry in entries[:3]) + (", ..." if len(entries) > 3 else "")
+    running = [entry.id for entry in entries if entry.running]
+    note = f"; {len(running)} marked running not settled" if running else ""
+    return f"{len(entries)} run(s) recorded by a newer paddlectl are read-only here ({names}){note}: {READ_ONLY_HINT}"
 
 
 def settle_running(store: RunStore, run_ids: list[str], engine_factory: EngineFactory) -> tuple[list[str], str | None]:

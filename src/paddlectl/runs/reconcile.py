@@ -1,7 +1,8 @@
 """Settle runs marked running whose CLI is gone: the container, found by label, is the truth.
 
 An exited container gives the run its real exit code (and its complete log); a vanished one makes the run `lost`.
-A run whose owning CLI process is still alive on this host is left to that process.
+A run whose owning CLI process is still alive on this host is left to that process, and one recorded by a newer
+paddlectl (a newer manifest schema) is left as it is: rewriting it here would drop what this version does not know.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def reconcile_runs(store: RunStore, engine: ContainerEngine, candidates: Iterabl
     for paths in candidates if candidates is not None else running_run_dirs(store):
         stored = store.load(paths)
         manifest = stored.manifest
-        if manifest is None or manifest.status is not RunStatus.RUNNING or owner_alive(manifest):
+        if manifest is None or manifest.status is not RunStatus.RUNNING or manifest.read_only or owner_alive(manifest):
             continue
         if settle_run(store, engine, paths, manifest):
             changed.append(manifest.id)

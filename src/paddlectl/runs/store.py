@@ -13,7 +13,7 @@ from paddlectl.errors import PaddlectlError, UsageError
 from paddlectl.foundation import clock
 from paddlectl.foundation.atomic import write_atomic
 from paddlectl.foundation.yamlio import dump_yaml, load_yaml
-from paddlectl.runs.manifest import Manifest, ManifestError
+from paddlectl.runs.manifest import READ_ONLY_HINT, Manifest, ManifestError
 
 MANIFEST_NAME = "manifest.yaml"
 LOG_NAME = "output.log"
@@ -111,9 +111,16 @@ class RunStore:
     def paths(self, run_id: str) -> RunPaths:
         return RunPaths(self.runs_dir / run_id)
 
-    def write(self, manifest: Manifest) -> None:
-        """Write the manifest atomically: readers see the previous one or this one, never a torn file."""
-        paths = self.paths(manifest.id)
+    def write(self, manifest: Manifest, paths: RunPaths | None = None) -> None:
+        """Write the manifest atomically: readers see the previous one or this one, never a torn file.
+
+        Raises PaddlectlError for a manifest of a newer schema (this paddlectl would lose what it does not know)
+        and when the file system refuses the write.
+        """
+        paths = paths or self.paths(manifest.id)
+        if manifest.read_only:
+            reason = manifest.read_only_reason()
+            raise PaddlectlError(f"{reason}; {paths.manifest} was not changed", hint=READ_ONLY_HINT)
         try:
             write_atomic(paths.manifest, dump_yaml(manifest.to_dict()))
         except OSError as exc:
