@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     TAMPERED = 4  # verify: a checksum or signature does not match
     UNSIGNED = 5  # verify: a key was given but the package carries no signature
     INTERNAL = 70  # a bug in paddlectl (EX_SOFTWARE)
+    IO = 74  # the file system refused a write paddlectl must make: full disk, permissions (EX_IOERR)
     SIGHUP = 129
     SIGINT = 130
     SIGTERM = 143

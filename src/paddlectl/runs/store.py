@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from paddlectl.errors import PaddlectlError, UsageError
+from paddlectl.errors import ExitCode, PaddlectlError, UsageError
 from paddlectl.foundation import clock
 from paddlectl.foundation.atomic import write_atomic
 from paddlectl.foundation.yamlio import dump_yaml, load_yaml
@@ -30,6 +30,13 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 utc_now = clock.utc_now  # the name callers used before foundation/clock.py; new code imports clock itself
+
+
+def _write_failed(error: OSError, what: str, path: Path, kept: str | None = None) -> PaddlectlError:
+    """The I/O error (exit 74) for a run-store write the file system refused, naming the path and the reason."""
+    reason = error.strerror or str(error)
+    hint = f"free space or fix permissions in {path.parent}" + (f"; {kept}" if kept else "")
+    return PaddlectlError(f"{what} {path}: {reason}", hint=hint, code=ExitCode.IO)
 
 
 @dataclass(frozen=True)
@@ -95,17 +102,23 @@ class RunStore:
         self.runs_dir = runs_dir
 
     def create(self) -> RunPaths:
-        """Make a new run folder (with outputs/ and container/); ids never collide, even between processes."""
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        for _ in range(20):
-            paths = RunPaths(self.runs_dir / new_run_id())
-            try:
-                paths.root.mkdir()
-            except FileExistsError:
-                continue
-            paths.outputs.mkdir()
-            paths.container_dir.mkdir()
-            return paths
+        """Make a new run folder (with outputs/ and container/); ids never collide, even between processes.
+
+        Raises PaddlectlError (exit 74) when the file system refuses the folders.
+        """
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            for _ in range(20):
+                paths = RunPaths(self.runs_dir / new_run_id())
+                try:
+                    paths.root.mkdir()
+                except FileExistsError:
+                    continue
+                paths.outputs.mkdir()
+                paths.container_dir.mkdir()
+                return paths
+        except OSError as exc:
+            raise _write_failed(exc, "cannot create a run folder", self.runs_dir) from exc
         raise PaddlectlError(f"could not create a new run folder in {self.runs_dir}")
 
     def paths(self, run_id: str) -> RunPaths:
@@ -124,10 +137,7 @@ class RunStore:
         try:
             write_atomic(paths.manifest, dump_yaml(manifest.to_dict()))
         except OSError as exc:
-            raise PaddlectlError(
-                f"cannot write the manifest of run {manifest.id}: {exc.strerror}",
-                hint=f"free space or fix permissions in {paths.root.parent}; the previous manifest is intact",
-            ) from exc
+            raise _write_failed(exc, "cannot write", paths.manifest, "the previous manifest is intact") from exc
 
     def read(self, run_id: str) -> Manifest:
         """Read one manifest; raise UsageError when it is missing or unreadable."""
