@@ -43,7 +43,7 @@ installed_here() {
 # environment made here with the package (editable, from this tree) and only what tests/unit needs (the `test`
 # extra). Environments are cached in $VENV_CACHE/<python version>-<hash of the requirements>: a second run on the
 # same machine installs nothing but the package itself when the tree moved (a fresh CI clone: about 2 s).
-OTHER_PYTHONS=(3.10 3.13)
+read -ra OTHER_PYTHONS <<<"${PADDLECTL_TEST_PYTHONS:-3.10 3.13}"  # e.g. PADDLECTL_TEST_PYTHONS="3.10 3.12 3.13"
 VENV_CACHE="${PADDLECTL_VENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paddlectl/venvs}"
 IN_CI=false
 case "${CI:-}" in 1 | true | TRUE | True | yes) IN_CI=true ;; esac
