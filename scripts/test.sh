@@ -112,8 +112,9 @@ unit_tests_on_other_pythons() {
   local version
   for version in "${OTHER_PYTHONS[@]}"; do
     if [ -f "$PREPARED/$version.python" ]; then
-      step "unit tests (python $version)" "$(cat "$PREPARED/$version.python")" -m pytest tests/unit \
-        -m "not engine and not paddle" -q
+      # PYTHONPATH: this tree's code even while a test.sh of another tree re-points the shared environment.
+      step "unit tests (python $version)" env PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" \
+        "$(cat "$PREPARED/$version.python")" -m pytest tests/unit -m "not engine and not paddle" -q
     elif $IN_CI; then
       say "unit tests (python $version) FAILED: $(cat "$PREPARED/$version.problem")"
       failed+=("unit tests (python $version)")
