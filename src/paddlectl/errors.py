@@ -14,8 +14,8 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 3  # the Docker engine, an image or a GPU runtime is not available
     TAMPERED = 4  # verify: a checksum or signature does not match
     UNSIGNED = 5  # verify: a key was given but the package carries no signature
-    IO = 74  # a file paddlectl writes could not be written (a full disk, permissions): EX_IOERR
     INTERNAL = 70  # a bug in paddlectl (EX_SOFTWARE)
+    IO = 74  # the file system refused a write paddlectl must make: full disk, permissions (EX_IOERR)
     SIGHUP = 129
     SIGINT = 130
     SIGTERM = 143

@@ -18,6 +18,7 @@ from paddlectl.engine.oneshot import run_oneshot
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, Mount
 from paddlectl.errors import ExitCode
 from paddlectl.foundation.yamlio import dump_yaml, load_yaml
+from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, RunStatus
 
 pytestmark = [pytest.mark.engine, pytest.mark.paddle]
 
@@ -58,14 +59,16 @@ def project(tmp_path_factory: pytest.TempPathFactory, paddle_image: str, docker_
     run_dir = root / ".paddlectl" / "runs" / RUN_ID
     (run_dir / "outputs").mkdir(parents=True)
     shutil.copy(root / "model.pdparams", run_dir / "outputs" / "model.pdparams")
-    manifest = {
-        "schema_version": 1,
-        "id": RUN_ID,
-        "status": "succeeded",
-        "params": {"lr": 0.1},
-        "image": {"reference": paddle_image, "id": image_id(paddle_image), "digest": None},
-    }
-    (run_dir / "manifest.yaml").write_text(dump_yaml(manifest))
+    manifest = Manifest(
+        id=RUN_ID,
+        project="p",
+        status=RunStatus.SUCCEEDED,
+        started_at="2026-11-22T10:30:00.000Z",
+        image=ImageRecord(paddle_image, image_id(paddle_image), None),
+        command=CommandRecord("train.py", None),
+        params={"values": {"lr": 0.1}, "sources": {"lr": "cli"}},
+    )
+    (run_dir / "manifest.yaml").write_text(dump_yaml(manifest.to_dict()))
     return root
 
 
@@ -146,7 +149,7 @@ def test_run_export_goes_to_the_run_and_updates_its_manifest(project: Path) -> N
     assert record["run_id"] == RUN_ID and record["model"]["weights"] == "outputs/model.pdparams"
     assert record["image"]["id"] == image_id(record["image"]["reference"])
     manifest = load_yaml((run_dir / "manifest.yaml").read_text(), "manifest.yaml")
-    assert manifest["params"] == {"lr": 0.1} and manifest["status"] == "succeeded"
+    assert manifest["params"]["values"] == {"lr": 0.1} and manifest["status"] == "succeeded"
     assert manifest["export"]["verification"] == "passed"
     assert manifest["export"]["max_abs_diff"] == max(o["max_abs_diff"] for o in record["verification"]["outputs"])
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import IN_CI
-from paddlectl.errors import PaddlectlError
+from paddlectl.errors import ExitCode, PaddlectlError
 from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, RunStatus
 from paddlectl.runs.store import RunPaths, RunStore
 
@@ -67,8 +67,9 @@ def test_manifest_write_on_a_full_disk_keeps_the_previous_manifest(small_tmpfs: 
     with pytest.raises(PaddlectlError) as caught:
         store.write(finished)
     error = caught.value
-    assert "No space left on device" in error.message and "\n" not in error.message
-    assert error.hint and "free space" in error.hint
+    assert error.code is ExitCode.IO  # 74, not 2 ("bad input")
+    assert f"cannot write {paths.manifest}: No space left on device" == error.message
+    assert error.hint and "free space" in error.hint and "intact" in error.hint
     assert paths.manifest.read_bytes() == before
     assert RunStore.load(paths).manifest == _manifest(RunStatus.RUNNING)
     assert sorted(p.name for p in paths.root.iterdir()) == ["manifest.yaml"], "a temporary file was left"

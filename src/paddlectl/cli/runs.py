@@ -129,7 +129,11 @@ def show_command(run: RunArgument, json_output: JsonOption = False) -> None:
     store, _, _ = _store()
     paths = resolve_run(store, run)
     stored = RunStore.load(paths)
-    if stored.manifest is not None and stored.manifest.status.value == "running" and not owner_alive(stored.manifest):
+    if stored.manifest is not None and stored.manifest.read_only:
+        from paddlectl.runs.manifest import READ_ONLY_HINT
+
+        out.warn(f"{stored.manifest.read_only_reason()}; {READ_ONLY_HINT}")
+    elif stored.manifest is not None and stored.manifest.status.value == "running" and not owner_alive(stored.manifest):
         changed, warning = settle_running(store, [paths.run_id], _connect)
         if warning:
             out.warn(warning)
@@ -285,8 +289,9 @@ def gc_command(
 ) -> None:
     """Delete ended runs beyond --keep / older than --older-than, and leftover containers of ended or gone runs."""
     from paddlectl.errors import UsageError
+    from paddlectl.foundation.clock import parse_duration
     from paddlectl.runs.cleanup import collect_garbage
-    from paddlectl.runs.query import parse_duration, parse_statuses
+    from paddlectl.runs.query import parse_statuses
 
     out.json_mode = json_output
     if keep is not None and keep < 0:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import sys
 from collections import Counter
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -14,7 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from paddlectl.cli.output import out
-from paddlectl.runs.query import COLUMN_ALIASES, lookup, parse_time
+from paddlectl.foundation import clock
+from paddlectl.runs.query import COLUMN_ALIASES, lookup
 from paddlectl.runs.series import read_series, sparkline
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def fmt_duration(seconds: Any) -> str:
 
 
 def fmt_time(value: Any) -> str:
-    moment = parse_time(value)
+    moment = clock.parse_utc(value)
     return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else fmt(value)
 
 
@@ -98,9 +98,9 @@ def _status(value: Any) -> Text:
 
 def _running_duration(row: dict[str, Any]) -> str:
     if row.get("status") == "running":
-        started = parse_time(row.get("started_at"))
+        started = clock.parse_utc(row.get("started_at"))
         if started is not None:
-            return fmt_duration((datetime.now(started.tzinfo) - started).total_seconds()) + "…"
+            return fmt_duration((clock.now() - started).total_seconds()) + "…"
     return fmt_duration(row.get("duration_seconds"))
 
 
@@ -140,7 +140,8 @@ def cell(row: dict[str, Any], column: str) -> Text:
 def _cell(row: dict[str, Any], column: str) -> str | Text:
     name = COLUMN_ALIASES.get(column, column)
     if name == "status":
-        return _status(row.get("status"))
+        status = _status(row.get("status"))
+        return status.append(" (read-only)", style="dim") if row.get("read_only") else status
     if name == "image":
         return short_image(row.get("image"))
     if name == "commit":

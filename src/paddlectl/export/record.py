@@ -6,8 +6,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import UsageError
-from paddlectl.foundation.atomic import write_atomic
-from paddlectl.foundation.yamlio import dump_yaml, load_yaml
 
 if TYPE_CHECKING:
     from paddlectl.export.source import RunSource
@@ -39,10 +37,19 @@ def manifest_entry(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_run_manifest(run: RunSource, record: dict[str, Any]) -> None:
-    """Set the manifest's `export` key, leaving every other key as the train command wrote it."""
-    path = run.manifest_path
-    manifest = load_yaml(path.read_text(encoding="utf-8"), str(path))
-    if not isinstance(manifest, dict):
-        raise UsageError(f"{path} is no longer a mapping; the export is in {run.run_dir / 'export'}")
-    manifest["export"] = manifest_entry(record)
-    write_atomic(path, dump_yaml(manifest))
+    """Set the manifest's `export` key through the run store, which keeps every other key (unknown ones too).
+
+    Raises UsageError when the manifest no longer reads as one, PaddlectlError when it is of a newer schema
+    (read-only) or cannot be written.
+    """
+    from paddlectl.runs.store import RunPaths, RunStore
+
+    paths = RunPaths(run.run_dir)
+    stored = RunStore.load(paths)
+    if stored.manifest is None:
+        raise UsageError(
+            f"run {run.run_id}: {stored.problem}; the export is in {run.run_dir / 'export'}",
+            hint=f"look at {paths.manifest}",
+        )
+    stored.manifest.export = manifest_entry(record)
+    RunStore(run.run_dir.parent).write(stored.manifest, paths)

@@ -13,7 +13,6 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from paddlectl.export.spec import (
     validate_factory,
     validate_inputs,
 )
+from paddlectl.foundation import clock
 from paddlectl.foundation.atomic import write_atomic
 from paddlectl.foundation.image_ref import PinnedImage
 from paddlectl.foundation.names import FOR_RUN_LABEL, KIND_EXPORT
@@ -512,7 +512,7 @@ def _umask() -> int:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.utc_now("seconds")
 
 
 def _replace_dir(staging: Path, target: Path) -> None:

@@ -42,11 +42,24 @@ def resolve_run_dir(target: str, project: Project) -> Path:
 
 
 def load_run(run_dir: Path) -> RunSource:
-    """Read the run's manifest: its id, status and image."""
+    """Read the run's manifest: its id, status and image.
+
+    Raises UsageError for a manifest that is no mapping, records no image, or was written by a newer paddlectl
+    (exporting records the export in it, and this version must not rewrite it).
+    """
+    from paddlectl.runs.manifest import READ_ONLY_HINT, SCHEMA_VERSION
+
     path = run_dir / "manifest.yaml"
     manifest = load_yaml(path.read_text(encoding="utf-8"), str(path))
     if not isinstance(manifest, dict):
         raise UsageError(f"{path} is not a run manifest (not a mapping)", hint="the run's record is damaged")
+    version = manifest.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise UsageError(
+            f"run {run_dir.name} was recorded by a newer paddlectl (manifest schema {version}; this one knows "
+            f"{SCHEMA_VERSION}): it is read-only here, and an export would be recorded in it",
+            hint=READ_ONLY_HINT,
+        )
     image = manifest.get("image")
     if not isinstance(image, dict) or not (image.get("id") or image.get("digest")):
         raise UsageError(f"{path} records no image id or digest", hint="export it with --weights and --image")

@@ -34,10 +34,23 @@ def exponent_floats(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _safe_loader(text: str) -> type[Any]:
+    """The C loader, or the pure-Python one for deeply nested text (libyaml would crash on it); both are safe."""
+    openers = sum(1 for _ in _NESTING_OPENERS.finditer(text))
+    return SafeLoader if openers <= _C_LOADER_MAX_OPENERS else yaml.SafeLoader
+
+
+def compose_yaml(text: str) -> yaml.Node | None:
+    """The node tree of a YAML text (each node carries its line in `start_mark`); None when it does not parse."""
+    try:
+        return yaml.compose(text, Loader=_safe_loader(text))  # composing builds no objects: safe for any text
+    except (yaml.YAMLError, RecursionError):
+        return None
+
+
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; a syntax error, a bad typed value or a python/object tag is a UsageError naming the source."""
-    openers = sum(1 for _ in _NESTING_OPENERS.finditer(text))
-    safe_loader = SafeLoader if openers <= _C_LOADER_MAX_OPENERS else yaml.SafeLoader  # C or pure-Python, both safe
+    safe_loader = _safe_loader(text)
     try:
         return yaml.load(text, Loader=safe_loader)  # noqa: S506 - SafeLoader
     except yaml.YAMLError as exc:

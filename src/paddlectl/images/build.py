@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +23,7 @@ from paddlectl import __version__
 from paddlectl.engine.image_lookup import digest_of, resolve_image
 from paddlectl.engine.protocol import ContainerEngine, ImageInfo
 from paddlectl.errors import UnavailableError, UsageError
+from paddlectl.foundation import clock
 from paddlectl.foundation.hashing import sha256_file
 from paddlectl.foundation.image_ref import PinnedImage
 from paddlectl.foundation.locks import held_lock
@@ -397,11 +397,12 @@ def _place(source: Path, target: Path) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.utc_now("seconds")
 
 
 def _created(info: ImageInfo) -> str:
-    return info.created[:19] + "Z" if len(info.created) >= 19 else (info.created or _now())
+    created = clock.parse_utc(info.created)
+    return clock.format_utc(created, "seconds") if created is not None else _now()
 
 
 def _common_args(root: Path) -> dict[str, str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from paddlectl.errors import PaddlectlError, UsageError
+from paddlectl.foundation import clock
 from paddlectl.foundation.yamlio import load_yaml
 from paddlectl.packaging.layout import (
     RESERVED_NAMES,
@@ -41,22 +42,13 @@ def created_by() -> str:
 def normalize_timestamp(value: object) -> str | None:
     """An ISO-8601 UTC string from export.yaml's created_at, whether YAML read it as text or as a timestamp."""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return clock.format_utc(value, "auto")
     return str(value) if value is not None else None
 
 
 def timestamp_seconds(value: str | None) -> int:
     """Seconds since the epoch for the tar headers' mtime; 0 when the export recorded no readable time."""
-    if not value:
-        return 0
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return 0
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max(0, int(moment.timestamp()))
+    return clock.epoch_seconds(value)
 
 
 def _mapping(value: object) -> dict[str, Any]:

@@ -1,19 +1,39 @@
-"""paddlectl.yaml: the project's image pins, defaults and export spec."""
+"""paddlectl.yaml: the project's image pins, defaults and export spec, validated against project/schema.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import UsageError
 from paddlectl.foundation.yamlio import exponent_floats, load_yaml
+from paddlectl.project.defaults import (
+    CONFIG_NAME,
+    DEFAULT_CPU_IMAGE,
+    DEFAULT_GPU_IMAGE,
+    DEFAULT_GPUS,
+    DEFAULT_SHM_SIZE,
+    STORE_NAME,
+)
 
-CONFIG_NAME = "paddlectl.yaml"
-STORE_NAME = ".paddlectl"
-DEFAULT_CPU_IMAGE = "paddlepaddle/paddle:3.2.0"
-DEFAULT_GPU_IMAGE = "paddlepaddle/paddle:3.2.0-gpu-cuda12.6-cudnn9.5"
-DEFAULT_SHM_SIZE = "2g"
+if TYPE_CHECKING:
+    from paddlectl.project.schema import ConfigDocument, ExportInput
+
+__all__ = [
+    "CONFIG_NAME",
+    "DEFAULT_CPU_IMAGE",
+    "DEFAULT_GPU_IMAGE",
+    "DEFAULT_SHM_SIZE",
+    "STORE_NAME",
+    "ExportConfig",
+    "InputSpec",
+    "ProjectConfig",
+    "load_config",
+    "parse_config",
+    "parse_input_specs",
+]
 
 
 @dataclass(frozen=True)
@@ -41,64 +61,58 @@ class ProjectConfig:
     name: str
     cpu_image: str = DEFAULT_CPU_IMAGE
     gpu_image: str = DEFAULT_GPU_IMAGE
-    gpus: str = "none"
+    gpus: str = DEFAULT_GPUS
     shm_size: str = DEFAULT_SHM_SIZE
     params: dict[str, Any] = field(default_factory=dict)
     export: ExportConfig = field(default_factory=ExportConfig)
     path: Path | None = None
+    validated: ConfigDocument | None = field(default=None, repr=False)
 
     def image_for(self, gpus: str) -> str:
         return self.cpu_image if gpus == "none" else self.gpu_image
 
+    @property
+    def document(self) -> ConfigDocument:
+        """Every section as validated, defaults filled in; sections added later are read from here."""
+        if self.validated is not None:
+            return self.validated
+        from paddlectl.project.schema import ConfigDocument
 
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise UsageError(f"{where} must be a mapping, not {type(value).__name__}", hint=f"fix {where}")
-    return value
-
-
-def parse_input_specs(items: Any, where: str) -> tuple[InputSpec, ...]:
-    if items is None:
-        return ()
-    if not isinstance(items, list):
-        raise UsageError(f"{where} must be a list of inputs", hint="e.g. - {name: x, dtype: float32, shape: [-1, 8]}")
-    specs = []
-    for index, item in enumerate(items):
-        entry = _mapping(item, f"{where}[{index}]")
-        shape = entry.get("shape")
-        if not isinstance(entry.get("name"), str) or not isinstance(shape, list):
-            raise UsageError(f"{where}[{index}] needs a name and a shape list", hint="e.g. {name: x, shape: [-1, 8]}")
-        try:
-            dims = tuple(-1 if d is None else int(d) for d in shape)
-        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: `.inf`
-            raise UsageError(f"{where}[{index}].shape must hold integers, -1 or null") from exc
-        specs.append(InputSpec(name=entry["name"], dtype=str(entry.get("dtype", "float32")), shape=dims))
-    return tuple(specs)
+        return ConfigDocument()
 
 
-def parse_config(document: Any, path: Path) -> ProjectConfig:
-    """Build a ProjectConfig from a parsed paddlectl.yaml, with one-line errors for wrong shapes."""
-    where = path.name
-    root = _mapping(document, where)
-    images = _mapping(root.get("images"), f"{where}: images")
-    train = _mapping(root.get("train"), f"{where}: train")
-    export = _mapping(root.get("export"), f"{where}: export")
+def parse_input_specs(items: Any, source: str = CONFIG_NAME, text: str | None = None) -> tuple[InputSpec, ...]:
+    """export.inputs (a list of {name, dtype, shape}) as InputSpecs; UsageError naming the entry and its line."""
+    from paddlectl.project.schema import ExportInput
+    from paddlectl.project.validation import convert
+
+    inputs = convert(items if items is not None else [], list[ExportInput], source=source, text=text, at=_INPUTS)
+    return _input_specs(inputs)
+
+
+def parse_config(document: Any, path: Path, text: str | None = None) -> ProjectConfig:
+    """Validate a parsed paddlectl.yaml and build its ProjectConfig; one-line UsageErrors (with lines given `text`)."""
+    from paddlectl.project.schema import ConfigDocument
+    from paddlectl.project.validation import convert
+
+    source = str(path)
+    config = convert(document if document is not None else {}, ConfigDocument, source=source, text=text)
+    train, export = config.train, config.export
     return ProjectConfig(
-        name=str(root.get("project") or path.parent.name),
-        cpu_image=str(images.get("cpu", DEFAULT_CPU_IMAGE)),
-        gpu_image=str(images.get("gpu", DEFAULT_GPU_IMAGE)),
-        gpus=str(train.get("gpus", "none")),
-        shm_size=str(train.get("shm_size", DEFAULT_SHM_SIZE)),
-        params=exponent_floats(_mapping(train.get("params"), f"{where}: train.params")),
+        name=str(config.project) if config.project not in (None, "") else path.parent.name,
+        cpu_image=config.images.cpu,
+        gpu_image=config.images.gpu,
+        gpus=str(train.gpus),
+        shm_size=str(train.shm_size),
+        params=_scalar_params(train.params, source, text),
         export=ExportConfig(
-            model=export.get("model"),
-            model_args=_mapping(export.get("model_args"), f"{where}: export.model_args"),
-            inputs=parse_input_specs(export.get("inputs"), f"{where}: export.inputs"),
-            weights=export.get("weights"),
+            model=export.model,
+            model_args=dict(export.model_args),
+            inputs=_input_specs(export.inputs),
+            weights=export.weights,
         ),
         path=path,
+        validated=config,
     )
 
 
@@ -109,4 +123,33 @@ def load_config(path: Path) -> ProjectConfig:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 text", hint=f"save {path.name} as UTF-8") from exc
-    return parse_config(load_yaml(text, str(path)), path)
+    return parse_config(load_yaml(text, str(path)), path, text)
+
+
+_INPUTS = ("export", "inputs")
+
+
+def _input_specs(inputs: list[ExportInput]) -> tuple[InputSpec, ...]:
+    return tuple(
+        InputSpec(name=item.name, dtype=item.dtype, shape=tuple(-1 if dim is None else dim for dim in item.shape))
+        for item in inputs
+    )
+
+
+def _scalar_params(values: dict[str, Any], source: str, text: str | None) -> dict[str, Any]:
+    """train.params: scalars only (dates as ISO text), exponent floats such as `1e-3` read as floats."""
+    from paddlectl.project.validation import located_error, python_type_word
+
+    params: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is not None and not isinstance(value, str | int | float | bool | dt.date):
+            kind = python_type_word(value)
+            raise located_error(
+                f"train.params.{key} must be a scalar (text, a number, true/false or null), not {kind}",
+                source=source,
+                text=text,
+                at=("train", "params", key),
+                hint=f"flatten it, e.g. {key}_depth: 3, or quote it as a string",
+            )
+        params[key] = value.isoformat() if isinstance(value, dt.date) else value  # datetime is a date too
+    return exponent_floats(params)

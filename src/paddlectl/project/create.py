@@ -7,10 +7,10 @@ from pathlib import Path
 
 from paddlectl.errors import UsageError
 from paddlectl.foundation.atomic import write_atomic
-from paddlectl.project.config import CONFIG_NAME, DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, STORE_NAME
+from paddlectl.project.defaults import CONFIG_NAME, DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, STORE_NAME
 
 CONFIG_TEMPLATE = """\
-# paddlectl project configuration. Documented in README.md ("paddlectl.yaml").
+# paddlectl project configuration. Documented in README.md ("paddlectl.yaml"); an unknown key is an error.
 project: {name}
 
 # Pinned images: a tag that never moves (or repo@sha256:...). `latest`, `*-dev` and `latest-*` are refused.

@@ -8,13 +8,14 @@ import secrets
 import shutil
 import socket
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import ExitCode, PaddlectlError, UsageError
+from paddlectl.foundation import clock
 from paddlectl.foundation.names import RUN_LABEL
 from paddlectl.runs.index import BAD_STATUS, RunIndex
-from paddlectl.runs.query import owner_alive, parse_time, resolve_run, settle_running
+from paddlectl.runs.query import owner_alive, resolve_run, settle_running
 
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import Container, ContainerEngine
@@ -204,7 +205,7 @@ def select_old_runs(
 
     Runs marked running and runs whose manifest is unreadable are never selected.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     ended = [
         entry
         for entry in reversed(RunIndex.of(store).refresh())
@@ -213,7 +214,7 @@ def select_old_runs(
     candidates = ended[keep:] if keep is not None else ended
     chosen = []
     for entry in candidates:
-        started = parse_time(entry.row.get("started_at"))
+        started = clock.parse_utc(entry.row.get("started_at"))
         if older_than is not None and (started is None or now - started < older_than):
             continue
         chosen.append({"id": entry.id, "status": entry.status, "started_at": entry.row.get("started_at")})

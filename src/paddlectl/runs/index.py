@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 INDEX_NAME = "runs.index"
 INDEX_MAGIC = "paddlectl-runs-index"
-INDEX_FORMAT = "2"  # bump when the row's shape changes: an index of another format is rebuilt
+INDEX_FORMAT = "3"  # bump when the row's shape changes: an index of another format is rebuilt
 BAD_STATUS = "bad"  # a run whose manifest could not be read: shown as one row with its problem
 MANIFEST_NAME = "manifest.yaml"
 PARALLEL_MIN = 400  # below this many manifests to parse, a process pool costs more than it saves
@@ -58,6 +58,10 @@ class IndexEntry:
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+    @property
+    def read_only(self) -> bool:
+        return '"read_only":true' in self.raw  # without parsing the row: listing 10,000 runs reads every entry
 
 
 def index_path(store: RunStore) -> Path:
@@ -93,6 +97,7 @@ def summarize(run_id: str, manifest: Manifest) -> dict[str, Any]:
         "exit_code": manifest.exit_code,
         "owner_pid": manifest.owner_pid,
         "owner_host": manifest.owner_host,
+        "read_only": manifest.read_only,  # recorded by a newer paddlectl: listed and shown, never rewritten
         "problem": None,
     }
 
@@ -117,6 +122,7 @@ def bad_row(run_id: str, problem: str) -> dict[str, Any]:
         "exit_code": None,
         "owner_pid": None,
         "owner_host": None,
+        "read_only": False,
         "problem": problem,
     }
 

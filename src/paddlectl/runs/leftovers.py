@@ -18,12 +18,12 @@ import contextlib
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from paddlectl.engine.protocol import Container, ContainerEngine
 from paddlectl.errors import PaddlectlError
+from paddlectl.foundation import clock
 from paddlectl.foundation.locks import is_locked
 from paddlectl.foundation.names import (
     KIND_BUILD,
@@ -39,7 +39,7 @@ from paddlectl.foundation.names import (
     parse_owner,
 )
 from paddlectl.runs.index import BAD_STATUS
-from paddlectl.runs.reconcile import finished_time, owner_process_alive
+from paddlectl.runs.reconcile import owner_process_alive
 from paddlectl.runs.store import RunPaths, RunStore
 
 LEGACY_PROBE_AGE_SECONDS = 120.0
@@ -137,7 +137,7 @@ def _run_containers(
 
 def _ended_long_ago(container: Container) -> bool:
     state = container.state()
-    finished = finished_time(state.finished_at)
+    finished = clock.parse_utc(state.finished_at)
     if state.running or finished is None:
         return False
-    return (datetime.now(timezone.utc) - finished).total_seconds() >= LEGACY_PROBE_AGE_SECONDS
+    return (clock.now() - finished).total_seconds() >= LEGACY_PROBE_AGE_SECONDS

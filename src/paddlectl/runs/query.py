@@ -7,10 +7,11 @@ import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import UsageError
+from paddlectl.foundation import clock
 from paddlectl.runs.index import BAD_STATUS, IndexEntry, RunIndex
 
 if TYPE_CHECKING:
@@ -40,8 +41,6 @@ COLUMN_ALIASES = {"started": "started_at", "ended": "ended_at", "duration": "dur
 MAX_CANDIDATES = 10
 
 _CONDITION = re.compile(r"^\s*([^<>=!\s]+)\s*(>=|<=|==|!=|=|>|<)\s*(.*?)\s*$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _LAST = re.compile(r"^last(?:~(\d+))?$")
 _ORDERINGS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -170,38 +169,16 @@ def parse_condition(text: str) -> Condition:
     return Condition(name, op, value, text.strip())
 
 
-def parse_duration(text: str) -> timedelta:
-    """`90s`, `15m`, `12h`, `2d`, `1w` as a timedelta; UsageError otherwise."""
-    match = _DURATION.match(text)
-    if not match:
-        raise UsageError(f"cannot read the duration '{text}'", hint="write a number and a unit: 30m, 12h, 2d, 1w")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
-
-
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     """`2d` (that long ago) or an ISO date/time (local time when it has no zone), as an aware UTC datetime."""
-    now = now or datetime.now(timezone.utc)
-    if _DURATION.match(text):
-        return now - parse_duration(text)
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+    if clock.is_duration(text):
+        return (now or clock.now()) - clock.parse_duration(text)
+    moment = clock.parse_utc(text, naive="local")
+    if moment is None:
         raise UsageError(
             f"cannot read the time '{text}'", hint="give an age (2d, 12h) or a date (2026-11-01, 2026-11-01T08:00)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # the user's own clock
-    return moment.astimezone(timezone.utc)
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        )
+    return moment
 
 
 def _pair(text: str, option: str) -> tuple[str, str | None]:
@@ -300,7 +277,7 @@ class RunQuery:
         if self.image and not _image_matches(row, self.image):
             return False
         if self.since is not None:
-            started = parse_time(row.get("started_at"))
+            started = clock.parse_utc(row.get("started_at"))
             if started is None or started < self.since:
                 return False
         params = row.get("params") or {}
@@ -362,8 +339,13 @@ def list_runs(store: RunStore, query: RunQuery, engine_factory: EngineFactory | 
     entries = index.refresh()
     reconciled: list[str] = []
     warnings: list[str] = []
+    read_only = [entry for entry in entries if entry.read_only]
+    if read_only:
+        warnings.append(_read_only_warning(read_only))
     if engine_factory is not None:
-        running = [entry.id for entry in entries if entry.running and not owner_alive(entry.row)]
+        running = [
+            entry.id for entry in entries if entry.running and not entry.read_only and not owner_alive(entry.row)
+        ]
         if running:
             reconciled, warning = settle_running(store, running, engine_factory)
             warnings.extend([warning] if warning else [])
@@ -378,6 +360,15 @@ def list_runs(store: RunStore, query: RunQuery, engine_factory: EngineFactory | 
     if query.limit:
         selected = selected[: query.limit]
     return Listing(selected, len(entries), matched, reconciled, warnings)
+
+
+def _read_only_warning(entries: list[IndexEntry]) -> str:
+    from paddlectl.runs.manifest import READ_ONLY_HINT
+
+    names = ", ".join(entry.id for entry in entries[:3]) + (", ..." if len(entries) > 3 else "")
+    running = [entry.id for entry in entries if entry.running]
+    note = f"; {len(running)} marked running not settled" if running else ""
+    return f"{len(entries)} run(s) recorded by a newer paddlectl are read-only here ({names}){note}: {READ_ONLY_HINT}"
 
 
 def settle_running(store: RunStore, run_ids: list[str], engine_factory: EngineFactory) -> tuple[list[str], str | None]:

@@ -1,7 +1,8 @@
 """Settle runs marked running whose CLI is gone: the container, found by label, is the truth.
 
 An exited container gives the run its real exit code (and its complete log); a vanished one makes the run `lost`.
-A run whose owning CLI process is still alive on this host is left to that process.
+A run whose owning CLI process is still alive on this host is left to that process, and one recorded by a newer
+paddlectl (a newer manifest schema) is left as it is: rewriting it here would drop what this version does not know.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterable
-from datetime import datetime, timezone
 
 from paddlectl.engine.protocol import Container, ContainerEngine
 from paddlectl.errors import PaddlectlError
+from paddlectl.foundation import clock
 from paddlectl.foundation.names import KIND_LABEL, KIND_RUN, RUN_LABEL
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.private_files import PrivateFiles, private_files_of
 from paddlectl.runs.settle import settle_from_state
-from paddlectl.runs.store import RunPaths, RunStore, utc_now
+from paddlectl.runs.store import RunPaths, RunStore
 
 _RUNNING_MARK = b"\nstatus: running\n"
 
@@ -63,7 +64,7 @@ def reconcile_runs(store: RunStore, engine: ContainerEngine, candidates: Iterabl
     for paths in candidates if candidates is not None else running_run_dirs(store):
         stored = store.load(paths)
         manifest = stored.manifest
-        if manifest is None or manifest.status is not RunStatus.RUNNING or owner_alive(manifest):
+        if manifest is None or manifest.status is not RunStatus.RUNNING or manifest.read_only or owner_alive(manifest):
             continue
         if settle_run(store, engine, paths, manifest):
             changed.append(manifest.id)
@@ -78,7 +79,7 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
         manifest.status = RunStatus.LOST
         manifest.owner_pid = None
         manifest.reason = "its container is gone (removed, or the engine lost it) before the run was recorded"
-        manifest.ended_at = utc_now()
+        manifest.ended_at = clock.utc_now()
         _forget_private(manifest, private)
         store.write(manifest)
         return True
@@ -103,8 +104,9 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
     _forget_private(manifest, private)
     if previous_reason and "lost contact" in previous_reason and manifest.status is not RunStatus.SUCCEEDED:
         manifest.reason = f"{manifest.reason} (after the CLI {previous_reason})"
-    manifest.ended_at = _iso(state.finished_at) or utc_now()
-    manifest.duration_seconds = _duration(manifest.started_at, manifest.ended_at)
+    finished = clock.parse_utc(state.finished_at)
+    manifest.ended_at = clock.format_utc(finished) if finished is not None else clock.utc_now()
+    manifest.duration_seconds = clock.seconds_between(manifest.started_at, manifest.ended_at)
     store.write(manifest)
     if not manifest.container.kept:
         with contextlib.suppress(PaddlectlError):
@@ -145,31 +147,3 @@ def _recover_log_and_metrics(
     manifest.logs["lines"] = sink.lines
     manifest.logs["rebuilt_from_engine"] = True
     metrics.finish(manifest)
-
-
-def finished_time(timestamp: str | None) -> datetime | None:
-    """A container's FinishedAt as an aware UTC datetime; None when it never finished."""
-    return _parse_time(_iso(timestamp))
-
-
-def _iso(timestamp: str | None) -> str | None:
-    if not timestamp or timestamp.startswith("0001-"):
-        return None
-    return timestamp[:23].rstrip("Z") + "Z" if "." in timestamp else timestamp
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
-def _duration(started: str | None, ended: str | None) -> float | None:
-    start, end = _parse_time(started), _parse_time(ended)
-    if start is None or end is None:
-        return None
-    return round((end - start).total_seconds(), 3)

@@ -6,13 +6,14 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
-from paddlectl.errors import PaddlectlError, UsageError
+from paddlectl.errors import ExitCode, PaddlectlError, UsageError
+from paddlectl.foundation import clock
 from paddlectl.foundation.atomic import write_atomic
 from paddlectl.foundation.yamlio import dump_yaml, load_yaml
-from paddlectl.runs.manifest import Manifest, ManifestError
+from paddlectl.runs.manifest import READ_ONLY_HINT, Manifest, ManifestError
 
 MANIFEST_NAME = "manifest.yaml"
 LOG_NAME = "output.log"
@@ -25,12 +26,18 @@ CONTAINER_DIR = "container"  # params file, helper metrics, worker logs written 
 
 def new_run_id(now: datetime | None = None) -> str:
     """A run id that sorts by start time (to the millisecond) and carries 24 random bits against collisions."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or clock.now()).astimezone(clock.UTC)
     return f"{moment:%Y%m%d-%H%M%S}-{moment.microsecond // 1000:03d}{secrets.token_hex(3)}"
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+utc_now = clock.utc_now  # the name callers used before foundation/clock.py; new code imports clock itself
+
+
+def _write_failed(error: OSError, what: str, path: Path, kept: str | None = None) -> PaddlectlError:
+    """The I/O error (exit 74) for a run-store write the file system refused, naming the path and the reason."""
+    reason = error.strerror or str(error)
+    hint = f"free space or fix permissions in {path.parent}" + (f"; {kept}" if kept else "")
+    return PaddlectlError(f"{what} {path}: {reason}", hint=hint, code=ExitCode.IO)
 
 
 @dataclass(frozen=True)
@@ -97,32 +104,42 @@ class RunStore:
         self.runs_dir = runs_dir
 
     def create(self) -> RunPaths:
-        """Make a new run folder (with outputs/ and container/); ids never collide, even between processes."""
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        for _ in range(20):
-            paths = RunPaths(self.runs_dir / new_run_id())
-            try:
-                paths.root.mkdir()
-            except FileExistsError:
-                continue
-            paths.outputs.mkdir()
-            paths.container_dir.mkdir()
-            return paths
+        """Make a new run folder (with outputs/ and container/); ids never collide, even between processes.
+
+        Raises PaddlectlError (exit 74) when the file system refuses the folders.
+        """
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            for _ in range(20):
+                paths = RunPaths(self.runs_dir / new_run_id())
+                try:
+                    paths.root.mkdir()
+                except FileExistsError:
+                    continue
+                paths.outputs.mkdir()
+                paths.container_dir.mkdir()
+                return paths
+        except OSError as exc:
+            raise _write_failed(exc, "cannot create a run folder", self.runs_dir) from exc
         raise PaddlectlError(f"could not create a new run folder in {self.runs_dir}")
 
     def paths(self, run_id: str) -> RunPaths:
         return RunPaths(self.runs_dir / run_id)
 
-    def write(self, manifest: Manifest) -> None:
-        """Write the manifest atomically: readers see the previous one or this one, never a torn file."""
-        paths = self.paths(manifest.id)
+    def write(self, manifest: Manifest, paths: RunPaths | None = None) -> None:
+        """Write the manifest atomically: readers see the previous one or this one, never a torn file.
+
+        Raises PaddlectlError for a manifest of a newer schema (this paddlectl would lose what it does not know)
+        and when the file system refuses the write.
+        """
+        paths = paths or self.paths(manifest.id)
+        if manifest.read_only:
+            reason = manifest.read_only_reason()
+            raise PaddlectlError(f"{reason}; {paths.manifest} was not changed", hint=READ_ONLY_HINT)
         try:
             write_atomic(paths.manifest, dump_yaml(manifest.to_dict()))
         except OSError as exc:
-            raise PaddlectlError(
-                f"cannot write the manifest of run {manifest.id}: {exc.strerror}",
-                hint=f"free space or fix permissions in {paths.root.parent}; the previous manifest is intact",
-            ) from exc
+            raise _write_failed(exc, "cannot write", paths.manifest, "the previous manifest is intact") from exc
 
     def read(self, run_id: str) -> Manifest:
         """Read one manifest; raise UsageError when it is missing or unreadable."""

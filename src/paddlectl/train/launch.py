@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, GpuRequest, ImageInfo, PullProgress
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
+from paddlectl.foundation.clock import utc_now
 from paddlectl.foundation.image_ref import PinnedImage
 from paddlectl.foundation.signals import Interrupted, signal_name, signals
 from paddlectl.project.workspace import Project
 from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
 from paddlectl.runs.private_files import PrivateFiles
 from paddlectl.runs.settle import exit_code_for, settle_from_state
-from paddlectl.runs.store import RunPaths, RunStore, utc_now
+from paddlectl.runs.store import RunPaths, RunStore
 from paddlectl.train.git_capture import GitInfo
 from paddlectl.train.prepare import PreparedRun, container_spec_for
 

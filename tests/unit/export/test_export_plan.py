@@ -14,6 +14,7 @@ from paddlectl.export.source import resolve_run_dir
 from paddlectl.foundation.yamlio import dump_yaml
 from paddlectl.project.config import ExportConfig, InputSpec, ProjectConfig
 from paddlectl.project.workspace import Project
+from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, RunStatus
 
 RUN_ID = "20261122-103000-ab12cd"
 IMAGE_ID = "sha256:" + "5" * 64
@@ -37,13 +38,15 @@ def write_run(
         path = run_dir / "outputs" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"not really a pickle")
-    manifest = {
-        "schema_version": 1,
-        "id": run_id,
-        "status": status,
-        "image": {"reference": "paddlectl-test/paddle:3.2.0-cpu", "id": IMAGE_ID, "digest": digest},
-    }
-    (run_dir / "manifest.yaml").write_text(dump_yaml(manifest))
+    manifest = Manifest(
+        id=run_id,
+        project="p",
+        status=RunStatus(status),
+        started_at="2026-11-22T10:30:00.000Z",
+        image=ImageRecord("paddlectl-test/paddle:3.2.0-cpu", IMAGE_ID, digest),
+        command=CommandRecord("train.py", None),
+    )
+    (run_dir / "manifest.yaml").write_text(dump_yaml(manifest.to_dict()))
     return run_dir
 
 

@@ -83,13 +83,17 @@ def test_the_project_root_is_found_from_a_subfolder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("document", "says"),
     [
-        (["a", "list"], "paddlectl.yaml must be a mapping, not list"),
-        ("just a string", "paddlectl.yaml must be a mapping, not str"),
-        ({"images": ["a:1"]}, "images must be a mapping"),
+        (["a", "list"], "paddlectl.yaml must be a mapping of sections (project, images, train, export), not a list"),
+        (
+            "just a string",
+            "paddlectl.yaml must be a mapping of sections (project, images, train, export), not a string",
+        ),
+        ({"images": ["a:1"]}, "paddlectl.yaml: images must be a mapping, not a list"),
         ({"train": {"params": [1, 2]}}, "train.params must be a mapping"),
         ({"export": {"inputs": {"name": "x"}}}, "export.inputs must be a list"),
-        ({"export": {"inputs": [{"name": "x"}]}}, "needs a name and a shape list"),
-        ({"export": {"inputs": [{"name": "x", "shape": ["wide"]}]}}, "must hold integers"),
+        ({"export": {"inputs": [{"name": "x"}]}}, "export.inputs[0] has no 'shape'"),
+        ({"export": {"inputs": [{"name": "x", "shape": ["wide"]}]}}, "export.inputs[0].shape[0] must be an integer"),
+        ({"train": {"gpu": "all"}}, "paddlectl.yaml: unknown key 'train.gpu'; did you mean 'gpus'?"),
     ],
 )
 def test_wrong_shapes_are_one_line_usage_errors(document: object, says: str) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from paddlectl.errors import UsageError
+from paddlectl.foundation.clock import parse_duration
 from paddlectl.runs.manifest import RunStatus
 from paddlectl.runs.query import (
     RunQuery,
     list_runs,
     parse_condition,
-    parse_duration,
     parse_since,
     resolve_run,
 )
@@ -173,6 +173,7 @@ def test_durations_and_since() -> None:
     now = datetime(2026, 11, 22, tzinfo=timezone.utc)
     assert parse_since("12h", now) == now - timedelta(hours=12)
     assert parse_since("2026-11-01T08:00:00+00:00", now) == datetime(2026, 11, 1, 8, tzinfo=timezone.utc)
+    assert parse_since("2026-11-01T08:00:00Z", now) == datetime(2026, 11, 1, 8, tzinfo=timezone.utc)  # 3.10 too
     for bad in ("2 days", "yesterday", "-1d"):
         with pytest.raises(UsageError):
             parse_since(bad, now)

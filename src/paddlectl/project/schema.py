@@ -1,0 +1,73 @@
+"""The schema of paddlectl.yaml, as typed msgspec Structs: every key, its type and its default.
+
+Unknown keys are errors (`forbid_unknown_fields`), so a typo such as `train: {gpu: all}` stops the command
+instead of being ignored; project/validation.py words each error (file, YAML path, line, closest valid key).
+A section or value left empty (`images:` with every line commented out, `model: null`) takes its default.
+msgspec is imported here only, and this module only when a paddlectl.yaml is read, never for `paddlectl --help`.
+
+Adding a section for a new feature (say `registry:`) is one Struct and one field:
+
+    class Registry(Section):
+        url: str | None = None
+        timeout_seconds: int = 30
+
+    class ConfigDocument(Section):
+        ...
+        registry: Registry = msgspec.field(default_factory=Registry)
+
+and the feature reads `project.config.document.registry`. Give every field a default (every key is optional), use
+`dict[str, SomeSection]` for named entries (`hosts: {gpu-box: {...}}`), and add the section to the template in
+project/create.py and to README.md's table; tests/unit/project/test_config_schema.py checks that the template
+validates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from paddlectl.project.defaults import (
+    DEFAULT_CPU_IMAGE,
+    DEFAULT_DTYPE,
+    DEFAULT_GPU_IMAGE,
+    DEFAULT_GPUS,
+    DEFAULT_SHM_SIZE,
+)
+
+
+class Section(msgspec.Struct, forbid_unknown_fields=True):
+    """A mapping in paddlectl.yaml: a key it does not declare is an error."""
+
+
+class Images(Section):
+    cpu: str = DEFAULT_CPU_IMAGE  # pinned: a release tag or repo@sha256:...
+    gpu: str = DEFAULT_GPU_IMAGE
+
+
+class Train(Section):
+    gpus: str | int = DEFAULT_GPUS  # none | all | 0,1 (YAML reads a lone `0` as a number)
+    shm_size: str | int = DEFAULT_SHM_SIZE
+    params: dict[str, Any] = msgspec.field(default_factory=dict)  # scalars, checked by project/config.py
+
+
+class ExportInput(Section):
+    name: str
+    shape: list[int | None]  # -1 or null for a dynamic dimension
+    dtype: str = DEFAULT_DTYPE
+
+
+class Export(Section):
+    model: str | None = None  # module:callable, importable from the project root
+    model_args: dict[str, Any] = msgspec.field(default_factory=dict)
+    weights: str | None = None  # relative to the run's outputs/
+    inputs: list[ExportInput] = msgspec.field(default_factory=list)
+
+
+class ConfigDocument(Section):
+    """The whole file."""
+
+    project: str | int | None = None  # default: the folder's name
+    images: Images = msgspec.field(default_factory=Images)
+    train: Train = msgspec.field(default_factory=Train)
+    export: Export = msgspec.field(default_factory=Export)
