@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from paddlectl.cli.lazygroup import CommandGroup
 from paddlectl.cli.output import out
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from paddlectl.runs.store import RunStore
 
 app = typer.Typer(
+    cls=CommandGroup,
     help="List, inspect, compare, clean up and gate recorded runs.",
     no_args_is_help=True,
     add_completion=False,
