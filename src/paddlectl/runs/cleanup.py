@@ -6,6 +6,8 @@ import contextlib
 import os
 import secrets
 import shutil
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from paddlectl.errors import PaddlectlError, UsageError
 from paddlectl.foundation.names import PROJECT_LABEL, RUN_LABEL
 from paddlectl.runs.index import BAD_STATUS, RunIndex
-from paddlectl.runs.query import owner_alive, parse_time, resolve_run, settle_running
+from paddlectl.runs.query import ENDED, owner_alive, parse_time, resolve_run, settle_running
 
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import Container, ContainerEngine
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from paddlectl.runs.store import RunPaths, RunStore
 
 STOP_GRACE_SECONDS = 10
+DEFAULT_GC_STATUSES = frozenset(ENDED) - {"succeeded"}  # what gc considers when --status is not given
 
 
 def run_status(paths: RunPaths) -> str:
@@ -168,19 +171,23 @@ def select_old_runs(
     statuses: frozenset[str],
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Ended runs (of `statuses`, when given) beyond the newest `keep` and started more than `older_than` ago.
+    """The ended runs gc deletes, newest first: of each status, those beyond the newest `keep` runs of that status
+    (and, with `older_than`, started longer ago than that).
 
-    Runs marked running and runs whose manifest is unreadable are never selected.
+    `keep` counts per status, so ten interrupted runs never push out the only succeeded one. Succeeded runs are
+    only selected when `statuses` names them (`--status succeeded` or `ended`): they are the results, and a
+    cleanup of failures must not cost one. Runs marked running and unreadable runs are never selected.
     """
     now = now or datetime.now(timezone.utc)
-    ended = [
-        entry
-        for entry in reversed(RunIndex.of(store).refresh())
-        if entry.status not in ("running", BAD_STATUS) and (not statuses or entry.status in statuses)
-    ]
-    candidates = ended[keep:] if keep is not None else ended
+    eligible = (statuses or DEFAULT_GC_STATUSES) - {"running", BAD_STATUS}
+    newest: Counter[str] = Counter()
     chosen = []
-    for entry in candidates:
+    for entry in reversed(RunIndex.of(store).refresh()):
+        if entry.status not in eligible:
+            continue
+        newest[entry.status] += 1
+        if keep is not None and newest[entry.status] <= keep:
+            continue
         started = parse_time(entry.row.get("started_at"))
         if older_than is not None and (started is None or now - started < older_than):
             continue
@@ -198,11 +205,13 @@ def collect_garbage(
     dry_run: bool = False,
     engine_factory: EngineFactory | None = None,
     now: datetime | None = None,
+    only: Collection[str] | None = None,
 ) -> GcReport:
     """Remove ended runs selected by keep/age/status, then this project's leftover labelled containers.
 
-    Without keep, older_than or statuses no run is selected (only containers are cleaned). A container is
-    leftover when its run folder is gone or its run has ended. The engine being unreachable is a warning.
+    Without keep, older_than or statuses no run is selected (only containers are cleaned). With `only`, a run is
+    removed only if it is also among those ids (what the user confirmed from a dry run). A container is leftover
+    when its run folder is gone or its run has ended. The engine being unreachable is a warning.
     """
     report = GcReport(dry_run=dry_run)
     engine: ContainerEngine | None = None
@@ -218,7 +227,8 @@ def collect_garbage(
             _, warning = settle_running(store, running, lambda: connected)
             report.warnings.extend([warning] if warning else [])
     if keep is not None or older_than is not None or statuses:
-        report.runs = select_old_runs(store, keep=keep, older_than=older_than, statuses=statuses, now=now)
+        selected = select_old_runs(store, keep=keep, older_than=older_than, statuses=statuses, now=now)
+        report.runs = [item for item in selected if only is None or item["id"] in only]
     for item in report.runs:
         paths = store.paths(item["id"])
         if run_status(paths) in ("running", BAD_STATUS):  # it changed under us: leave it
