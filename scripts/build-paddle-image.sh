@@ -3,19 +3,52 @@
 #   1. debootstrap a minimal Debian bookworm rootfs and `docker import` it (the base);
 #   2. download the pinned paddlepaddle wheel and its dependencies on the host (a wheelhouse);
 #   3. build an image from the base that installs them offline (`pip install --no-index`).
-# Skips everything when the image already exists. Usage: build-paddle-image.sh [PADDLE_VERSION]
+# Skips everything when the image already exists. Usage: build-paddle-image.sh [--dry-run] [PADDLE_VERSION]
 set -euo pipefail
 
-PADDLE_VERSION="${1:-${PADDLE_VERSION:-3.2.0}}"
+usage() {
+  cat <<'USAGE'
+Usage: build-paddle-image.sh [--dry-run] [PADDLE_VERSION]
+
+Build the CPU image paddlectl-test/paddle:PADDLE_VERSION-cpu (default 3.2.0; PADDLECTL_TEST_IMAGE names it
+otherwise) without any container registry: debootstrap a Debian base, download the paddlepaddle wheel on this
+host, install it offline in the build. Needs root (or debootstrap installed), a Debian mirror and PyPI.
+Does nothing when the image exists. --dry-run says what it would do and builds nothing.
+USAGE
+}
+
+say() { printf 'build-paddle-image: %s\n' "$*" >&2; }
+
+DRY_RUN=0
+VERSION_ARG=""
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) usage; exit 0 ;;
+    --dry-run) DRY_RUN=1 ;;
+    -*) say "unknown option $arg"; usage >&2; exit 2 ;;
+    *) [ -z "$VERSION_ARG" ] || { say "one PADDLE_VERSION at most (got $VERSION_ARG and $arg)"; exit 2; }
+       VERSION_ARG="$arg" ;;
+  esac
+done
+PADDLE_VERSION="${VERSION_ARG:-${PADDLE_VERSION:-3.2.0}}"
+if ! [[ "$PADDLE_VERSION" =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?$ ]]; then
+  say "'$PADDLE_VERSION' is not a PaddlePaddle version such as 3.2.0"
+  usage >&2
+  exit 2
+fi
 IMAGE="${PADDLECTL_TEST_IMAGE:-paddlectl-test/paddle:${PADDLE_VERSION}-cpu}"
 BASE_IMAGE="paddlectl-test/debian:bookworm-minbase"
 CACHE="${PADDLECTL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paddlectl}"
 PYVER=3.11   # bookworm's python3
 
-say() { printf 'build-paddle-image: %s\n' "$*" >&2; }
-
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
   say "$IMAGE already present, nothing to build"
+  exit 0
+fi
+if [ "$DRY_RUN" = 1 ]; then
+  base="reuse $BASE_IMAGE"
+  docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || base="debootstrap and import $BASE_IMAGE"
+  say "would $base, download paddlepaddle==${PADDLE_VERSION} for Python ${PYVER} into $CACHE, and build $IMAGE"
   exit 0
 fi
 start=$(date +%s)

@@ -93,6 +93,7 @@ class FakeEngine:
     fail_start: str | None = None
     builds: list[dict[str, Any]] = field(default_factory=list)
     removed_images: list[str] = field(default_factory=list)
+    in_registry: set[str] = field(default_factory=set)  # references a registry would give
 
     def info(self) -> EngineInfo:
         runtimes = ("runc", "nvidia") if self.nvidia else ("runc",)
@@ -106,6 +107,9 @@ class FakeEngine:
 
     def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo:
         raise UnavailableError(f"pulling {reference} failed: no registry")
+
+    def registry_problem(self, reference: str) -> str | None:
+        return None if reference in self.in_registry else "no registry answers (fake engine)"
 
     def create(self, spec: ContainerSpec) -> FakeContainer:
         container = FakeContainer(

@@ -1,4 +1,4 @@
-"""Fixtures shared by the real-engine train tests."""
+"""Fixtures shared by the real-engine tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.tiny_registry import TinyRegistry
 from engine.train_harness import TrainProject, warm_probe_cache
 
 
@@ -18,3 +19,11 @@ def project(tmp_path: Path, paddle_image: str) -> Iterator[TrainProject]:
     yield project
     left = project.cleanup()
     assert not left, f"containers left behind by the test: {left}"
+
+
+@pytest.fixture(scope="session")
+def tiny_registry() -> Iterator[TinyRegistry]:
+    """A registry on 127.0.0.1 (a free port) that serves a one-file image under any name; stopped at the end."""
+    registry = TinyRegistry()
+    yield registry
+    registry.stop()

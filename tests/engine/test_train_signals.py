@@ -179,6 +179,18 @@ def test_kill9_then_container_removed_is_lost(project: TrainProject, start_cli: 
     assert manifest["ended_at"] is not None
 
 
+def test_detach_prints_the_run_id_on_stdout_and_the_status_on_stderr(project: TrainProject) -> None:
+    """`RID=$(paddlectl train x.py --detach)` holds the run id: the help says --detach returns it."""
+    result = run_train(project, "--detach", "hello.py", timeout=60)
+    assert result.returncode == 0, result.stderr
+    (run_id,) = project.run_ids()
+    assert result.stdout == f"{run_id}\n"
+    assert f"run {run_id} started detached" in result.stderr and f"run {run_id} running" in result.stderr
+    [container] = labelled_containers(RUN_LABEL, run_id)
+    wait_until(lambda: container_state(container) == "exited", 60, "the detached container to finish")
+    assert project.reconcile() == [run_id]
+
+
 def test_detach_returns_the_id_and_reconcile_settles_it(project: TrainProject) -> None:
     started = time.monotonic()
     result = run_train(project, "--detach", "--quiet", "metrics_short.py", timeout=60)

@@ -64,7 +64,10 @@ class RootGroup(LazyCommandGroup):
         "train": LazyCommand(
             "paddlectl.cli.train:command",
             "Train a script in a pinned PaddlePaddle container and record the run.",
-            {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": False}},
+            {
+                "cls": "paddlectl.cli.train_args:TrainCommand",
+                "context_settings": {"allow_extra_args": True, "ignore_unknown_options": False},
+            },
         ),
     }
 

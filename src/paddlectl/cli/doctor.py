@@ -15,7 +15,12 @@ if TYPE_CHECKING:
 def command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
-    """Check the engine, GPU support, images, git, run store and disk; exit 1 if a required check fails."""
+    """Check the engine, GPU support, images, git, run store and disk; exit 1 if a required check fails.
+
+    Each failing check prints what to do as `fix:` lines; a fix that is a command works when pasted as printed.
+    A pinned CPU image that is absent and cannot be pulled gets the offline route: the command that builds the
+    local CPU image without a registry, and the line that pins it in paddlectl.yaml.
+    """
     from paddlectl.doctor.checks import run_checks
     from paddlectl.engine.docker_engine import connect
     from paddlectl.project.workspace import open_project
@@ -25,6 +30,7 @@ def command(
     if json_output:
         out.json({"ok": report.ok, "checks": [check.as_dict() for check in report.checks]})
     else:
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(show_header=True, header_style="bold", box=None)
@@ -33,7 +39,8 @@ def command(
         for check in report.checks:
             failed = "[red]FAIL[/red]" if check.required else "[yellow]warn[/yellow]"
             mark = "[green]ok[/green]" if check.ok else failed
-            detail = check.detail + (f"\n  [dim]fix: {check.fix}[/dim]" if check.fix and not check.ok else "")
+            fixes = check.fix.splitlines() if check.fix and not check.ok else []
+            detail = escape(check.detail) + "".join(f"\n  [dim]fix: {escape(line)}[/dim]" for line in fixes)
             table.add_row(check.name, mark, detail)
         out.table(table)
     if not report.ok:
@@ -52,5 +59,5 @@ def _say_what_failed(failed: list[Check]) -> None:
         names = ", ".join(check.name for check in failed)
         message = f"{len(failed)} required check{'s' if len(failed) > 1 else ''} failed: {names}"
     out.console.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
-    if first.fix:
-        out.console.print(f"[dim]hint:[/dim] {escape(first.fix)}", soft_wrap=True)
+    for line in (first.fix or "").splitlines():  # one hint line per fix line: each command stays pasteable
+        out.console.print(f"[dim]hint:[/dim] {escape(line)}", soft_wrap=True)

@@ -98,7 +98,7 @@ def command(
     from paddlectl.engine.docker_engine import connect
     from paddlectl.errors import ExitCode, PaddlectlError
     from paddlectl.export.run import ExportOptions, plan_export, run_export
-    from paddlectl.project.workspace import open_project
+    from paddlectl.project.workspace import open_existing_project
 
     out.json_mode = json_output
     options = ExportOptions(
@@ -118,7 +118,7 @@ def command(
         output_dir=output_dir,
         allow_failed=allow_failed,
     )
-    plan = plan_export(open_project(), options)
+    plan = plan_export(open_existing_project(), options)
     for warning in plan.warnings:
         out.warn(warning)
     out.status(f"exporting {plan.factory} to {plan.export_dir} ...")

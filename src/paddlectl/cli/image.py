@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from paddlectl.cli.lazygroup import CommandGroup
 from paddlectl.cli.output import human_size, out
 from paddlectl.images.tags import ImageRole
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from paddlectl.images.records import ImageRow
 
 app = typer.Typer(
+    cls=CommandGroup,
     help="Build the base, dev and prod images (tagged by content) and list the ones built for this project.",
     no_args_is_help=True,
     add_completion=False,

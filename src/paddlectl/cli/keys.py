@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
+from paddlectl.cli.lazygroup import CommandGroup
 from paddlectl.cli.output import out
 
 app = typer.Typer(
+    cls=CommandGroup,
     help="Create the ed25519 keys that sign packages (package --sign) and check them (verify --key).",
     no_args_is_help=True,
     rich_markup_mode=None,

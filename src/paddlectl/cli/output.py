@@ -34,23 +34,31 @@ class Output:
 
     @cached_property
     def stdout_console(self) -> Console:
-        """For rich tables that are a command's data (listings): stdout, plain when piped."""
+        """For rich tables that are a command's data (listings): stdout, plain when piped.
+
+        Lines are never wrapped by rich (soft wrap): a path or digest broken in two is not the same value.
+        Tables go through `table()`, which prints them whole when piped.
+        """
         from rich.console import Console
 
-        return Console(highlight=False)
+        return Console(highlight=False, soft_wrap=True)
 
-    def table(self, table: Table) -> None:
-        """Print a data table on stdout; piped, at its natural width (a pipe has no width to squeeze it into)."""
+    def table(self, table: Table, *, whole: bool = False) -> None:
+        """Print a data table on stdout; piped (or `whole`), at its natural width: a pipe has no width to squeeze
+        it into, and a value cut to fit would be a different value."""
         console = self.stdout_console
-        if console.is_terminal:
+        if console.is_terminal and not whole:
             console.print(table)
             return
         natural = console.measure(table, options=console.options.update_width(10_000)).maximum
         previous, console.width = console.width, max(natural, 40)
         try:
-            console.print(table, crop=False)
+            with console.capture() as captured:
+                console.print(table, crop=False)
         finally:
             console.width = previous
+        # the padding rich adds to the last column is not data
+        self.data("\n".join(line.rstrip() for line in captured.get().rstrip("\n").split("\n")))
 
     @property
     def interactive(self) -> bool:

@@ -31,11 +31,13 @@ def command(
 ) -> None:
     """Package an export as NAME-VERSION.tar: inference files, MODEL.yaml, SHA256SUMS (and a signature)."""
     from paddlectl.packaging import PackageRequest, build_package, parse_status, resolve_export_dir
-    from paddlectl.project.workspace import open_project
+    from paddlectl.project.workspace import open_existing_project, open_project
 
     out.json_mode = json_output
+    # An export folder can be packaged from anywhere; a RUN needs the project that recorded it.
+    project = open_project() if Path(target).expanduser().is_dir() else open_existing_project()
     request = PackageRequest(
-        export_dir=resolve_export_dir(target, open_project()),
+        export_dir=resolve_export_dir(target, project),
         name=name,
         version=version,
         output_dir=output_dir,

@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from paddlectl.cli.lazygroup import CommandGroup
 from paddlectl.cli.output import out
 
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import ContainerEngine
+    from paddlectl.runs.cleanup import GcReport
     from paddlectl.runs.store import RunStore
 
 app = typer.Typer(
+    cls=CommandGroup,
     help="List, inspect, compare, clean up and gate recorded runs.",
     no_args_is_help=True,
     add_completion=False,
@@ -37,11 +40,11 @@ def _connect() -> ContainerEngine:
 
 
 def _store() -> tuple[RunStore, str, Path]:
-    """The current project's run store, its project name and root."""
-    from paddlectl.project.workspace import open_project
+    """The current project's run store, its project name and root; a usage error outside any project."""
+    from paddlectl.project.workspace import open_existing_project
     from paddlectl.runs.store import RunStore
 
-    project = open_project()
+    project = open_existing_project()
     return RunStore(project.runs_dir), project.config.name, project.root
 
 
@@ -182,7 +185,11 @@ def diff_command(
     patch: Annotated[bool, typer.Option("--patch", help="Also print the full git diff between the commits.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """What differs between two runs: params, env, image, runtime versions, commits and uncommitted patches."""
+    """What differs between two runs: params, env, image, runtime versions, commits and uncommitted patches.
+
+    Exits 0 when the runs are the same in all of these, 1 when they differ (like diff and git diff --exit-code),
+    2 for a RUN that does not resolve.
+    """
     from paddlectl.runs.compare import diff_runs
     from paddlectl.runs.query import resolve_run
 
@@ -192,10 +199,14 @@ def diff_command(
     result = diff_runs(store.read(paths_a.run_id), store.read(paths_b.run_id), paths_a, paths_b, root)
     if json_output:
         out.json(result.as_dict())
-        return
-    from paddlectl.cli.runs_view import print_diff
+    else:
+        from paddlectl.cli.runs_view import print_diff
 
-    print_diff(result, show_patch=patch)
+        print_diff(result, show_patch=patch)
+    if not result.identical:
+        from paddlectl.errors import ExitCode
+
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 @app.command("logs")
@@ -277,20 +288,32 @@ def rm_command(
 
 @app.command("gc")
 def gc_command(
-    keep: Annotated[int | None, typer.Option("--keep", help="Keep the newest N ended runs.")] = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", help="Keep the newest N runs of each status; delete the older ones.")
+    ] = None,
     older_than: Annotated[
         str | None, typer.Option("--older-than", help="Only runs started longer ago (30d, 12h).")
     ] = None,
     status: Annotated[
-        list[str] | None, typer.Option("--status", help="Only these statuses (failed,interrupted,...).")
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="Only these statuses (failed,interrupted,lost,succeeded or ended); default: all but succeeded.",
+        ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete the selected runs without asking.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Delete ended runs beyond --keep / older than --older-than, and leftover containers of ended or gone runs."""
+    """Delete old ended runs (--keep, --older-than, --status) and leftover containers of ended or gone runs.
+
+    --keep N keeps the newest N runs of each status (succeeded, failed, interrupted, lost) and selects the older
+    ones. Succeeded runs are deleted only when --status names them (succeeded, or ended). Before deleting runs, gc
+    lists them and asks on a terminal; without a terminal it refuses (exit 2) unless --yes is given. --dry-run
+    only lists. Leftover containers are removed without asking.
+    """
     from paddlectl.errors import UsageError
     from paddlectl.foundation.clock import parse_duration
-    from paddlectl.runs.cleanup import collect_garbage
     from paddlectl.runs.query import parse_statuses
 
     out.json_mode = json_output
@@ -299,16 +322,29 @@ def gc_command(
     statuses = parse_statuses(status or ())
     if "running" in statuses or "bad" in statuses:
         raise UsageError("gc only removes ended runs", hint="use 'paddlectl runs rm RUN' (with --force if running)")
+    age = parse_duration(older_than) if older_than else None
     store, project_name, _ = _store()
-    report = collect_garbage(
-        store,
-        project_name,
-        keep=keep,
-        older_than=parse_duration(older_than) if older_than else None,
-        statuses=statuses,
-        dry_run=dry_run,
-        engine_factory=_connect,
-    )
+
+    def collect(dry: bool, only: frozenset[str] | None = None) -> GcReport:
+        from paddlectl.runs.cleanup import collect_garbage
+
+        return collect_garbage(
+            store,
+            project_name,
+            keep=keep,
+            older_than=age,
+            statuses=statuses,
+            dry_run=dry,
+            engine_factory=_connect,
+            only=only,
+        )
+
+    confirmed = None
+    if not dry_run and not yes:
+        plan = collect(True)
+        if plan.runs:
+            confirmed = _confirm_gc(plan)
+    report = collect(dry_run, confirmed)
     for warning in report.warnings:
         out.warn(warning)
     if json_output:
@@ -328,6 +364,30 @@ def gc_command(
         out.status("nothing to remove")
 
 
+def _confirm_gc(plan: GcReport) -> frozenset[str]:
+    """List the runs a gc would delete and ask (on a terminal); the ids confirmed. Refuses without a terminal.
+
+    Raises UsageError without a terminal to ask on, and typer.Exit(1) when the answer is no: nothing is removed.
+    """
+    from paddlectl.errors import UsageError
+
+    count = len(plan.runs)
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"gc would delete {count} run(s) and asks first, but there is no terminal to ask on",
+            hint="pass --yes to delete them, or --dry-run to list them",
+        )
+    by_status: dict[str, int] = {}
+    for item in plan.runs:
+        out.console.print(f"will delete run {item['id']} ({item['status']}, started {item['started_at']})")
+        by_status[item["status"]] = by_status.get(item["status"], 0) + 1
+    summary = ", ".join(f"{number} {status}" for status, number in by_status.items())
+    if not typer.confirm(f"Delete these {count} run(s) ({summary})?", default=False, err=True):
+        out.status("nothing removed")
+        raise typer.Exit(1)
+    return frozenset(item["id"] for item in plan.runs)
+
+
 @app.command("plot")
 def plot_command(
     runs: Annotated[list[str], typer.Argument(help="Runs to draw, one line each.")],
@@ -335,26 +395,22 @@ def plot_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("plot.png"),
     json_output: JsonOption = False,
 ) -> None:
-    """Draw one metric over steps as a PNG line chart, one line per run (needs paddlectl[plot])."""
-    from paddlectl.runs.index import RunIndex
-    from paddlectl.runs.plot import collect_lines, plot_png
-    from paddlectl.runs.query import resolve_run
+    """Draw one metric over steps as a PNG line chart, one line per run (needs paddlectl[plot]).
+
+    The legend names each run by its name and an id prefix that resolves to it (e.g. runs show PREFIX).
+    """
+    from paddlectl.runs.plot import collect_run_lines, plot_png
 
     out.json_mode = json_output
     store, _, _ = _store()
-    chosen = []
-    for target in runs:
-        paths = resolve_run(store, target)
-        name = RunIndex.of(store).entry(paths.run_id).row.get("name")
-        chosen.append((paths, f"{name} ({paths.run_id[-8:]})" if name else paths.run_id))
-    lines = collect_lines(chosen, metric)
+    lines = collect_run_lines(store, runs, metric)
     written = plot_png(lines, metric, output)
     if json_output:
         out.json(
             {
                 "output": str(written),
                 "metric": metric,
-                "runs": [{"id": line.run, "points": len(line.points)} for line in lines],
+                "runs": [{"id": line.run, "label": line.label, "points": len(line.points)} for line in lines],
             }
         )
         return
@@ -380,7 +436,11 @@ def gate_command(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Check a run against a baseline and requirements; exit 1 when any check fails."""
+    """Check a run against a baseline and requirements; exit 1 when any check fails.
+
+    A --metric or --require name that neither the run nor the baseline recorded is a usage error (exit 2) that
+    lists what the run has; a metric only one of them recorded fails its check (exit 1).
+    """
     from paddlectl.runs.gate import MaxDrop, MetricCheck, gate
     from paddlectl.runs.query import parse_condition, resolve_run
 

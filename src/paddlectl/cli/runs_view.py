@@ -8,6 +8,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -35,7 +36,23 @@ MAX_PARAMS = 4
 MAX_METRICS = 4
 BASE_COLUMNS = ["id", "name", "status", "image", "commit"]
 TAIL_COLUMNS = ["duration", "started"]
-SHORT_COLUMNS = ("id", "status", "commit", "duration_seconds", "started_at", "ended_at", "exit_code")
+# Which default columns of `runs list` a terminal too narrow for all of them keeps, most important first: id
+# and status (never dropped, never cut), then what tells runs apart (name, metrics, the params that vary), then
+# when they ran, then the bad-row problem, then where they came from (commit, image: usually the same for all).
+COLUMN_PRIORITY = (
+    "id",
+    "status",
+    "name",
+    "metrics.*",
+    "params.*",
+    "started_at",
+    "duration_seconds",
+    "problem",
+    "commit",
+    "image",
+)
+NEVER_DROPPED = ("id", "status")
+COLUMN_GAP = 3  # a space of padding, the separator, a space of padding between two columns
 
 
 def _table(**options: Any) -> Table:
@@ -155,19 +172,64 @@ def _cell(row: dict[str, Any], column: str) -> str | Text:
     return fmt(lookup(row, column))
 
 
+def _rank(column: str) -> int:
+    name = COLUMN_ALIASES.get(column, column)
+    section = column.partition(".")[0] if "." in column else None
+    for position, wanted in enumerate(COLUMN_PRIORITY):
+        if wanted in (name, column) or (section and wanted == f"{section}.*"):
+            return position
+    return len(COLUMN_PRIORITY)
+
+
+def fit_columns(columns: list[str], widths: dict[str, int], width: int) -> list[str]:
+    """The columns to show in `width` terminal cells: least important ones dropped first (COLUMN_PRIORITY).
+
+    `widths` is each column's natural width (header or widest cell). id and status are always kept, whole.
+    """
+    kept = list(columns)
+
+    def total() -> int:
+        return sum(widths[column] for column in kept) + COLUMN_GAP * (len(kept) - 1)
+
+    # least important first; among equals (two metrics), the later column goes first
+    for column in sorted(columns, key=lambda c: (_rank(c), columns.index(c)), reverse=True):
+        if total() <= width:
+            break
+        if COLUMN_ALIASES.get(column, column) not in NEVER_DROPPED:
+            kept.remove(column)
+    return kept
+
+
 def print_list(rows: list[dict[str, Any]], columns: list[str] | None, total: int, matched: int) -> None:
+    """The runs table on stdout. On a terminal too narrow for every default column, the least important ones
+    are left out (never id or status; see COLUMN_PRIORITY) and stderr says which; piped, every column is printed.
+    Columns given with --columns are all shown, whole: wider than the terminal, its lines wrap.
+    """
     if not rows:
         out.status("no runs" if total == 0 else f"no run matches (of {total})")
         return
     chosen = columns or default_columns(rows)
+    cells = {column: [cell(row, column) for row in rows] for column in chosen}
+    widths = {column: max(cell_len(_header(column)), *(text.cell_len for text in cells[column])) for column in chosen}
+    console = out.stdout_console
+    shown = chosen
+    if columns is None and console.is_terminal:
+        shown = fit_columns(chosen, widths, console.width)
     table = _table()
-    for column in chosen:
+    for column in shown:
         numeric = column.startswith(("metrics.", "params."))
-        short = COLUMN_ALIASES.get(column, column) in SHORT_COLUMNS
-        table.add_column(_header(column), justify="right" if numeric else "left", no_wrap=short, overflow="fold")
-    for row in rows:
-        table.add_row(*(cell(row, column) for column in chosen))
-    out.table(table)
+        table.add_column(_header(column), justify="right" if numeric else "left", no_wrap=True)
+    for index in range(len(rows)):
+        table.add_row(*(cells[column][index] for column in shown))
+    # Columns asked for by name are printed whole even when wider than the terminal (it wraps the lines).
+    out.table(table, whole=sum(widths[c] for c in shown) + COLUMN_GAP * (len(shown) - 1) > console.width)
+    dropped = [column for column in chosen if column not in shown]
+    if dropped:
+        example = ",".join(["id", "status", *(_header(column) for column in dropped[:2])])
+        out.status(
+            f"[dim]left out to fit {console.width} columns: {', '.join(_header(c) for c in dropped)}; "
+            f"--columns brings them back (e.g. --columns {example}), and piped output has them all[/dim]"
+        )
     if matched > len(rows):
         out.status(f"[dim]showing {len(rows)} of {matched} matching runs ({total} in all); --limit 0 shows all[/dim]")
 
@@ -241,14 +303,14 @@ def _section(title: str, value: Any) -> None:
             table.add_column(key, overflow="fold")
         for item in value:
             table.add_row(*(escape(fmt(item.get(key))) for key in keys))
-        console.print(table)
+        out.table(table)
         return
     pairs: list[tuple[str, Any]] = []
     _flatten("", value if isinstance(value, dict) else {"": value}, pairs)
     table = _kv_table()
     for key, item in pairs:
         table.add_row(escape(key), escape(fmt(item)))
-    console.print(table)
+    out.table(table)
 
 
 def print_manifest(manifest: Manifest, paths: RunPaths) -> None:
@@ -274,14 +336,16 @@ def print_manifest(manifest: Manifest, paths: RunPaths) -> None:
     _section("command", document.pop("command"))
     params = document.pop("params", {}) or {}
     values, sources = params.get("values") or {}, params.get("sources") or {}
+    types = params.get("types") or {}
     if values:
         table = _table()
-        for column in ("param", "value", "source"):
+        for column in ("param", "value", "type", "source") if types else ("param", "value", "source"):
             table.add_column(column, overflow="fold")
         for key, value in values.items():
-            table.add_row(escape(str(key)), escape(fmt(value)), escape(fmt(sources.get(key))))
+            typed = (escape(fmt(types.get(key))),) if types else ()
+            table.add_row(escape(str(key)), escape(fmt(value)), *typed, escape(fmt(sources.get(key))))
         console.print("\n[bold]params[/bold]")
-        console.print(table)
+        out.table(table)
     _print_metrics(document.pop("metrics", {}) or {}, paths)
     for key, value in document.items():
         _section(key, value)

@@ -85,7 +85,9 @@ def command(
     mount: Annotated[list[str] | None, typer.Option("--mount", help="SRC:DST[:ro] (repeatable).")] = None,
     shm_size: Annotated[str | None, typer.Option("--shm-size", help="Shared memory size (default 2g).")] = None,
     memory: Annotated[str | None, typer.Option("--memory", help="Memory limit, e.g. 8g.")] = None,
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Start and return the run id.")] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Start the run and print its id on stdout; do not follow it.")
+    ] = False,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the container after it ends.")] = False,
     pull: Annotated[bool, typer.Option("--pull", help="Pull the image when it is missing.")] = False,
     require_clean: Annotated[bool, typer.Option("--require-clean", help="Refuse uncommitted changes.")] = False,
@@ -101,7 +103,7 @@ def command(
     grace: Annotated[int, typer.Option("--grace", help="Seconds to wait after SIGTERM before killing.")] = 10,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the container spec; run nothing.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the final manifest as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id (on stdout).")] = False,
 ) -> None:
     """Train a script in a pinned PaddlePaddle container and record the run.
 
@@ -162,10 +164,11 @@ def command(
     manifest = outcome.manifest
     if json_output:
         out.json(manifest.to_dict())
-    elif quiet:
-        out.data(manifest.id)
-    else:
+        raise typer.Exit(outcome.exit_code)
+    if not quiet:
         _summary(manifest.to_dict())
+    if quiet or detach:  # the run id is data: RID=$(paddlectl train x.py --detach)
+        out.data(manifest.id)
     raise typer.Exit(outcome.exit_code)
 
 

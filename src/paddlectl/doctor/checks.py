@@ -1,4 +1,8 @@
-"""`paddlectl doctor`: is this machine ready to train? Each check says how to fix what fails."""
+"""`paddlectl doctor`: is this machine ready to train? Each check says how to fix what fails.
+
+A failing check's `fix` is lines to follow in order; `commands` are the lines that are shell commands, each one
+working when pasted as printed (doctor/fixes.py). tests/engine/test_doctor.py pastes every one of them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from paddlectl.doctor.fixes import Fix, engine_fix, git_fix, offline_cpu_fix, pull_fix
 from paddlectl.engine.protocol import ContainerEngine
 from paddlectl.errors import PaddlectlError
 from paddlectl.foundation.image_ref import PinnedImage
@@ -22,12 +27,19 @@ class Check:
     name: str
     ok: bool
     detail: str
-    fix: str | None = None
+    fix: str | None = None  # lines to follow, in order (one per line)
     required: bool = True
     data: dict[str, Any] | None = None
+    commands: tuple[str, ...] = ()  # the lines of `fix` that are shell commands
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        document["commands"] = list(self.commands)
+        return document
+
+
+def _failed(name: str, detail: str, fix: Fix, *, required: bool = True, data: dict[str, Any] | None = None) -> Check:
+    return Check(name, False, detail, fix.text, required, data, fix.commands)
 
 
 @dataclass(frozen=True)
@@ -66,13 +78,16 @@ def run_checks(project: Project, connect: Callable[[], ContainerEngine]) -> Doct
                 "NVIDIA runtime or toolkit hook present"
                 if gpu_ok
                 else f"no NVIDIA runtime or toolkit hook (runtimes: {', '.join(info.runtimes)})",
-                fix=None if gpu_ok else "install the NVIDIA Container Toolkit for --gpus; CPU runs work without it",
+                fix=None
+                if gpu_ok
+                else "install the NVIDIA Container Toolkit for --gpus (docs.nvidia.com/datacenter/cloud-native); "
+                "CPU runs work without it",
                 required=False,
                 data={"runtimes": list(info.runtimes)},
             )
         )
     except PaddlectlError as error:
-        checks.append(Check("docker engine", False, error.message, fix=error.hint))
+        checks.append(_failed("docker engine", error.message, engine_fix(error)))
 
     config = project.config
     for role, reference in (("cpu", config.cpu_image), ("gpu", config.gpu_image)):
@@ -81,6 +96,7 @@ def run_checks(project: Project, connect: Callable[[], ContainerEngine]) -> Doct
                 role,
                 reference,
                 engine,
+                project,
                 required=(role == "cpu" and config.gpus == "none") or (role == "gpu" and config.gpus != "none"),
             )
         )
@@ -90,24 +106,21 @@ def run_checks(project: Project, connect: Callable[[], ContainerEngine]) -> Doct
     return DoctorReport(checks)
 
 
-def _image_check(role: str, reference: str, engine: ContainerEngine | None, *, required: bool) -> Check:
+def _image_check(
+    role: str, reference: str, engine: ContainerEngine | None, project: Project, *, required: bool
+) -> Check:
     name = f"{role} image"
     try:
         PinnedImage.parse(reference)
     except PaddlectlError as error:
-        return Check(name, False, f"{reference}: {error.message}", fix=error.hint, required=required)
+        return _failed(name, f"{reference}: {error.message}", Fix.note(error.hint), required=required)
     if engine is None:
-        return Check(name, False, f"{reference}: engine unreachable", fix="start the engine first", required=required)
+        return _failed(
+            name, f"{reference}: engine unreachable", Fix.note("start the engine first (above)"), required=required
+        )
     image = engine.image(reference)
     if image is None:
-        return Check(
-            name,
-            False,
-            f"{reference} is not present locally",
-            fix=f"docker pull {reference} (or paddlectl train --pull; bash scripts/build-paddle-image.sh offline)",
-            required=required,
-            data={"reference": reference},
-        )
+        return _missing_image(name, role, reference, engine, project, required=required)
     digest = image.repo_digests[0].split("@", 1)[1] if image.repo_digests else None
     where = f"digest {digest}" if digest else "no registry digest (built locally)"
     detail = f"{reference} id {image.id[7:19]}, {where}"
@@ -118,6 +131,31 @@ def _image_check(role: str, reference: str, engine: ContainerEngine | None, *, r
         required=required,
         data={"reference": reference, "id": image.id, "digest": digest, "size": image.size},
     )
+
+
+def _missing_image(
+    name: str, role: str, reference: str, engine: ContainerEngine, project: Project, *, required: bool
+) -> Check:
+    """An absent pinned image: pull it when its registry has it; otherwise the offline route (CPU images)."""
+    data = {"reference": reference}
+    problem = engine.registry_problem(reference)
+    if problem is None:
+        return _failed(
+            name,
+            f"{reference} is not present locally (its registry has it)",
+            pull_fix(reference),
+            required=required,
+            data=data,
+        )
+    detail = f"{reference} is not present locally and cannot be pulled: {problem}"
+    if role == "cpu":
+        fix = offline_cpu_fix(reference, project.config.path, project.root)
+    else:
+        fix = Fix.note(
+            "load it from a machine that can pull it (docker save there, docker load here), "
+            "or run on CPU with train.gpus: none"
+        )
+    return _failed(name, detail, fix, required=required, data={**data, "pull_problem": problem})
 
 
 def _git_check(root: Path) -> Check:
@@ -138,7 +176,8 @@ def _git_check(root: Path) -> Check:
             "git repository",
             False,
             "not inside a git repository: runs will not record code versions",
-            fix="git init && git add . && git commit",
+            fix=git_fix(root),
+            commands=(git_fix(root),),
             required=False,
         )
 
@@ -154,7 +193,7 @@ def _store_check(project: Project) -> Check:
         "run store",
         False,
         f"{existing} is not writable, so runs cannot be recorded in {store}",
-        fix=f"fix the permissions of {existing}",
+        fix=f"make {existing} writable for you (its owner can chmod or chown it)",
     )
 
 
@@ -169,6 +208,6 @@ def _disk_check(root: Path) -> Check:
         "free disk",
         ok,
         detail,
-        fix=None if ok else "free at least 5 GiB for images and runs",
+        fix=None if ok else "free at least 5 GiB for images and runs ('docker system df' shows what images take)",
         data={"free_bytes": usage.free},
     )

@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,20 @@ from paddlectl.engine.protocol import (
     PullProgress,
 )
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
+from paddlectl.foundation.checkout import checkout_script, script_command
 
 DEFAULT_TIMEOUT_SECONDS = 60
+REGISTRY_TIMEOUT_SECONDS = 15  # doctor's question to a registry: long enough for a slow one, short for none
 TIMEOUT_ENV = "PADDLECTL_DOCKER_TIMEOUT"
-ENGINE_HINT = (
-    "start the Docker engine (bash scripts/ensure-docker.sh, or 'sudo systemctl start docker'), "
-    "or point DOCKER_HOST at one"
-)
+
+
+def _engine_hint() -> str:
+    script = checkout_script("ensure-docker.sh")
+    start = f"{script_command(script)}, or 'sudo systemctl start docker'" if script else "'sudo systemctl start docker'"
+    return f"start the Docker engine ({start}), or point DOCKER_HOST at one"
+
+
+ENGINE_HINT = _engine_hint()
 
 
 def _engine_address() -> str:
@@ -329,6 +337,25 @@ class DockerEngine:
         if found is None:
             raise UnavailableError(f"pulled {reference} but the engine does not list it")
         return found
+
+    def registry_problem(self, reference: str) -> str | None:
+        # The daemon asks the registry (with its proxy and credentials). It can hang on a network that drops
+        # packets, so the answer is awaited on a thread for a bounded time only.
+        answers: list[str | None] = []
+
+        def ask() -> None:
+            try:
+                self._client.api.inspect_distribution(reference)
+                answers.append(None)
+            except docker.errors.APIError as exc:
+                answers.append(_one_line(_explanation(exc), 200))
+            except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+                answers.append(_one_line(str(exc), 200))
+
+        thread = threading.Thread(target=ask, name="registry-probe", daemon=True)
+        thread.start()
+        thread.join(REGISTRY_TIMEOUT_SECONDS)
+        return answers[0] if answers else f"its registry did not answer within {REGISTRY_TIMEOUT_SECONDS} s"
 
     def create(self, spec: ContainerSpec) -> DockerContainer:
         kwargs: dict[str, Any] = {

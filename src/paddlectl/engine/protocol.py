@@ -174,6 +174,14 @@ class ContainerEngine(Protocol):
 
     def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo: ...
 
+    def registry_problem(self, reference: str) -> str | None:
+        """Ask the reference's registry, through the engine, whether it has the image; pulls nothing.
+
+        None when it has it; otherwise why it cannot be pulled, in one line (no registry answers in time, or it
+        does not know the image). Never raises for the registry's sake.
+        """
+        ...
+
     def create(self, spec: ContainerSpec) -> Container:
         """Create (not start) a container. A failed create leaves nothing behind."""
         ...

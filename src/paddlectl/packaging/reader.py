@@ -62,6 +62,8 @@ class Scan:
     files: dict[str, ScannedFile] = field(default_factory=dict)  # accepted members, in archive order
     small: dict[str, bytes] = field(default_factory=dict)  # contents of the reserved files
     problems: list[Problem] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # every member's name, refused ones included
+    complete: bool = False  # every header read intact, up to a clean end-of-archive marker
 
 
 class MemberSink(Protocol):
@@ -235,12 +237,15 @@ def _scan_members(path: Path, reader: _HashingReader, store: MemberStore | None,
         if header.count(0) == BLOCK_SIZE:
             if reader.offset == BLOCK_SIZE:
                 raise _first_header_error(path, b"\0")
-            if not reader.rest_is_zero():
+            if reader.rest_is_zero():
+                scan.complete = True
+            else:
                 scan.problems.append(Problem(None, f"data after the end-of-archive marker (after {last})"))
             return
         info = _parse_header(path, reader, header, last, scan)
         if info is None:
             return
+        scan.names.append(info.name)
         reason = _refusal(info, header, scan.files)
         if reason:
             scan.problems.append(Problem(info.name, reason))

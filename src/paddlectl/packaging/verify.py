@@ -7,7 +7,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from paddlectl.errors import ExitCode
+from paddlectl.errors import ExitCode, UsageError
 from paddlectl.packaging import signing
 from paddlectl.packaging.card import check_card
 from paddlectl.packaging.checksums import parse_sums
@@ -135,8 +135,30 @@ def _signature(scan: Scan, key: Ed25519PublicKey | None) -> tuple[SignatureState
     return SignatureState.VALID, []
 
 
+def _not_a_package(path: Path, scan: Scan) -> UsageError | None:
+    """A sound tar archive that holds neither a model card nor checksums was never a package (`tar cf x.tar a`).
+
+    Only an archive read intact to its end qualifies: a damaged or truncated package is tampered, not foreign.
+    """
+    if not scan.complete or {CARD_NAME, SUMS_NAME} & set(scan.names):
+        return None
+    shown = ", ".join(scan.names[:3]) + (f" and {len(scan.names) - 3} more" if len(scan.names) > 3 else "")
+    return UsageError(
+        f"{path} is not a paddlectl package: a tar archive without {CARD_NAME} or {SUMS_NAME} "
+        f"(it holds {shown or 'no files'})",
+        hint="verify and unpack read archives made by 'paddlectl package'; list a plain tar with 'tar tf', "
+        "unpack it with 'tar xf'",
+    )
+
+
 def evaluate(path: Path, scan: Scan, key: Ed25519PublicKey | None) -> VerifyReport:
-    """Judge a scanned archive: the reader's problems, then checksums, card and signature."""
+    """Judge a scanned archive: the reader's problems, then checksums, card and signature.
+
+    Raises UsageError (exit 2) for a sound tar archive that is not a paddlectl package at all.
+    """
+    foreign = _not_a_package(path, scan)
+    if foreign is not None:
+        raise foreign
     card, card_problems = _card(scan)
     state, signature_problems = _signature(scan, key)
     return VerifyReport(

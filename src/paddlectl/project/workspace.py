@@ -36,13 +36,32 @@ def find_root(start: Path) -> Path:
     return start
 
 
+def _current_folder() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError as exc:
+        raise UsageError("the current folder no longer exists", hint="cd into your project again") from exc
+
+
 def open_project(start: Path | None = None) -> Project:
-    if start is None:
-        try:
-            start = Path.cwd()
-        except FileNotFoundError as exc:
-            raise UsageError("the current folder no longer exists", hint="cd into your project again") from exc
-    root = find_root(start)
+    """The project at or above `start` (default: the current folder), or `start` as a new project with defaults."""
+    root = find_root(start or _current_folder())
     config_path = root / CONFIG_NAME
     config = load_config(config_path) if config_path.is_file() else ProjectConfig(name=root.name)
     return Project(root=root, config=config)
+
+
+def open_existing_project(start: Path | None = None) -> Project:
+    """The project at or above `start`, for commands that read recorded runs.
+
+    Raises UsageError when no folder at or above `start` holds paddlectl.yaml or .paddlectl/: without one there
+    are no runs to read, and an empty listing there would look like a project whose runs are gone.
+    """
+    start = start or _current_folder()
+    project = open_project(start)
+    if not project.has_config and not project.store.is_dir():
+        raise UsageError(
+            f"no paddlectl project here: no {CONFIG_NAME} or {STORE_NAME}/ in {start} or any folder above it",
+            hint="cd into a project, or make this folder one with 'paddlectl init'",
+        )
+    return project

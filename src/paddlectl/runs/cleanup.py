@@ -7,6 +7,8 @@ import os
 import secrets
 import shutil
 import socket
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,7 @@ from paddlectl.errors import ExitCode, PaddlectlError, UsageError
 from paddlectl.foundation import clock
 from paddlectl.foundation.names import RUN_LABEL
 from paddlectl.runs.index import BAD_STATUS, RunIndex
-from paddlectl.runs.query import owner_alive, resolve_run, settle_running
+from paddlectl.runs.query import ENDED, owner_alive, resolve_run, settle_running
 
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import Container, ContainerEngine
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from paddlectl.runs.store import RunPaths, RunStore
 
 STOP_GRACE_SECONDS = 10
+DEFAULT_GC_STATUSES = frozenset(ENDED) - {"succeeded"}  # what gc considers when --status is not given
 
 
 def run_status(paths: RunPaths) -> str:
@@ -201,19 +204,23 @@ def select_old_runs(
     statuses: frozenset[str],
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Ended runs (of `statuses`, when given) beyond the newest `keep` and started more than `older_than` ago.
+    """The ended runs gc deletes, newest first: of each status, those beyond the newest `keep` runs of that status
+    (and, with `older_than`, started longer ago than that).
 
-    Runs marked running and runs whose manifest is unreadable are never selected.
+    `keep` counts per status, so ten interrupted runs never push out the only succeeded one. Succeeded runs are
+    only selected when `statuses` names them (`--status succeeded` or `ended`): they are the results, and a
+    cleanup of failures must not cost one. Runs marked running and unreadable runs are never selected.
     """
     now = now or clock.now()
-    ended = [
-        entry
-        for entry in reversed(RunIndex.of(store).refresh())
-        if entry.status not in ("running", BAD_STATUS) and (not statuses or entry.status in statuses)
-    ]
-    candidates = ended[keep:] if keep is not None else ended
+    eligible = (statuses or DEFAULT_GC_STATUSES) - {"running", BAD_STATUS}
+    newest: Counter[str] = Counter()
     chosen = []
-    for entry in candidates:
+    for entry in reversed(RunIndex.of(store).refresh()):
+        if entry.status not in eligible:
+            continue
+        newest[entry.status] += 1
+        if keep is not None and newest[entry.status] <= keep:
+            continue
         started = clock.parse_utc(entry.row.get("started_at"))
         if older_than is not None and (started is None or now - started < older_than):
             continue
@@ -231,11 +238,13 @@ def collect_garbage(
     dry_run: bool = False,
     engine_factory: EngineFactory | None = None,
     now: datetime | None = None,
+    only: Collection[str] | None = None,
 ) -> GcReport:
     """Remove ended runs selected by keep/age/status, then every leftover container and build stage.
 
     Without keep, older_than or statuses no run is selected (only leftovers are cleaned; runs/leftovers.py says
-    what counts as one). The engine being unreachable is a warning.
+    what counts as one). With `only`, a run is removed only if it is also among those ids (what the user confirmed
+    from a dry run). The engine being unreachable is a warning.
     """
     report = GcReport(dry_run=dry_run)
     engine: ContainerEngine | None = None
@@ -251,7 +260,8 @@ def collect_garbage(
             _, warning = settle_running(store, running, lambda: connected)
             report.warnings.extend([warning] if warning else [])
     if keep is not None or older_than is not None or statuses:
-        report.runs = select_old_runs(store, keep=keep, older_than=older_than, statuses=statuses, now=now)
+        selected = select_old_runs(store, keep=keep, older_than=older_than, statuses=statuses, now=now)
+        report.runs = [item for item in selected if only is None or item["id"] in only]
     for item in report.runs:
         paths = store.paths(item["id"])
         if run_status(paths) in ("running", BAD_STATUS):  # it changed under us: leave it

@@ -130,7 +130,7 @@ class RunDiff:
     code: CodeDiff
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "identical": self.identical}
 
     @property
     def identical(self) -> bool:

@@ -143,16 +143,63 @@ def check_requirement(run: Manifest, condition: Condition) -> CheckResult:
     )
 
 
+def _recorded_metrics(manifest: Manifest) -> list[str]:
+    summary = manifest.metrics.get("summary") if isinstance(manifest.metrics, dict) else None
+    return [str(name) for name in summary] if isinstance(summary, dict) else []
+
+
+def _recorded_params(manifest: Manifest) -> list[str]:
+    values = manifest.params.get("values") if isinstance(manifest.params, dict) else None
+    return [str(name) for name in values] if isinstance(values, dict) else []
+
+
+def _unknown_name_error(
+    option: str, name: str, run: Manifest, baseline: Manifest | None, with_params: bool
+) -> UsageError:
+    what = "metric or param" if with_params else "metric"
+    if baseline is None:
+        message = f"{option} {name}: run {run.id} recorded no {what} named '{name}'"
+    else:
+        message = f"{option} {name}: neither run {run.id} nor baseline {baseline.id} recorded a {what} named '{name}'"
+    metrics = _recorded_metrics(run)
+    recorded = f"metrics {', '.join(metrics)}" if metrics else "no metrics"
+    if with_params:
+        params = _recorded_params(run)
+        recorded += f"; params {', '.join(params)}" if params else "; no params"
+    return UsageError(message, hint=f"run {run.id} has {recorded}")
+
+
+def check_names(
+    run: Manifest, baseline: Manifest | None, metrics: list[MetricCheck], requirements: list[Condition]
+) -> None:
+    """Raise UsageError for a name that neither the run nor the baseline recorded: a typo, not a regression.
+
+    A metric that only one of the two recorded is a real finding, and fails its check instead.
+    """
+    runs = [run] if baseline is None else [run, baseline]
+    for check in metrics:
+        if all(check.metric not in _recorded_metrics(manifest) for manifest in runs):
+            raise _unknown_name_error("--metric", check.metric, run, baseline, with_params=False)
+    for condition in requirements:
+        if all(lookup(summarize(manifest.id, manifest), condition.name) is None for manifest in runs):
+            raise _unknown_name_error("--require", condition.name, run, baseline, with_params=True)
+
+
 def gate(
     run: Manifest, baseline: Manifest | None, metrics: list[MetricCheck], requirements: list[Condition]
 ) -> GateReport:
-    """Run every check; raise UsageError when there is nothing to check or --metric lacks a baseline."""
+    """Run every check.
+
+    Raises UsageError when there is nothing to check, --metric lacks a baseline, or a name is recorded by neither
+    the run nor the baseline (see check_names).
+    """
     if not metrics and not requirements:
         raise UsageError(
             "nothing to check", hint="give --baseline RUN with --metric NAME, and/or --require 'acc>=0.95'"
         )
     if metrics and baseline is None:
         raise UsageError("--metric needs a baseline run", hint="add --baseline RUN (e.g. a run id, name or last~1)")
+    check_names(run, baseline, metrics, requirements)
     report = GateReport(run.id, baseline.id if baseline is not None else None)
     if baseline is not None:
         report.checks.extend(check_metric(run, baseline, check) for check in metrics)

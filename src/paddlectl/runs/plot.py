@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,9 +11,12 @@ from paddlectl.errors import UnavailableError, UsageError
 from paddlectl.runs.series import Point, read_series
 
 if TYPE_CHECKING:
-    from paddlectl.runs.store import RunPaths
+    from paddlectl.runs.store import RunPaths, RunStore
 
 PLOT_INSTALL = "pip install 'paddlectl[plot]'"
+# Run ids are YYYYMMDD-HHMMSS-...: a prefix down to the second stays unique as newer runs arrive (a run started
+# in the same second is the only one that can share it, and then the prefix is made longer).
+PREFIX_MINIMUM = len("20261122-110809")
 
 
 @dataclass
@@ -20,6 +24,43 @@ class PlotLine:
     run: str
     label: str
     points: list[Point]
+
+
+def usable_prefix(run_id: str, run_ids: Sequence[str], minimum: int = PREFIX_MINIMUM) -> str:
+    """The shortest prefix of `run_id` (at least `minimum` characters) that no other of `run_ids` starts with.
+
+    `paddlectl runs show PREFIX` resolves it to this run, so a legend can name runs by something one can type.
+    """
+    others = [other for other in run_ids if other != run_id]
+    for length in range(min(minimum, len(run_id)), len(run_id)):
+        prefix = run_id[:length]
+        if not any(other.startswith(prefix) for other in others):
+            return prefix
+    return run_id
+
+
+def plot_label(run_id: str, name: str | None, run_ids: Sequence[str]) -> str:
+    """A legend entry: `name (prefix)`, or the prefix alone for a run without a name."""
+    prefix = usable_prefix(run_id, run_ids)
+    return f"{name} ({prefix})" if name else prefix
+
+
+def collect_run_lines(store: RunStore, targets: Sequence[str], metric: str) -> list[PlotLine]:
+    """Resolve each RUN argument and collect its series of `metric`, labelled for the legend (see plot_label).
+
+    Raises UsageError for a RUN that does not resolve, or when no run has any point of the metric.
+    """
+    from paddlectl.runs.index import RunIndex
+    from paddlectl.runs.query import resolve_run
+
+    index = RunIndex.of(store)
+    run_ids = index.run_ids()
+    chosen = []
+    for target in targets:
+        paths = resolve_run(store, target)
+        name = index.entry(paths.run_id).row.get("name")
+        chosen.append((paths, plot_label(paths.run_id, str(name) if name else None, run_ids)))
+    return collect_lines(chosen, metric)
 
 
 def collect_lines(runs: list[tuple[RunPaths, str]], metric: str) -> list[PlotLine]:

@@ -2,25 +2,39 @@
 
 Typing of a `-p` value (the text after the first `=`):
 - empty -> "" ; `null`, `Null`, `NULL`, `~` -> None ; `true`/`false` (any YAML case) -> bool;
-- YAML ints (`3`, `-2`, `1_000`, `0x1f`) -> int, but a decimal with a leading zero (`007`) stays a string;
-- YAML floats and exponent forms YAML 1.1 misses (`0.01`, `1e-3`, `3e4`, `1.0e5`, `.inf`) -> float;
+- plain decimal ints (`3`, `-2`, `+3`, `1_000`) -> int, but a decimal with a leading zero (`007`) stays a string;
+- YAML floats and exponent forms YAML 1.1 misses (`0.01`, `1e-3`, `3e4`, `1.0e5`, `.5`, `.inf`) -> float;
 - a quoted value (`'[1, 2]'`, `"007"`) -> the quoted string; other unquoted text -> the string as typed.
 `yes`/`no`/`on`/`off`, sexagesimal `1:30` and dates stay strings on the command line (YAML 1.1 would turn
 them into bools, ints and dates, which surprises people typing `-p country=no`). A value that is a list or a
 mapping is refused: params are scalars.
 
-Params files are YAML (or JSON for `*.json`) with YAML 1.1 typing, except that exponent floats (`1e-3`) are
-floats there too; dates become ISO strings.
+A number keeps the text you typed, as a string, when the number would print differently in a way that loses
+something you typed. The script gets `--ver 1.10`, never `--ver 1.1`:
+- a float that would drop typed digits: a zero ending the fraction (`1.10`, `2.50`, `1.00`, `1.50e-3`) or more
+  digits than a float holds (`0.30000000000000000001`). `1.0` stays the float 1.0 (it prints as typed);
+- an int written in another base or form: `0x1f`, `0b101`, `017`, `1:30` (the script may read it with its own
+  base: `int("0x1f", 16)` works, `int("31", 16)` is 49).
+A float that only changes its spelling stays a float, because nothing typed is lost and scripts reading the
+params file need a number: `1e-3` is passed as `0.001`, `3e4` as `30000.0`, `.5` as `0.5`. Digit separators are
+spelling too: `1_000` is the int 1000. An explicit tag (`!!float 1.10`) is obeyed. The rule is the same in
+params files (`--params-file`). ResolvedParams.types records the type each value ended up with (`str`, `int`,
+`float`, `bool`, `null`), so a kept `1.10` is recorded as the string it is.
+
+Params files are YAML (or JSON for `*.json`) with YAML 1.1 typing and the rule above, except that exponent
+floats (`1e-3`) are floats there too; dates become ISO strings. JSON numbers are taken as JSON types them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +53,45 @@ _QUOTE_OR_TAG = ("'", '"', "!")
 Scalar = str | int | float | bool | None
 
 
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_INT_TAG = "tag:yaml.org,2002:int"
+_STR_TAG = "tag:yaml.org,2002:str"
+_PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
+_SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+
+
+def float_text_is_kept(text: str) -> bool:
+    """Whether `text`, read as a float, would lose a digit that was typed (`1.10`, `2.50`); see the module doc."""
+    if _SPECIAL_FLOAT.fullmatch(text):
+        return False
+    try:
+        typed = Decimal(text.replace("_", ""))
+        number = float(typed)
+    except (InvalidOperation, ValueError, OverflowError):
+        return True  # `1:30.5` and other YAML 1.1 float forms that are not decimal notation
+    if not math.isfinite(number):
+        return True  # `1e999`: typed as a number, would be inf
+    shortest = Decimal(repr(number))
+    exponent, shortest_exponent = typed.as_tuple().exponent, shortest.as_tuple().exponent
+    assert isinstance(exponent, int) and isinstance(shortest_exponent, int)  # finite numbers
+    return typed != shortest or exponent < shortest_exponent
+
+
 class _ParamsLoader(yaml.SafeLoader):
-    """The safe loader, which also reads exponent floats such as `1e-3` as floats (YAML 1.2 behaviour)."""
+    """The safe loader, which also reads exponent floats such as `1e-3` as floats (YAML 1.2 behaviour), and
+    keeps as strings the plain numbers whose typed text a number would not print back (the module doc)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if kind is yaml.ScalarNode and implicit[0]:  # a plain scalar typed implicitly, never an explicit !!tag
+            if tag == _FLOAT_TAG and float_text_is_kept(value):
+                return _STR_TAG
+            if tag == _INT_TAG and not _PLAIN_INT.fullmatch(value):
+                return _STR_TAG
+        return tag
 
 
-_ParamsLoader.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT, list("-+0123456789."))
+_ParamsLoader.add_implicit_resolver(_FLOAT_TAG, EXPONENT_FLOAT, list("-+0123456789."))
 
 
 def _load_params_yaml(text: str, source: str) -> Any:
@@ -166,12 +214,29 @@ def load_params_file(path: Path) -> dict[str, Any]:
     return _scalar_mapping(document, source)
 
 
+def type_name(value: Any) -> str:
+    """The type a param value has, as recorded: `str`, `int`, `float`, `bool` or `null`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    return type(value).__name__ if isinstance(value, int | float | str) else "str"
+
+
 @dataclass
 class ResolvedParams:
-    """The params a run gets, and where each value came from: "config", "file:<path>" or "cli"."""
+    """The params a run gets, where each value came from ("config", "file:<path>" or "cli") and its type.
+
+    `types` is filled from the values when not given (see type_name).
+    """
 
     values: dict[str, Any]
     sources: dict[str, str]
+    types: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.types:
+            self.types = {key: type_name(value) for key, value in self.values.items()}
 
 
 def resolve_params(defaults: Mapping[str, Any], params_file: Path | None, assignments: list[str]) -> ResolvedParams:

@@ -151,9 +151,26 @@ def test_compare_and_diff(project: Path) -> None:
     assert code == 0 and "lr" in stdout
     code, stdout, _ = runs(project, "diff", "base", "tuned", "--json")
     diff = json.loads(stdout)
-    assert code == 0 and {c["key"] for c in diff["params"]} == {"lr", "opt"}
+    assert code == 1 and {c["key"] for c in diff["params"]} == {"lr", "opt"} and diff["identical"] is False
     code, stdout, _ = runs(project, "diff", "base", "tuned")
-    assert code == 0 and "0.1 → 0.01" in stdout
+    assert code == 1 and "0.1 → 0.01" in stdout
+
+
+def test_diff_exits_0_for_identical_runs_and_1_for_different_ones(tmp_path: Path) -> None:
+    """Like diff and git diff --exit-code: a pipeline can ask `paddlectl runs diff A B` whether anything changed."""
+    root = tmp_path / "p"
+    make_run(root, minutes=1, name="a", params={"lr": 0.1})
+    make_run(root, minutes=2, name="b", params={"lr": 0.1}, metrics={"acc": 0.5})  # metrics are results, not inputs
+    make_run(root, minutes=3, name="c", params={"lr": 0.2})
+    same = run_cli("runs", "diff", "a", "b", cwd=root)
+    assert same.returncode == 0, same.stderr
+    assert "the same params" in same.stderr
+    assert run_cli("runs", "diff", "a", "b", "--json", cwd=root).returncode == 0
+    different = run_cli("runs", "diff", "a", "c", cwd=root)
+    assert different.returncode == 1 and "0.1 → 0.2" in different.stdout
+    document = run_cli("runs", "diff", "a", "c", "--json", cwd=root)
+    assert document.returncode == 1 and json.loads(document.stdout)["identical"] is False
+    assert run_cli("runs", "diff", "a", "nosuch", cwd=root).returncode == 2
 
 
 def test_logs(project: Path) -> None:
@@ -199,6 +216,22 @@ def test_gate_exit_codes(project: Path) -> None:
     code, stdout, _ = runs(project, "gate", "base", "--baseline", "crashed", "--metric", "acc", "--json")
     check = json.loads(stdout)["checks"][0]
     assert code == 1 and not check["passed"] and "missing" in check["message"]
+
+
+def test_gate_with_an_unknown_metric_is_a_usage_error_listing_the_run_s_metrics(project: Path) -> None:
+    """CI reads exit 1 as a regression; a misspelt metric is the pipeline's mistake (2), and says what exists."""
+    code, stdout, stderr = runs(project, "gate", "tuned", "--baseline", "base", "--metric", "nosuch")
+    assert code == 2 and stdout == "" and "FAIL" not in stderr
+    assert stderr.splitlines()[0].startswith("error: --metric nosuch: neither run ")
+    assert stderr.splitlines()[1] == f"hint: run {_id(project, 'tuned')} has metrics acc, loss"
+    code, stdout, stderr = runs(project, "gate", "tuned", "--require", "nosuch>1", "--json")
+    assert code == 2 and json.loads(stdout)["exit_code"] == 2
+    assert "params lr, opt" in json.loads(stdout)["hint"]
+
+
+def _id(project: Path, name: str) -> str:
+    rows = json.loads(runs(project, "list", "--json")[1])
+    return str(next(row["id"] for row in rows if row["name"] == name))
 
 
 def test_rm_refuses_running_run(tmp_path: Path) -> None:

@@ -449,11 +449,22 @@ def test_duplicate_member_is_tampered(tmp_path: Path) -> None:
     assert any(p.file == "model.json" and "twice" in p.reason for p in report.problems)
 
 
-def test_missing_sums_and_card_are_tampered(tmp_path: Path) -> None:
-    package = write_tar(tmp_path / "x.tar", [member("model.json", b"{}")])
-    report = verify_package(package)
+def test_missing_sums_or_card_is_tampered(tmp_path: Path) -> None:
+    card = write_tar(tmp_path / "card.tar", [member("MODEL.yaml", b"name: x\n"), member("model.json", b"{}")])
+    report = verify_package(card)
     assert report.exit_code is ExitCode.TAMPERED
-    assert {p.file for p in report.problems} >= {"SHA256SUMS", "MODEL.yaml"}
+    assert "SHA256SUMS" in {p.file for p in report.problems}
+    sums = write_tar(tmp_path / "sums.tar", [member("model.json", b"{}"), member("SHA256SUMS", b"")])
+    report = verify_package(sums)
+    assert report.exit_code is ExitCode.TAMPERED
+    assert "MODEL.yaml" in {p.file for p in report.problems}
+
+
+def test_a_tar_without_card_and_sums_is_not_a_package(tmp_path: Path) -> None:
+    package = write_tar(tmp_path / "x.tar", [member("model.json", b"{}")])
+    with pytest.raises(UsageError, match="not a paddlectl package") as info:
+        verify_package(package)
+    assert info.value.code is ExitCode.USAGE and "model.json" in info.value.message
 
 
 @pytest.mark.parametrize(

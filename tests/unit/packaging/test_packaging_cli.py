@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -156,3 +158,54 @@ def test_unpack_cli(built: dict[str, Path], tmp_path: Path) -> None:
 
     not_empty = run_cli("unpack", str(built["package"]), str(dest))
     assert not_empty.returncode == 2 and "not empty" in not_empty.stderr
+
+
+def _gnu_tar(folder: Path, *names: str) -> Path:
+    """An archive made the way people make one: `tar cf x.tar FILES` with GNU tar (GNU headers, not ustar)."""
+    for name in names:
+        (folder / name).write_text(f"{name}\n")
+    subprocess.run(["tar", "cf", "x.tar", *names], cwd=folder, check=True)
+    assert (folder / "x.tar").read_bytes()[257:265] == b"ustar  \0"  # GNU's magic: really GNU tar's format
+    return folder / "x.tar"
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="needs the tar command")
+def test_a_plain_gnu_tar_is_not_a_package_for_verify_and_unpack(tmp_path: Path) -> None:
+    archive = _gnu_tar(tmp_path, "somefile")
+    verify = run_cli("verify", str(archive), cwd=tmp_path)
+    assert verify.returncode == 2, verify.stderr
+    assert verify.stderr.splitlines() == [
+        f"error: {archive} is not a paddlectl package: a tar archive without MODEL.yaml or SHA256SUMS "
+        "(it holds somefile)",
+        "hint: verify and unpack read archives made by 'paddlectl package'; list a plain tar with 'tar tf', "
+        "unpack it with 'tar xf'",
+    ]
+    assert verify.stdout == ""
+    document = run_cli("verify", str(archive), "--json", cwd=tmp_path)
+    assert document.returncode == 2 and json.loads(document.stdout)["exit_code"] == 2
+    before = sorted(path.name for path in tmp_path.iterdir())
+    unpack = run_cli("unpack", str(archive), "out", cwd=tmp_path)
+    assert unpack.returncode == 2 and "not a paddlectl package" in unpack.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == before  # no folder, no staging left
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="needs the tar command")
+def test_a_gnu_tar_of_a_package_s_files_is_still_tampered(built: dict[str, Path], tmp_path: Path) -> None:
+    """Repacked by GNU tar, a package's files are a package whose headers are not paddlectl's: tampered (4)."""
+    unpacked = run_cli("unpack", str(built["package"]), str(tmp_path / "files"), cwd=tmp_path)
+    assert unpacked.returncode == 0, unpacked.stderr
+    names = sorted(path.name for path in (tmp_path / "files").iterdir())
+    subprocess.run(["tar", "cf", str(tmp_path / "repacked.tar"), *names], cwd=tmp_path / "files", check=True)
+    verify = run_cli("verify", str(tmp_path / "repacked.tar"), cwd=tmp_path)
+    assert verify.returncode == 4 and "not a POSIX ustar header" in verify.stderr
+
+
+def test_a_damaged_first_header_of_a_package_is_tampered_not_foreign(built: dict[str, Path], tmp_path: Path) -> None:
+    """Renaming MODEL.yaml by a flipped byte breaks its header's checksum: that is tampering, never 'not a package'."""
+    data = bytearray(built["package"].read_bytes())
+    assert data[:10] == b"MODEL.yaml"
+    data[0] ^= 0x01
+    damaged = tmp_path / "damaged.tar"
+    damaged.write_bytes(bytes(data))
+    verify = run_cli("verify", str(damaged), cwd=tmp_path)
+    assert verify.returncode == 4, verify.stderr

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from paddlectl.engine.protocol import ContainerState
-from paddlectl.errors import PaddlectlError, UnavailableError, UsageError
+from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
 from paddlectl.foundation.names import PROJECT_LABEL, RUN_LABEL
 from paddlectl.runs.cleanup import collect_garbage, remove_runs, stop_run
 from paddlectl.runs.compare import compare_runs, diff_runs, split_patch
 from paddlectl.runs.gate import MaxDrop, MetricCheck, gate
 from paddlectl.runs.logs import RunWatch, follow_log
 from paddlectl.runs.manifest import RunStatus
-from paddlectl.runs.query import RunQuery, list_runs, parse_condition
+from paddlectl.runs.query import RunQuery, list_runs, parse_condition, parse_statuses
 from paddlectl.runs.series import read_series, sparkline
 from paddlectl.runs.store import RunStore
 from tests.unit.runs.runs_factory import BASE_TIME, make_run
@@ -164,26 +164,47 @@ def _gc_runs(project: Path) -> list[str]:
     return [make_run(project, minutes=24 * 60 * day, status=status).run_id for day, status in enumerate(statuses)]
 
 
-def test_gc_keep_age_and_status(store: RunStore, project: Path) -> None:
-    runs = _gc_runs(project)
+def test_gc_keep_counts_per_status_and_spares_succeeded_runs(store: RunStore, project: Path) -> None:
+    runs = _gc_runs(project)  # oldest first: succeeded, failed, succeeded, interrupted, failed, running
     now = BASE_TIME + timedelta(days=6)
-    keep2 = collect_garbage(store, "proj", keep=2, dry_run=True, now=now)
-    assert [item["id"] for item in keep2.runs] == [runs[2], runs[1], runs[0]]  # newest 2 ended kept, running never
+    keep1 = collect_garbage(store, "proj", keep=1, dry_run=True, now=now)
+    assert [item["id"] for item in keep1.runs] == [runs[1]]  # the older failed run; succeeded ones never
+    keep0 = collect_garbage(store, "proj", keep=0, dry_run=True, now=now)
+    assert [item["id"] for item in keep0.runs] == [runs[4], runs[3], runs[1]]  # every failure, no success
     old = collect_garbage(store, "proj", older_than=timedelta(days=3, hours=12), dry_run=True, now=now)
-    assert [item["id"] for item in old.runs] == [runs[2], runs[1], runs[0]]
-    failed = collect_garbage(store, "proj", statuses=frozenset({"failed"}), keep=1, dry_run=True, now=now)
-    assert [item["id"] for item in failed.runs] == [runs[1]]
-    both = collect_garbage(store, "proj", keep=1, older_than=timedelta(days=4, hours=12), dry_run=True, now=now)
-    assert [item["id"] for item in both.runs] == [runs[1], runs[0]]
+    assert [item["id"] for item in old.runs] == [runs[1]]
+    named = collect_garbage(store, "proj", statuses=frozenset({"succeeded"}), keep=1, dry_run=True, now=now)
+    assert [item["id"] for item in named.runs] == [runs[0]]  # succeeded runs go only when named
+    ended = collect_garbage(store, "proj", statuses=parse_statuses(["ended"]), keep=1, dry_run=True, now=now)
+    assert [item["id"] for item in ended.runs] == [runs[1], runs[0]]
+    both = collect_garbage(store, "proj", keep=0, older_than=timedelta(days=2, hours=12), dry_run=True, now=now)
+    assert [item["id"] for item in both.runs] == [runs[3], runs[1]]
     assert all(store.paths(run_id).root.is_dir() for run_id in runs)  # dry runs only
+
+
+def test_gc_keep_2_never_takes_the_only_succeeded_run(store: RunStore, project: Path) -> None:
+    """The first-hour report: one succeeded run and two newer interrupted ones, `gc --keep 2` took the success."""
+    succeeded = make_run(project, minutes=1).run_id
+    interrupted = [make_run(project, minutes=m, status=RunStatus.INTERRUPTED).run_id for m in (2, 3, 4)]
+    report = collect_garbage(store, "proj", keep=2)
+    assert [item["id"] for item in report.runs] == [interrupted[0]]
+    assert store.paths(succeeded).root.is_dir()
 
 
 def test_gc_deletes_and_nothing_without_selectors(store: RunStore, project: Path) -> None:
     runs = _gc_runs(project)
     assert collect_garbage(store, "proj").runs == []
-    report = collect_garbage(store, "proj", keep=3)
-    assert sorted(item["id"] for item in report.runs) == sorted(runs[:2])
-    assert [entry.id for entry in list_runs(store, RunQuery()).entries] == runs[:1:-1]
+    report = collect_garbage(store, "proj", keep=1)
+    assert [item["id"] for item in report.runs] == [runs[1]]
+    assert [entry.id for entry in list_runs(store, RunQuery()).entries] == [runs[5], runs[4], runs[3], runs[2], runs[0]]
+
+
+def test_gc_removes_only_the_confirmed_runs(store: RunStore, project: Path) -> None:
+    """What the user confirmed is the most that goes, even when the selection grew after the question."""
+    runs = _gc_runs(project)
+    report = collect_garbage(store, "proj", keep=0, only=frozenset({runs[1]}))
+    assert [item["id"] for item in report.runs] == [runs[1]]
+    assert store.paths(runs[3]).root.is_dir() and store.paths(runs[4]).root.is_dir()
 
 
 def test_gc_removes_leftover_containers_only(store: RunStore, project: Path) -> None:
@@ -213,9 +234,9 @@ def test_gc_without_engine_warns_and_still_deletes_runs(store: RunStore, project
     def no_engine() -> FakeEngine:
         raise UnavailableError("cannot reach the Docker engine")
 
-    report = collect_garbage(store, "proj", keep=4, engine_factory=no_engine)  # type: ignore[arg-type]
+    report = collect_garbage(store, "proj", keep=1, engine_factory=no_engine)  # type: ignore[arg-type]
     assert report.warnings and "cannot reach" in report.warnings[0]
-    assert [item["id"] for item in report.runs] == [runs[0]]
+    assert [item["id"] for item in report.runs] == [runs[1]]
 
 
 # ---- gate -------------------------------------------------------------------------------------------------
@@ -245,24 +266,36 @@ def test_gate_lower_is_better(store: RunStore, project: Path) -> None:
     assert not tight.passed
 
 
-def test_gate_requirements_and_missing_metrics(store: RunStore, project: Path) -> None:
+def test_gate_requirements_and_metrics_missing_from_one_run(store: RunStore, project: Path) -> None:
     cand, base = _gate_pair(store, project)
     report = gate(
         cand,
         base,
-        [MetricCheck("bleu", MaxDrop.parse("1%"))],  # type: ignore[arg-type]
+        [MetricCheck("f1", MaxDrop.parse("1%"))],  # type: ignore[arg-type]
         [
             parse_condition("acc>=0.95"),
             parse_condition("acc>0.99"),
             parse_condition("lr<=0.01"),
-            parse_condition("recall>0.5"),
         ],
     )
-    results = [(check.check, check.passed) for check in report.checks]
-    assert [passed for _, passed in results] == [False, True, False, True, False]
-    assert "missing from run" in report.checks[0].message and "baseline" in report.checks[0].message
-    assert "missing" in report.checks[4].message
+    assert [check.passed for check in report.checks] == [False, True, False, True]
     assert not report.passed
+    only_base = make_run(project, minutes=3, metrics={"f1": 0.9, "bleu": 0.3})
+    lost = gate(cand, store.read(only_base.run_id), [MetricCheck("bleu", MaxDrop.parse("1%"))], [])  # type: ignore[arg-type]
+    assert not lost.passed and "missing from run" in lost.checks[0].message  # a metric the run lost: FAIL
+
+
+def test_gate_names_no_run_recorded_are_usage_errors(store: RunStore, project: Path) -> None:
+    cand, base = _gate_pair(store, project)
+    with pytest.raises(UsageError) as info:
+        gate(cand, base, [MetricCheck("nosuch", MaxDrop.parse("1%"))], [])  # type: ignore[arg-type]
+    assert info.value.code == ExitCode.USAGE
+    assert "nosuch" in info.value.message and "neither run" in info.value.message
+    assert info.value.hint is not None and "metrics f1, loss, acc" in info.value.hint
+    with pytest.raises(UsageError) as info:
+        gate(cand, None, [], [parse_condition("recall>0.5")])  # type: ignore[arg-type]
+    assert "recall" in info.value.message
+    assert info.value.hint is not None and "params lr" in info.value.hint and "acc" in info.value.hint
 
 
 def test_gate_usage_errors(store: RunStore, project: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from paddlectl.errors import ExitCode, UsageError
 from paddlectl.train.params import (
+    ResolvedParams,
     load_params_file,
     params_to_args,
     parse_assignment,
@@ -216,3 +217,72 @@ def test_parse_key_value_env() -> None:
 def test_parse_key_value_env_reads_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PADDLECTL_TEST_PASSTHROUGH", "v1")
     assert parse_key_value("PADDLECTL_TEST_PASSTHROUGH", "--env") == ("PADDLECTL_TEST_PASSTHROUGH", "v1")
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("1.10", "1.10"),  # a version: `--ver 1.1` would be another one
+        ("3.20", "3.20"),
+        ("1.00", "1.00"),
+        ("0.10", "0.10"),
+        ("1.50e-3", "1.50e-3"),
+        ("0.30000000000000000001", "0.30000000000000000001"),  # more digits than a float holds
+        ("1e999", "1e999"),  # would be inf
+        ("0x1f", "0x1f"),  # another base: int("0x1f", 16) works, int("31", 16) is 49
+        ("0b101", "0b101"),
+        ("017", "017"),
+        ("0o17", "0o17"),
+        ("1:30", "1:30"),
+    ],
+)
+def test_a_number_that_would_print_differently_keeps_the_typed_text(typed: str, kept: str) -> None:
+    assert parse_assignment(f"ver={typed}", "-p") == ("ver", kept)
+    assert params_to_args({"ver": parse_assignment(f"ver={typed}", "-p")[1]}) == ["--ver", kept]
+
+
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [
+        ("1.0", 1.0),  # prints as typed
+        ("1e-3", 0.001),  # only the spelling changes: no typed digit is lost
+        ("1e3", 1000.0),
+        ("3e4", 30000.0),
+        (".5", 0.5),
+        ("12.5e-1", 1.25),
+        ("1_000", 1000),  # digit separators are spelling too
+        ("+3", 3),
+        (".inf", math.inf),
+    ],
+)
+def test_a_number_that_loses_nothing_stays_a_number(typed: str, number: float) -> None:
+    value = parse_assignment(f"x={typed}", "-p")[1]
+    assert value == number and type(value) is type(number)
+
+
+def test_an_explicit_tag_is_obeyed() -> None:
+    assert parse_assignment("ver=!!float 1.10", "-p")[1] == 1.1
+    assert parse_assignment("mode=!!int 0x1f", "-p")[1] == 31
+
+
+def test_params_files_keep_the_typed_text_by_the_same_rule(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("ver: 1.10\nlr: 1e-3\nmode: 0755\nquoted: '2.50'\nexact: !!float 2.50\n")
+    assert load_params_file(path) == {"ver": "1.10", "lr": 0.001, "mode": "0755", "quoted": "2.50", "exact": 2.5}
+
+
+def test_resolved_params_record_each_type(tmp_path: Path) -> None:
+    resolved = resolve_params(
+        {"epochs": 10}, None, ["ver=1.10", "lr=1e-3", "flag=true", "unset=null", "name=resnet", "epochs=3"]
+    )
+    assert resolved.values == {"epochs": 3, "ver": "1.10", "lr": 0.001, "flag": True, "unset": None, "name": "resnet"}
+    assert resolved.types == {
+        "epochs": "int",
+        "ver": "str",
+        "lr": "float",
+        "flag": "bool",
+        "unset": "null",
+        "name": "str",
+    }
+    rebuilt = ResolvedParams(resolved.values, resolved.sources)  # as reproduce builds it: types follow the values
+    assert rebuilt.types == resolved.types
