@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from paddlectl.cli.lazygroup import CommandGroup
-from paddlectl.cli.output import human_size, out
+from paddlectl.cli.output import out
+from paddlectl.foundation.sizes import human_size
 from paddlectl.images.tags import ImageRole
 
 if TYPE_CHECKING:

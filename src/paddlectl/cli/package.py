@@ -7,14 +7,17 @@ from typing import Annotated
 
 import typer
 
-from paddlectl.cli.output import human_size, out
+from paddlectl.cli.output import out
+from paddlectl.foundation.sizes import human_size
 
 
 def command(
     target: Annotated[str, typer.Argument(help="A run id, a run folder, or an export folder.")],
     name: Annotated[str, typer.Option("--name", help="Package name: [a-z0-9][a-z0-9._-]*.")],
     version: Annotated[str, typer.Option("--version", help="Semantic version, e.g. 1.0.0.")],
-    output_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder for NAME-VERSION.tar.")] = Path("."),
+    output_dir: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for NAME-VERSION.tar (default dist/, git-ignored by init).")
+    ] = Path("dist"),
     sign: Annotated[
         Path | None, typer.Option("--sign", help="Sign with this ed25519 private key (paddlectl keys generate).")
     ] = None,

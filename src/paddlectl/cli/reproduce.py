@@ -23,14 +23,14 @@ def command(
     """
     from paddlectl.cli.train import CliTrainEvents
     from paddlectl.engine.docker_engine import connect
-    from paddlectl.project.workspace import open_project
+    from paddlectl.project.workspace import open_existing_project
     from paddlectl.runs.query import resolve_run
     from paddlectl.runs.store import RunStore
     from paddlectl.train.reproduce import reproduce
 
     out.json_mode = json_output
     out.quiet = quiet
-    project = open_project()
+    project = open_existing_project()
     store = RunStore(project.runs_dir)
     original = store.read(resolve_run(store, run).run_id)
     events = CliTrainEvents(json_mode=json_output, quiet=quiet)

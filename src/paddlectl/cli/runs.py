@@ -392,7 +392,9 @@ def _confirm_gc(plan: GcReport) -> frozenset[str]:
 def plot_command(
     runs: Annotated[list[str], typer.Argument(help="Runs to draw, one line each.")],
     metric: Annotated[str, typer.Option("--metric", "-m", help="The metric to draw over steps.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("plot.png"),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="PNG file to write (default plots/METRIC.png).")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Draw one metric over steps as a PNG line chart, one line per run (needs paddlectl[plot]).
@@ -404,7 +406,7 @@ def plot_command(
     out.json_mode = json_output
     store, _, _ = _store()
     lines = collect_run_lines(store, runs, metric)
-    written = plot_png(lines, metric, output)
+    written = plot_png(lines, metric, output or Path("plots") / f"{metric}.png")
     if json_output:
         out.json(
             {

@@ -172,11 +172,22 @@ def command(
     raise typer.Exit(outcome.exit_code)
 
 
+def _code_state(git: dict[str, Any]) -> str:
+    """`code abc12345 (clean)`, or `code abc12345 + uncommitted changes (3 files)`: a dirty run is said up front."""
+    if not git.get("is_repository"):
+        return "code not in a git repository (not recorded)"
+    commit = str(git.get("commit") or "no commit yet")[:8]
+    if not git.get("dirty"):
+        return f"code {commit} (clean)"
+    files = len(git.get("changed") or []) + len(git.get("untracked") or [])
+    return f"[yellow]code {commit} + uncommitted changes ({files} file{'s' if files != 1 else ''})[/yellow]"
+
+
 def _summary(manifest: dict[str, Any]) -> None:
     status = manifest["status"]
     colour = {"succeeded": "green", "running": "cyan"}.get(status, "red")
     reason = f" ({manifest['reason']})" if manifest.get("reason") else ""
-    out.status(f"[{colour}]run {manifest['id']} {status}[/{colour}]{reason}")
+    out.status(f"[{colour}]run {manifest['id']} {status}[/{colour}]{reason}; {_code_state(manifest.get('git') or {})}")
     summary = (manifest.get("metrics") or {}).get("summary") or {}
     if summary:
         shown = ", ".join(

@@ -26,6 +26,7 @@ KIND_BUILD = "build"  # (images only, by STAGE_LABEL) the stages of `paddlectl i
 ONE_SHOT_KINDS = (KIND_PROBE, KIND_EXPORT, KIND_IMAGE_PROBE)
 
 # ---- files in a project's store (.paddlectl/) --------------------------------------------------------------------
+NAMES_LOCK_NAME = "names.lock"  # held while a named run's first manifest is written: names stay unique
 BUILD_LOCK_NAME = "build.lock"  # held (flock) by `paddlectl image build`: gc leaves build stages alone meanwhile
 
 # ---- paths inside containers -------------------------------------------------------------------------------------

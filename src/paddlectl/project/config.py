@@ -129,6 +129,16 @@ def load_config(path: Path) -> ProjectConfig:
 _INPUTS = ("export", "inputs")
 
 
+def _as_params(text: str, source: str) -> dict[str, Any]:
+    """train.params of the file read again with the params typing (the rest of the file keeps YAML's)."""
+    from paddlectl.foundation.yamlio import load_params_yaml
+
+    document = load_params_yaml(text, source)
+    train = document.get("train") if isinstance(document, dict) else None
+    params = train.get("params") if isinstance(train, dict) else None
+    return params if isinstance(params, dict) else {}
+
+
 def _input_specs(inputs: list[ExportInput]) -> tuple[InputSpec, ...]:
     return tuple(
         InputSpec(name=item.name, dtype=item.dtype, shape=tuple(-1 if dim is None else dim for dim in item.shape))
@@ -137,9 +147,13 @@ def _input_specs(inputs: list[ExportInput]) -> tuple[InputSpec, ...]:
 
 
 def _scalar_params(values: dict[str, Any], source: str, text: str | None) -> dict[str, Any]:
-    """train.params: scalars only (dates as ISO text), exponent floats such as `1e-3` read as floats."""
+    """train.params: scalars only (dates as ISO text), typed as `-p` values are: exponent floats such as `1e-3`
+    read as floats, and a number whose typed text would not print back (`ver: 1.10`) kept as that text."""
     from paddlectl.project.validation import located_error, python_type_word
 
+    if text is not None:
+        typed = _as_params(text, source)
+        values = {key: typed.get(key, value) for key, value in values.items()}
     params: dict[str, Any] = {}
     for key, value in values.items():
         if value is not None and not isinstance(value, str | int | float | bool | dt.date):

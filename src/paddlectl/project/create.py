@@ -35,6 +35,10 @@ export:
 """
 
 STORE_GITIGNORE = "# paddlectl's run store: runs are recorded here, never committed.\n*\n"
+# Where paddlectl writes by default inside a project (package, export without a run, plots): git-ignored, so that a
+# release archive left there never makes the next run dirty nor lands in its patch.
+OUTPUT_FOLDERS = ("/dist/", "/export/", "/plots/")
+OUTPUTS_GITIGNORE_HEADER = "# paddlectl's default output folders (package, export, plots)"
 
 
 @dataclass(frozen=True)
@@ -68,4 +72,21 @@ def init_project(root: Path, *, force: bool, cpu_image: str | None = None, gpu_i
         gpu_image=gpu_image or DEFAULT_GPU_IMAGE,
     )
     write_atomic(config_path, text)
+    ignore_outputs(root)
     return InitResult(config_path=config_path, store_path=store, overwrote=existed)
+
+
+def ignore_outputs(root: Path) -> None:
+    """Add the default output folders to the project's .gitignore (created when missing; lines already there stay)."""
+    path = root / ".gitignore"
+    try:
+        existing = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        existing = ""
+    present = {line.strip() for line in existing.splitlines()}
+    missing = [folder for folder in OUTPUT_FOLDERS if folder not in present and folder.strip("/") not in present]
+    if not missing:
+        return
+    separator = "" if not existing or existing.endswith("\n") else "\n"
+    block = "\n".join([OUTPUTS_GITIGNORE_HEADER, *missing]) + "\n"
+    write_atomic(path, existing + separator + ("\n" if existing else "") + block)

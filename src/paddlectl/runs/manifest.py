@@ -92,7 +92,7 @@ class Manifest:
     owner_pid: int | None = None  # the CLI process finalising this run; reconciliation leaves it alone while alive
     owner_host: str | None = None
     reproduces: str | None = None
-    params: dict[str, Any] = field(default_factory=lambda: {"values": {}, "sources": {}})
+    params: dict[str, Any] = field(default_factory=lambda: {"values": {}, "sources": {}, "types": {}})
     git: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=lambda: {"file": "metrics.jsonl", "summary": {}})
     runtime: dict[str, Any] = field(default_factory=dict)

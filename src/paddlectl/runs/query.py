@@ -54,10 +54,12 @@ _ORDERINGS: dict[str, Callable[[float, float], bool]] = {
 
 
 def resolve_run(store: RunStore, target: str) -> RunPaths:
-    """The run a user means: full id, `last` / `last~N`, unique id prefix, or a run name (the newest with it).
+    """The run a user means: full id, `last` / `last~N`, unique id prefix, or a run name.
 
-    Raises UsageError for no match or an ambiguous prefix (naming up to 10 candidates). Only folder names from
-    the store are ever matched, so a target like `../x` cannot point outside it.
+    Names are unique within a project (`train --name` refuses a taken one); a store from before that rule may
+    hold a name twice, and then the name resolves to nothing and the error lists the runs that carry it, as for an
+    ambiguous prefix. Raises UsageError for no match or an ambiguous target (naming up to 10 candidates). Only
+    folder names from the store are ever matched, so a target like `../x` cannot point outside it.
     """
     index = RunIndex.of(store)
     run_ids = index.run_ids()
@@ -74,9 +76,15 @@ def resolve_run(store: RunStore, target: str) -> RunPaths:
     matches = [run_id for run_id in run_ids if target and run_id.startswith(target)]
     if len(matches) == 1:
         return store.paths(matches[0])
-    named = [entry.id for entry in index.refresh() if entry.status != BAD_STATUS and entry.row["name"] == target]
-    if named:
-        return store.paths(named[-1])
+    named = runs_named(store, target)
+    if len(named) == 1:
+        return store.paths(named[0])
+    if len(named) > 1:
+        shown = ", ".join(reversed(named[-MAX_CANDIDATES:]))
+        raise UsageError(
+            f"the name '{target}' is carried by {len(named)} runs: {shown}",
+            hint="name the run by its id (or a unique id prefix); new runs get names no other run has",
+        )
     if matches:
         shown = ", ".join(reversed(matches[-MAX_CANDIDATES:]))
         more = f" and {len(matches) - MAX_CANDIDATES} more" if len(matches) > MAX_CANDIDATES else ""
@@ -85,6 +93,22 @@ def resolve_run(store: RunStore, target: str) -> RunPaths:
             hint="give more characters of the run id",
         )
     raise UsageError(f"no run matches '{target}'", hint="list runs with 'paddlectl runs list' (or use 'last')")
+
+
+def runs_named(store: RunStore, name: str) -> list[str]:
+    """The ids of the runs named `name`, oldest first."""
+    return [
+        entry.id for entry in RunIndex.of(store).refresh() if entry.status != BAD_STATUS and entry.row["name"] == name
+    ]
+
+
+def reproduction_name(store: RunStore, base: str) -> str:
+    """The name of the next reproduction of a run named `base` (or of a run id): `base~repro1`, `base~repro2`, ..."""
+    taken = {entry.row["name"] for entry in RunIndex.of(store).refresh() if entry.status != BAD_STATUS}
+    number = 1
+    while f"{base}~repro{number}" in taken:
+        number += 1
+    return f"{base}~repro{number}"
 
 
 # ---- values, conditions and filters ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
@@ -23,6 +24,8 @@ from paddlectl.foundation.secrets import strip_url_credentials
 from paddlectl.project.config import STORE_NAME
 
 DEFAULT_PATCH_CAP = 10 * 1024**2
+UNTRACKED_INLINE_LIMIT = 1024**2  # an untracked file larger than this is recorded by sha256, not inlined
+_BINARY_SNIFF = 8000  # git's own test: a NUL byte among the first 8000 bytes makes a file binary
 # The run store never belongs in a patch, even where its own .gitignore went missing.
 _STORE_PATHSPEC = f":(glob,exclude)**/{STORE_NAME}/**"
 _CHUNK = 1 << 16
@@ -46,6 +49,9 @@ class GitInfo:
     patch_cap_bytes: int = DEFAULT_PATCH_CAP
     subdir: str = "."  # the project's folder relative to the repository's top
     warning: str | None = None  # why there is no git state although there may be a repository
+    # Untracked files kept out of the patch (binary, or over UNTRACKED_INLINE_LIMIT): path, size, sha256, reason.
+    # `reproduce` takes them from the working tree when their sha256 still matches.
+    outside_patch: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -202,10 +208,12 @@ def _capture(top: Path, subdir: str, patch_path: Path, cap_bytes: int) -> GitInf
         patch_cap_bytes=cap_bytes,
         subdir=subdir,
     )
+    inline, info.outside_patch = _split_untracked(top, untracked)
     if commit is None:
         # Nothing committed: every file is new, the patch is against the empty tree.
         staged = _nul_list(_git(top, "ls-files", "-z", "--cached", "--", ".", _STORE_PATHSPEC))
         untracked = sorted(set(staged) | set(untracked))
+        inline = sorted(set(staged) | set(inline))
         base = _git(top, "hash-object", "-t", "tree", "--stdin", stdin=b"").decode().strip()
     else:
         base = commit
@@ -215,9 +223,9 @@ def _capture(top: Path, subdir: str, patch_path: Path, cap_bytes: int) -> GitInf
         real_index = top / os.fsdecode(_git(top, "rev-parse", "--git-path", "index").strip())
         if real_index.is_file():
             shutil.copyfile(real_index, index_file)
-        if untracked:
+        if inline:
             # Intent-to-add entries make untracked files show in the diff as new files, without writing blobs.
-            listing = b"\0".join(os.fsencode(path) for path in untracked)
+            listing = b"\0".join(os.fsencode(path) for path in inline)
             add = [
                 "--literal-pathspecs",
                 "add",
@@ -248,12 +256,65 @@ def _capture(top: Path, subdir: str, patch_path: Path, cap_bytes: int) -> GitInf
         new = set(untracked)
         info.untracked = untracked
         info.changed = [name for name in names if name not in new]
-        info.dirty = bool(names)
+        info.dirty = bool(names) or bool(info.outside_patch)
         if names:
             size, sha256, truncated = _stream_patch(top, base, index_file, patch_path, cap_bytes)
             info.patch_bytes, info.patch_sha256, info.patch_truncated = size, sha256, truncated
             info.patch_file = str(patch_path) if 0 < size <= cap_bytes else None
     return info
+
+
+def _split_untracked(top: Path, untracked: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Untracked files the patch inlines, and those it only records (binary, or over the inline limit).
+
+    A release tarball written inside the project would otherwise be inlined, base85, into every later run's patch
+    (a 170 KB package made a 188 KB patch). Folders (embedded repositories) and links stay as git shows them.
+    """
+    from paddlectl.foundation.hashing import sha256_file
+
+    inline: list[str] = []
+    outside: list[dict[str, Any]] = []
+    for path in untracked:
+        full = top / path
+        try:
+            status = full.lstat()
+        except OSError:
+            inline.append(path)
+            continue
+        if not stat.S_ISREG(status.st_mode):
+            inline.append(path)
+            continue
+        reason = "larger than 1 MiB" if status.st_size > UNTRACKED_INLINE_LIMIT else None
+        if reason is None and _is_binary(full):
+            reason = "binary"
+        if reason is None:
+            inline.append(path)
+        else:
+            outside.append({"path": path, "size": status.st_size, "sha256": sha256_file(full), "reason": reason})
+    return inline, outside
+
+
+def _is_binary(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return b"\0" in handle.read(_BINARY_SNIFF)
+    except OSError:
+        return False
+
+
+def outside_patch_warning(info: GitInfo) -> str | None:
+    """What `train` says on stderr when untracked files were kept out of the run's patch (None when none were)."""
+    if not info.outside_patch:
+        return None
+    from paddlectl.foundation.sizes import human_size
+
+    shown = ", ".join(f"{f['path']} ({human_size(int(f['size']))}, {f['reason']})" for f in info.outside_patch[:5])
+    more = f" and {len(info.outside_patch) - 5} more" if len(info.outside_patch) > 5 else ""
+    return (
+        f"{len(info.outside_patch)} untracked file(s) are recorded by sha256 but not in the run's patch: "
+        f"{shown}{more}; reproduce takes them from the working tree only while their contents match: "
+        "commit them, or add them to .gitignore if they are outputs"
+    )
 
 
 def require_clean(info: GitInfo) -> None:
@@ -299,6 +360,31 @@ def apply_patch_in_worktree(repo_root: Path, commit: str, patch: Path | None, de
             hint="the recorded patch belongs to another commit, or was edited",
         ) from None
     return dest
+
+
+def restore_untracked(top: Path, dest: Path, entries: list[dict[str, Any]], run_id: str) -> None:
+    """Copy the untracked files a run's patch only recorded (GitInfo.outside_patch: binary or large) from the
+    working tree at `top` into the worktree at `dest`; raise UsageError for one gone or changed since the run."""
+    for entry in entries:
+        _restore_one(top, dest, entry, run_id)
+
+
+def _restore_one(top: Path, dest: Path, entry: dict[str, Any], run_id: str) -> None:
+    from paddlectl.foundation.hashing import sha256_file
+
+    relative = Path(str(entry.get("path")))
+    if relative.is_absolute() or ".." in relative.parts:
+        raise UsageError(f"run {run_id} records an untracked file outside the repository: {relative}")
+    source = top / relative
+    if not source.is_file() or sha256_file(source) != entry.get("sha256"):
+        raise UsageError(
+            f"run {run_id} used the untracked file {relative} (sha256 {str(entry.get('sha256'))[:12]}...), which is "
+            "no longer in the working tree with those contents",
+            hint="restore that file, or commit files a run needs before training it",
+        )
+    target = dest / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
 
 
 def remove_worktree(repo_root: Path, dest: Path) -> None:

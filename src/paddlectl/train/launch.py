@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, GpuRequest, ImageInfo, PullProgress
-from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
+from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
 from paddlectl.foundation.clock import utc_now
 from paddlectl.foundation.image_ref import PinnedImage
+from paddlectl.foundation.names import NAMES_LOCK_NAME
 from paddlectl.foundation.signals import Interrupted, signal_name, signals
 from paddlectl.project.workspace import Project
 from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
@@ -131,9 +132,10 @@ def _record(
     from paddlectl.runs.provenance import host_record
     from paddlectl.runs.runtime_probe import lib_dir
     from paddlectl.runs.tag_history import TagHistory
-    from paddlectl.train.git_capture import capture_git, require_clean
+    from paddlectl.train.git_capture import capture_git, outside_patch_warning, require_clean
 
     ensure_store(project.store)
+    _refuse_a_taken_name(store, prepared.request.name)  # before any work; checked again under the lock
     paths = store.create()
     private: PrivateFiles | None = None
     history = TagHistory(project.store)
@@ -160,21 +162,50 @@ def _record(
         )
         signals.phase("record")
         signals.checkpoint()
-        store.write(manifest)  # the run is recorded from here on
+        _write_first_manifest(store, project, manifest, prepared)  # the run is recorded from here on
     except BaseException:
         shutil.rmtree(paths.root, ignore_errors=True)  # nothing happened yet: leave nothing half-written
         if private is not None:
             private.remove()
         raise
     history.remember(pinned, image_record, paths.run_id)
-    if git.warning:
-        events.warning(git.warning)
+    for warning in (git.warning, outside_patch_warning(git)):
+        if warning:
+            events.warning(warning)
     if image_record.moved_from:
         events.warning(
             f"TAG MOVED: {pinned.reference} now resolves to {image.id[:19]}, "
             f"but earlier runs used {image_record.moved_from[:19]}: results may not be comparable"
         )
     return _Recorded(paths, manifest, private, spec, image)
+
+
+def _write_first_manifest(store: RunStore, project: Project, manifest: Manifest, prepared: PreparedRun) -> None:
+    """Write the run's first manifest; its name is checked (or, for a reproduction, chosen) under the project's
+    names lock, so two runs never get one name. Raises UsageError for a name another run has."""
+    from paddlectl.foundation.locks import held_lock
+    from paddlectl.runs.query import reproduction_name
+
+    request = prepared.request
+    if manifest.name is None and request.reproduction_of is None:
+        store.write(manifest)
+        return
+    with held_lock(project.store / NAMES_LOCK_NAME):
+        if request.reproduction_of is not None:
+            manifest.name = reproduction_name(store, request.reproduction_of)
+        else:
+            _refuse_a_taken_name(store, manifest.name)
+        store.write(manifest)
+
+
+def _refuse_a_taken_name(store: RunStore, name: str | None) -> None:
+    from paddlectl.runs.query import runs_named
+
+    if name is not None and runs_named(store, name):
+        raise UsageError(
+            f"a run named '{name}' already exists: names are unique in a project",
+            hint="choose another --name, or remove that run first (paddlectl runs rm NAME)",
+        )
 
 
 def _run_attached(
@@ -350,7 +381,7 @@ def _initial_manifest(
         owner_pid=None if request.detach else os.getpid(),
         owner_host=socket.gethostname(),
         reproduces=request.reproduces,
-        params={"values": masked_params, "sources": prepared.param_sources},
+        params={"values": masked_params, "sources": prepared.param_sources, "types": prepared.param_types},
         git=git.as_dict(),
         host=host,
     )

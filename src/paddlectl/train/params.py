@@ -29,19 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from paddlectl.errors import UsageError
-from paddlectl.foundation.yamlio import CONSTRUCTOR_ERRORS, EXPONENT_FLOAT, load_yaml
+from paddlectl.foundation.yamlio import load_params_yaml
 
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -51,55 +47,6 @@ _NULL_SPELLINGS = ("~", "null", "Null", "NULL")
 _QUOTE_OR_TAG = ("'", '"', "!")
 
 Scalar = str | int | float | bool | None
-
-
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-_INT_TAG = "tag:yaml.org,2002:int"
-_STR_TAG = "tag:yaml.org,2002:str"
-_PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
-_SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
-
-
-def float_text_is_kept(text: str) -> bool:
-    """Whether `text`, read as a float, would lose a digit that was typed (`1.10`, `2.50`); see the module doc."""
-    if _SPECIAL_FLOAT.fullmatch(text):
-        return False
-    try:
-        typed = Decimal(text.replace("_", ""))
-        number = float(typed)
-    except (InvalidOperation, ValueError, OverflowError):
-        return True  # `1:30.5` and other YAML 1.1 float forms that are not decimal notation
-    if not math.isfinite(number):
-        return True  # `1e999`: typed as a number, would be inf
-    shortest = Decimal(repr(number))
-    exponent, shortest_exponent = typed.as_tuple().exponent, shortest.as_tuple().exponent
-    assert isinstance(exponent, int) and isinstance(shortest_exponent, int)  # finite numbers
-    return typed != shortest or exponent < shortest_exponent
-
-
-class _ParamsLoader(yaml.SafeLoader):
-    """The safe loader, which also reads exponent floats such as `1e-3` as floats (YAML 1.2 behaviour), and
-    keeps as strings the plain numbers whose typed text a number would not print back (the module doc)."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        if kind is yaml.ScalarNode and implicit[0]:  # a plain scalar typed implicitly, never an explicit !!tag
-            if tag == _FLOAT_TAG and float_text_is_kept(value):
-                return _STR_TAG
-            if tag == _INT_TAG and not _PLAIN_INT.fullmatch(value):
-                return _STR_TAG
-        return tag
-
-
-_ParamsLoader.add_implicit_resolver(_FLOAT_TAG, EXPONENT_FLOAT, list("-+0123456789."))
-
-
-def _load_params_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_ParamsLoader)  # noqa: S506 - a SafeLoader subclass: no python/* tags
-    except (yaml.YAMLError, *CONSTRUCTOR_ERRORS):
-        # load_yaml words the error (line, column, problem) the same way everywhere.
-        return load_yaml(text, source)
 
 
 def _quote_hint(key: str, value: str) -> str:
@@ -112,7 +59,7 @@ def _scalar_from_text(value: str, where: str, key: str) -> Scalar:
         return ""
     stripped = value.strip()
     try:
-        parsed = _load_params_yaml(value, where)
+        parsed = load_params_yaml(value, where)
     except UsageError:
         if stripped.startswith(("[", "{")):
             raise UsageError(
@@ -210,7 +157,7 @@ def load_params_file(path: Path) -> dict[str, Any]:
         except RecursionError:
             raise UsageError(f"{source} is not valid JSON: nested too deeply", hint=f"fix {source}") from None
     else:
-        document = _load_params_yaml(text, source)
+        document = load_params_yaml(text, source)
     return _scalar_mapping(document, source)
 
 

@@ -44,6 +44,7 @@ class PreparedRun:
     masked_env: dict[str, str] = field(default_factory=dict)
     masked_command: list[str] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)  # masked wherever they would be printed or saved
+    param_types: dict[str, str] = field(default_factory=dict)  # str, int, float, bool, null (train/params.py)
 
 
 def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
@@ -73,6 +74,7 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
         )
     else:
         resolved = resolve_params(project.config.params, request.params_file, request.params)
+    refuse_args_that_set_params(request.script_args, resolved.values)
     env = dict(parse_key_value(item, "--env", environ=os.environ) for item in request.env)
     labels = dict(parse_key_value(item, "--label") for item in request.labels)
     mounts = [parse_mount(item, cwd) for item in request.mounts]
@@ -114,7 +116,35 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
         masked_env=masked_env,
         masked_command=mask_argv(command, secret_values),
         secret_values=secret_values,
+        param_types=dict(resolved.types),
     )
+
+
+def refuse_args_that_set_params(script_args: list[str], params: dict[str, Any]) -> None:
+    """Raise UsageError for a script argument that would set a param behind the manifest's back.
+
+    paddlectl passes params as `--key value` before the script's own arguments, and argparse lets a later option
+    win, so `-p epochs=1 -- --epochs 2` would train 2 epochs while the run records 1. argparse also accepts any
+    unambiguous prefix (`--epoch`) and scripts often spell `_` as `-`, so those count too. Arguments after a bare
+    `--` are the script's positional ones and are left alone.
+    """
+    wanted = {key.replace("-", "_"): key for key in params}
+    for arg in script_args:
+        if arg == "--":
+            return
+        if not arg.startswith("--") or len(arg) == 2:
+            continue
+        option = arg[2:].split("=", 1)[0].replace("-", "_")
+        hits = [key for norm, key in wanted.items() if norm == option] or [
+            key for norm, key in wanted.items() if norm.startswith(option)
+        ]
+        if hits:
+            key = hits[0]
+            raise UsageError(
+                f"script argument {arg.split('=', 1)[0]} would set the param '{key}' (recorded as "
+                f"{params[key]!r}), and the run would not record what the script used",
+                hint=f"set it with -p {key}=VALUE instead, so the manifest records the value the script gets",
+            )
 
 
 def _on_the_command_line(values: dict[str, Any], secret_args: bool) -> dict[str, Any]:

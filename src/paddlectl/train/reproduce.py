@@ -127,7 +127,8 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
         fixed_params=values,
         gpus=original.container.gpus,
         nproc=original.container.nproc,
-        name=original.name,
+        name=None,  # named `<original>~reproN` when recorded (train/launch.py), never the original's own name
+        reproduction_of=original.name or original.id,
         labels=[f"{key}={value}" for key, value in original.labels.items()],
         env=env,
         mounts=[
@@ -153,7 +154,7 @@ def recorded_code(project: Project, original: Manifest) -> Iterator[Path]:
             f"run {original.id}'s uncommitted changes were larger than the patch cap and were not saved",
             hint="commit your changes before training runs you want to reproduce",
         )
-    from paddlectl.train.git_capture import apply_patch_in_worktree, remove_worktree
+    from paddlectl.train.git_capture import apply_patch_in_worktree, remove_worktree, restore_untracked
 
     top = Path(
         subprocess.run(
@@ -169,6 +170,7 @@ def recorded_code(project: Project, original: Manifest) -> Iterator[Path]:
         dest = Path(tmp) / "code"
         apply_patch_in_worktree(top, str(git["commit"]), patch if patch and patch.is_file() else None, dest)
         try:
+            restore_untracked(top, dest, list(git.get("outside_patch") or []), original.id)
             yield dest / str(git.get("subdir") or ".")
         finally:
             remove_worktree(top, dest)

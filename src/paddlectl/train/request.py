@@ -56,6 +56,7 @@ class TrainRequest:
     secret_args: bool = True  # secret-looking params on the command line too (False: in the params file only)
     grace_seconds: int = 10
     reproduces: str | None = None
+    reproduction_of: str | None = None  # reproduce: the original's name (or id); the run is named `<it>~reproN`
     code_root: Path | None = None  # where the code comes from (reproduce: a temporary worktree)
 
 

@@ -76,3 +76,29 @@ def test_init_refuses_a_floating_image_and_writes_nothing(project_dir: Path) -> 
     assert lines[1].startswith("hint: pin a release tag")
     assert not (project_dir / "paddlectl.yaml").exists()
     assert not (project_dir / ".paddlectl").exists()
+
+
+def test_init_git_ignores_the_default_output_folders(tmp_path: Path) -> None:
+    """The README's walkthrough wrote a 170 KB package inside the project, and every later run was dirty with the
+    tarball in its patch: the places package, export and plots write to by default are ignored."""
+    import subprocess
+
+    from paddlectl.project.create import init_project
+    from paddlectl.train.git_capture import capture_git
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / ".gitignore").write_text("*.pyc\n")
+    init_project(root, force=False)
+    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    ident = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q"], ["add", "-A"], [*ident, "commit", "-q", "-m", "init"]):
+        subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True)
+    for folder, name in (("dist", "digits-cnn-1.0.0.tar"), ("export", "model.json"), ("plots", "acc.png")):
+        (root / folder).mkdir()
+        (root / folder / name).write_bytes(b"\0output")
+    info = capture_git(root, tmp_path / "uncommitted.patch")
+    assert not info.dirty, info
+    assert (root / ".gitignore").read_text().startswith("*.pyc\n"), "the user's own lines stay"
+    init_project(root, force=True)  # idempotent: no line twice
+    assert (root / ".gitignore").read_text().count("/dist/") == 1

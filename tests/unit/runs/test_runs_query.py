@@ -119,9 +119,13 @@ def test_ambiguous_prefix_names_at_most_ten(store: RunStore, project: Path) -> N
     assert made[-1] in caught.value.message and made[0] not in caught.value.message
 
 
-def test_resolve_name_picks_most_recent(store: RunStore, sweep: list[str]) -> None:
-    assert resolve_run(store, "adam").run_id == sweep[4]
+def test_a_name_resolves_only_when_one_run_carries_it(store: RunStore, sweep: list[str]) -> None:
+    """After `reproduce fast-lr` copied the name, `fast-lr` meant the reproduction and `package fast-lr` failed:
+    a name carried twice (a store from before names were unique) now lists its runs instead of guessing."""
     assert resolve_run(store, "base").run_id == sweep[0]
+    with pytest.raises(UsageError, match="carried by 2 runs") as caught:
+        resolve_run(store, "adam")
+    assert sweep[4] in caught.value.message and caught.value.hint is not None and "id" in caught.value.hint
 
 
 def test_resolve_unknown_and_traversal(store: RunStore, sweep: list[str]) -> None:

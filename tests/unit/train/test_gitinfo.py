@@ -20,6 +20,7 @@ from paddlectl.train.git_capture import (
     capture_git,
     remove_worktree,
     require_clean,
+    restore_untracked,
 )
 
 
@@ -198,6 +199,8 @@ def test_round_trip_reproduces_the_working_tree(
     status_before = git(dirty_repo, "status", "--porcelain")
 
     assert apply_patch_in_worktree(dirty_repo, info.commit, patch, dest) == dest
+    assert [entry["path"] for entry in info.outside_patch] == ["pkg/blob.bin"]  # binary: recorded, not inlined
+    restore_untracked(dirty_repo, dest, info.outside_patch, "r1")
 
     expected = {name: content for name, content in tree_snapshot(dirty_repo).items() if name != "debug.log"}
     assert tree_snapshot(dest) == expected
@@ -280,10 +283,11 @@ def test_repository_without_commits(tmp_path: Path) -> None:
     assert info.untracked == ["a.py", "b.bin", "c.txt"]
     assert info.changed == []
     assert info.dirty
-    # The patch against the empty tree recreates every file.
+    # The patch against the empty tree recreates every file but the untracked binary, which is recorded.
+    assert [entry["path"] for entry in info.outside_patch] == ["b.bin"]
     target = make_repo(tmp_path / "target")
     git(target, "apply", "--binary", str(patch))
-    assert tree_snapshot(target) == tree_snapshot(root)
+    assert tree_snapshot(target) == {name: data for name, data in tree_snapshot(root).items() if name != "b.bin"}
 
 
 def test_require_clean_lists_at_most_five_files(repo: Path) -> None:
@@ -342,6 +346,7 @@ def test_capture_inside_a_linked_worktree(dirty_repo: Path, tmp_path: Path) -> N
     assert info.commit is not None
     dest = apply_patch_in_worktree(dirty_repo, info.commit, tmp_path / "p.patch", tmp_path / "wt")
     try:
+        restore_untracked(dirty_repo, dest, info.outside_patch, "r1")
         again = capture_git(dest, tmp_path / "again.patch")
         assert again.commit == info.commit and again.branch is None
         # git apply leaves new files unstaged, so the staged file is untracked there: same files, same patch.
@@ -401,3 +406,53 @@ def test_same_size_edit_in_the_second_of_the_commit_is_captured(repo: Path, tmp_
     info = capture_git(repo, tmp_path / "racy.patch")
     assert info.dirty and "racy.py" in info.changed
     assert "+factor = 3.0" in (tmp_path / "racy.patch").read_text(encoding="utf-8")
+
+
+def test_binary_and_large_untracked_files_are_recorded_not_inlined(tmp_path: Path) -> None:
+    """A release tarball left in the project made every later patch carry it (a 170 KB package, a 188 KB patch)."""
+    from paddlectl.train.git_capture import UNTRACKED_INLINE_LIMIT, outside_patch_warning
+
+    repo = make_repo(tmp_path / "repo")
+    (repo / "train.py").write_text("print(1)\n")
+    commit_all(repo)
+    (repo / "notes.txt").write_text("a new text file\n")
+    (repo / "model-1.0.0.tar").write_bytes(b"ustar\0" + os.urandom(20_000))
+    (repo / "big.csv").write_text("x\n" * (UNTRACKED_INLINE_LIMIT // 2 + 1))
+    info = capture_git(repo, tmp_path / "out" / "uncommitted.patch")
+    patch = (tmp_path / "out" / "uncommitted.patch").read_text()
+    assert "notes.txt" in patch and "model-1.0.0.tar" not in patch and "big.csv" not in patch
+    outside = {entry["path"]: entry for entry in info.outside_patch}
+    assert outside["model-1.0.0.tar"]["reason"] == "binary"
+    assert outside["big.csv"]["reason"] == "larger than 1 MiB"
+    data = (repo / "model-1.0.0.tar").read_bytes()
+    assert outside["model-1.0.0.tar"] == {
+        "path": "model-1.0.0.tar",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "reason": "binary",
+    }
+    assert info.dirty and sorted(info.untracked) == ["big.csv", "model-1.0.0.tar", "notes.txt"]
+    warning = outside_patch_warning(info)
+    assert warning is not None and "model-1.0.0.tar" in warning and ".gitignore" in warning
+
+
+def test_only_binary_untracked_files_still_count_as_dirty(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "train.py").write_text("print(1)\n")
+    commit_all(repo)
+    (repo / "weights.bin").write_bytes(b"\0\1\2" * 100)
+    info = capture_git(repo, tmp_path / "uncommitted.patch")
+    assert info.dirty and info.patch_file is None and [e["path"] for e in info.outside_patch] == ["weights.bin"]
+
+
+def test_restoring_an_untracked_file_that_changed_since_the_run_is_refused(dirty_repo: Path, tmp_path: Path) -> None:
+    info = capture_git(dirty_repo, tmp_path / "p.patch")
+    assert info.commit is not None
+    (dirty_repo / "pkg" / "blob.bin").write_bytes(b"\0other bytes")
+    dest = apply_patch_in_worktree(dirty_repo, info.commit, tmp_path / "p.patch", tmp_path / "wt")
+    try:
+        with pytest.raises(UsageError, match=r"pkg/blob\.bin") as caught:
+            restore_untracked(dirty_repo, dest, info.outside_patch, "r1")
+        assert caught.value.hint is not None and "commit" in caught.value.hint
+    finally:
+        remove_worktree(dirty_repo, dest)

@@ -329,3 +329,52 @@ def test_reproduce_verdicts() -> None:
     assert compare_metrics(run({"a": 1.0}), run({"a": 1.1}), 1e-3, 0).overall == "different"
     assert compare_metrics(run({"a": 1.0}), run({}), 0, 0).overall == "different"
     assert not compare_metrics(run({"a": 1.0}), run({"a": 1.0}, RunStatus.FAILED), 0, 0).reproduced
+
+
+@pytest.mark.parametrize("arg", ["--epochs", "--epochs=2", "--epoch", "--batch-size", "--batch_size=8", "--ep"])
+def test_a_script_argument_that_would_set_a_param_is_refused(project: Path, arg: str) -> None:
+    """`-p epochs=1 -- --epochs 2` trained 2 epochs while the manifest said 1 (argparse lets the last one win,
+    and accepts `--epoch` and `--batch-size` for `--epochs` and `--batch_size` too)."""
+    request = TrainRequest(script="train.py", params=["epochs=1", "batch_size=4"], script_args=[arg, "2"])
+    with pytest.raises(UsageError, match="would set the param") as caught:
+        prepare(request, open_project(project), project)
+    assert caught.value.hint is not None and "-p " in caught.value.hint
+
+
+def test_other_script_arguments_and_positionals_after_a_bare_double_dash_pass(project: Path) -> None:
+    request = TrainRequest(script="train.py", params=["epochs=1"], script_args=["--data", "/d", "-v", "--", "--epochs"])
+    prepared = prepare(request, open_project(project), project)
+    assert prepared.command[-7:] == ["--epochs", "1", "--data", "/d", "-v", "--", "--epochs"]
+
+
+def test_param_types_reach_the_manifest(project: Path) -> None:
+    engine = _engine(script=[b"done\n"])
+    request = TrainRequest(script="train.py", params=["ver=1.10", "lr=1e-3", "n=3", "flag=true", "none=null"])
+    prepared = prepare(request, open_project(project), project)
+    outcome = train(prepared, open_project(project), lambda: engine, Events())
+    params = outcome.manifest.params
+    assert params["values"]["ver"] == "1.10" and params["types"]["ver"] == "str"
+    assert params["types"] == {"ver": "str", "lr": "float", "n": "int", "flag": "bool", "none": "null"}
+    assert "--ver" in prepared.command and prepared.command[prepared.command.index("--ver") + 1] == "1.10"
+
+
+def test_names_are_unique_and_reproductions_get_their_own(project: Path) -> None:
+    from paddlectl.runs.query import resolve_run
+    from paddlectl.runs.store import RunStore
+
+    def run(**request: object) -> str:
+        prepared = prepare(TrainRequest(script="train.py", **request), open_project(project), project)  # type: ignore[arg-type]
+        outcome = train(prepared, open_project(project), lambda: _engine(script=[b"done\n"]), Events())
+        return outcome.manifest.id
+
+    first = run(name="fast-lr")
+    with pytest.raises(UsageError, match="a run named 'fast-lr' already exists") as caught:
+        run(name="fast-lr")
+    assert caught.value.hint is not None and "--name" in caught.value.hint
+    store = RunStore(open_project(project).runs_dir)
+    assert len(store.run_dirs()) == 1, "the refused run left nothing behind"
+    again = run(reproduction_of="fast-lr", reproduces=first)
+    third = run(reproduction_of="fast-lr", reproduces=first)
+    assert store.read(again).name == "fast-lr~repro1" and store.read(third).name == "fast-lr~repro2"
+    assert resolve_run(store, "fast-lr").run_id == first, "the original keeps its name"
+    assert resolve_run(store, "fast-lr~repro2").run_id == third
