@@ -13,7 +13,12 @@ ARCHIVE_SUFFIX = ".tar"
 CARD_NAME = "MODEL.yaml"
 SUMS_NAME = "SHA256SUMS"
 SIG_NAME = "SHA256SUMS.sig"
-RESERVED_NAMES = frozenset({CARD_NAME, SUMS_NAME, SIG_NAME})
+# The run's provenance, for `paddlectl reproduce NAME@VERSION` from the package alone: the run's manifest as
+# recorded (secrets already masked) and its uncommitted patch. Plain names, since a member is one path component.
+RUN_RECORD_NAME = "RUN.yaml"
+RUN_PATCH_NAME = "RUN.patch"
+PROVENANCE_NAMES = frozenset({RUN_RECORD_NAME, RUN_PATCH_NAME})
+RESERVED_NAMES = frozenset({CARD_NAME, SUMS_NAME, SIG_NAME, *PROVENANCE_NAMES})
 CHUNK_SIZE = 1 << 20
 
 _PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
