@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from paddlectl.errors import ExitCode, PaddlectlError, UsageError
-from paddlectl.packaging.card import ModelStatus
 from paddlectl.packaging.errors import TamperedError
+from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry.audit import verify_registry
 from paddlectl.registry.cold import archive_versions, restore_version
 from paddlectl.registry.model import Storage

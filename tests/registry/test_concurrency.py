@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from paddlectl.packaging.card import ModelStatus
+from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry import hooks
 from paddlectl.registry.audit import verify_registry
 from paddlectl.registry.history import check_chain

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from paddlectl.packaging.card import ModelStatus
+from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry.audit import verify_registry
 from paddlectl.registry.history import production_at, replay
 from paddlectl.registry.model import event_hash

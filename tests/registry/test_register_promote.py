@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from paddlectl.errors import ExitCode, PaddlectlError, UsageError
-from paddlectl.packaging.card import ModelStatus
 from paddlectl.packaging.errors import TamperedError
+from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry.audit import verify_registry
 from paddlectl.registry.model import SignatureCheck, Storage
 from paddlectl.registry.promote import promote, rollback
@@ -233,3 +233,19 @@ def test_trusting_the_other_key_later_lets_its_package_through(
     register_package(open_reg(), make_package("1.1.0", sign=keys.other_private))
     write_project_config({"require_signature": True, "trusted_keys": [str(keys.other_public)]})
     assert promote(open_reg(), "digits", "1.1.0", ModelStatus.PRODUCTION).record.status is ModelStatus.PRODUCTION
+
+
+def test_the_stored_listing_rows_are_the_records_rows(open_reg: Opener, make_package: PackageFactory) -> None:
+    import json
+
+    from paddlectl.registry.query import VersionQuery, list_json, list_versions
+
+    registry = open_reg()
+    for version in ("1.0.0", "1.1.0"):
+        register_package(registry, make_package(version), labels={"v": version})
+    promote(registry, "digits", "1.1.0", ModelStatus.PRODUCTION)
+    fast = list_json(registry, VersionQuery.parse(None, [], [], []))
+    slow = list_json(registry, VersionQuery.parse(None, [], ["acc>0"], []))  # a condition: through the records
+    records = list_versions(registry, VersionQuery.parse(None, [], [], []))
+    assert [json.loads(text) for text in fast] == [json.loads(text) for text in slow] == [r.row() for r in records]
+    assert json.loads(fast[1])["status"] == "production"

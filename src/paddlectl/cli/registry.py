@@ -7,7 +7,6 @@ the signature policy.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -48,7 +47,7 @@ def register_command(
     json_output: JsonOption = False,
 ) -> None:
     """Verify a package and register it as NAME@VERSION; the same bytes again return the existing version."""
-    from paddlectl.packaging.card import parse_status
+    from paddlectl.packaging.layout import parse_status
     from paddlectl.registry.register import parse_labels, register_package
 
     out.json_mode = json_output
@@ -80,17 +79,18 @@ def list_command(
     json_output: JsonOption = False,
 ) -> None:
     """List registered versions (by model, oldest first) with status, storage, signature and metrics."""
-    from paddlectl.registry.query import VersionQuery, list_versions
+    from paddlectl.registry.query import VersionQuery, list_json, list_versions
 
     out.json_mode = json_output
     query = VersionQuery.parse(name, status or [], where or [], label or [])
     with _open(policy=False) as registry:
+        if json_output:
+            # Rows are stored as JSON already: join them rather than decode and re-encode 10,000 of them.
+            body = ",\n".join(list_json(registry, query))
+            sys.stdout.write(f"[\n{body}\n]\n" if body else "[]\n")
+            sys.stdout.flush()
+            return
         records = list_versions(registry, query)
-    if json_output:
-        body = ",\n".join(json.dumps(record.row(), default=str) for record in records)
-        sys.stdout.write(f"[\n{body}\n]\n" if body else "[]\n")
-        sys.stdout.flush()
-        return
     from paddlectl.cli.registry_view import print_versions
 
     print_versions(records)
@@ -130,7 +130,7 @@ def promote_command(
 
     Production re-verifies the version's bytes first (exit 4) and applies registry.require_signature (exit 6).
     """
-    from paddlectl.packaging.card import parse_status
+    from paddlectl.packaging.layout import parse_status
     from paddlectl.registry.promote import promote
 
     out.json_mode = json_output

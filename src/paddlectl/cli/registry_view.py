@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
-
 from paddlectl.cli.output import human_size, out
 
 if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
     from paddlectl.registry.audit import AuditReport
     from paddlectl.registry.model import VersionRecord
     from paddlectl.registry.promote import Transition
@@ -23,8 +21,20 @@ SIGNATURE_STYLES = {"valid": "green", "untrusted": "red", "unchecked": "yellow",
 MAX_METRICS = 3
 
 
+# rich is imported by the tables only: `registry show NAME@VERSION` prints plain lines and stays quick.
+
+
 def _table() -> Table:
+    from rich import box
+    from rich.table import Table
+
     return Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
+
+
+def _text(value: str, style: str = "") -> Text:
+    from rich.text import Text
+
+    return Text(value, style=style)
 
 
 def _fmt(value: Any) -> str:
@@ -40,7 +50,7 @@ def _fmt(value: Any) -> str:
 
 
 def _styled(value: str, styles: dict[str, str]) -> Text:
-    return Text(value, style=styles.get(value, ""))
+    return _text(value, styles.get(value, ""))
 
 
 def print_versions(records: list[VersionRecord]) -> None:
@@ -64,7 +74,7 @@ def print_versions(records: list[VersionRecord]) -> None:
             record.storage.value,
             _styled(record.signature.value, SIGNATURE_STYLES),
             str(row["registered_at"])[:19].replace("T", " "),
-            Text(str(row.get("run_id") or "")),
+            _text(str(row.get("run_id") or "")),
             commit,
             *(_fmt((row.get("metrics") or {}).get(name)) for name in metrics),
         )
@@ -125,12 +135,12 @@ def print_history(document: dict[str, Any]) -> None:
             table.add_row(
                 str(event["seq"]),
                 event["time"],
-                Text(event["actor"]),
+                _text(event["actor"]),
                 event["action"],
                 event["version"],
                 change,
                 event["replaced"] or "",
-                Text(event["note"] or ""),
+                _text(event["note"] or ""),
             )
         out.table(table)
     if "at" in document:
@@ -139,6 +149,8 @@ def print_history(document: dict[str, Any]) -> None:
 
 
 def print_comparison(comparison: VersionComparison) -> None:
+    from rich.markup import escape
+
     table = _table()
     table.add_column("")
     table.add_column("field")

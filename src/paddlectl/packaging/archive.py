@@ -20,7 +20,7 @@ from paddlectl.errors import UsageError
 from paddlectl.foundation.atomic import fsync_dir
 from paddlectl.foundation.yamlio import dump_yaml
 from paddlectl.packaging import signing
-from paddlectl.packaging.card import ModelStatus, build_card, created_by, timestamp_seconds
+from paddlectl.packaging.card import build_card, created_by, timestamp_seconds
 from paddlectl.packaging.checksums import format_sums
 from paddlectl.packaging.layout import (
     CARD_NAME,
@@ -28,6 +28,7 @@ from paddlectl.packaging.layout import (
     RUN_RECORD_NAME,
     SIG_NAME,
     SUMS_NAME,
+    ModelStatus,
     archive_name,
     validate_package_name,
     validate_version,

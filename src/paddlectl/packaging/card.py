@@ -11,15 +11,15 @@ import getpass
 import os
 import socket
 from datetime import datetime, timezone
-from enum import Enum
 from typing import Any
 
-from paddlectl.errors import PaddlectlError, UsageError
+from paddlectl.errors import PaddlectlError
 from paddlectl.foundation.yamlio import load_yaml
 from paddlectl.packaging.layout import (
     RESERVED_NAMES,
     RUN_PATCH_NAME,
     RUN_RECORD_NAME,
+    ModelStatus,
     format_problem,
     validate_package_name,
     validate_version,
@@ -29,12 +29,6 @@ from paddlectl.packaging.source import ExportSource
 
 CARD_SCHEMA = 2
 FRAMEWORK = "PaddlePaddle"
-
-
-class ModelStatus(str, Enum):
-    STAGING = "staging"
-    PRODUCTION = "production"
-    ARCHIVED = "archived"
 
 
 def created_by() -> str:
@@ -230,12 +224,3 @@ def _provenance_problems(card: dict[str, Any], archive_sizes: dict[str, int]) ->
         elif expected not in archive_sizes:
             problems.append(f"provenance.{field} names {expected}, which the package does not hold")
     return problems
-
-
-def parse_status(text: str) -> ModelStatus:
-    try:
-        return ModelStatus(text)
-    except ValueError:
-        raise UsageError(
-            f"invalid status {text!r}", hint="use one of: " + ", ".join(s.value for s in ModelStatus)
-        ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import Enum
 
 from paddlectl.errors import UsageError
 
@@ -83,3 +84,20 @@ def format_problem(model_format: object, names: list[str]) -> str | None:
     if missing:
         return f"format {model_format} needs a {' and a '.join(missing)} file"
     return None
+
+
+class ModelStatus(str, Enum):
+    """A package's status as its card states it (the registry keeps the authoritative one per version)."""
+
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+def parse_status(text: str) -> ModelStatus:
+    try:
+        return ModelStatus(text)
+    except ValueError:
+        raise UsageError(
+            f"invalid status {text!r}", hint="use one of: " + ", ".join(s.value for s in ModelStatus)
+        ) from None

@@ -6,8 +6,6 @@ import functools
 import os
 import subprocess
 
-from paddlectl.packaging.card import created_by
-
 GIT_TIMEOUT_SECONDS = 5
 
 
@@ -31,5 +29,7 @@ def git_email() -> str | None:
 @functools.lru_cache(maxsize=1)
 def current_actor() -> str:
     """`user@host <email>`, or `user@host` without a git email (events record it as given)."""
+    from paddlectl.packaging.card import created_by
+
     email = git_email()
     return f"{created_by()} <{email}>" if email else created_by()

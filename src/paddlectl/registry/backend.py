@@ -12,8 +12,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from paddlectl.packaging.card import ModelStatus
-from paddlectl.registry.model import Event, EventDraft, Storage, VersionRecord
+from paddlectl.packaging.layout import ModelStatus
+from paddlectl.registry.model import Event, EventDraft, ListedRow, Storage, VersionRecord
 
 
 class BlobStore(Protocol):
@@ -92,6 +92,10 @@ class RegistryBackend(Protocol):
 
     def find(self, name: str | None = None, status: ModelStatus | None = None) -> list[VersionRecord]:
         """Versions by name, then by registration order (oldest first)."""
+        ...
+
+    def listing(self, name: str | None = None, status: ModelStatus | None = None) -> list[ListedRow]:
+        """find()'s rows as stored for listings (VersionRecord.listing_json at insert), in the same order."""
         ...
 
     def events(self, name: str | None = None) -> list[Event]:

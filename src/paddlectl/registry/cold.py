@@ -22,8 +22,8 @@ from typing import Any
 
 from paddlectl.errors import UnavailableError, UsageError
 from paddlectl.foundation.secrets import mask_text, strip_url_credentials
-from paddlectl.packaging.card import ModelStatus
 from paddlectl.packaging.errors import TamperedError
+from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry.model import Action, EventDraft, SignatureCheck, Storage, VersionRecord
 from paddlectl.registry.settings import ColdSettings
 from paddlectl.registry.store import Registry

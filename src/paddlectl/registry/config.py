@@ -19,25 +19,30 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from paddlectl.errors import UsageError
 
 
 class ColdConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    endpoint: str | None = None
-    bucket: str | None = None
-    prefix: str | None = None
-    region: str | None = None
+    endpoint: str | UnsetType = UNSET
+    bucket: str | UnsetType = UNSET
+    prefix: str | UnsetType = UNSET
+    region: str | UnsetType = UNSET
 
 
 class RegistryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Every key optional; None means "not set here" so that two files can be layered (settings.py)."""
+    """Every key optional; UNSET means "not set in this file", so two files can be layered (settings.py)."""
 
-    path: str | None = None
-    backend: Literal["local"] | None = None
-    require_signature: bool | None = None
-    trusted_keys: list[str] | None = None
-    cold: ColdConfig | None = None
+    path: str | UnsetType = UNSET
+    backend: Literal["local"] | UnsetType = UNSET
+    require_signature: bool | UnsetType = UNSET
+    trusted_keys: list[str] | UnsetType = UNSET
+    cold: ColdConfig | UnsetType = UNSET
+
+
+def is_set(value: object) -> bool:
+    return value is not UNSET
 
 
 def parse_registry_section(raw: Any, source: str) -> RegistryConfig:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from paddlectl.packaging.card import ModelStatus
+from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry.model import GENESIS, Action, Event, Storage, event_hash, iso_ns
 
 

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from paddlectl.errors import UsageError
-from paddlectl.packaging.card import ModelStatus
-from paddlectl.packaging.layout import validate_package_name, validate_version
+from paddlectl.packaging.layout import ModelStatus, validate_package_name, validate_version
 
 GENESIS = "0" * 64  # the previous-event hash of the first event
 
@@ -58,10 +57,17 @@ class VersionRecord:
     key_fingerprint: str | None
     registered_by: str
     registered_at_ns: int
-    summary: dict[str, Any]  # what listings show: task, run, image digest, commit, metrics (last values), ...
+    # What listings show (task, run, image digest, commit, metric last values, labels): a JSON object as
+    # stored, parsed only when asked for, so a listing of 10,000 versions need not decode and re-encode them.
+    summary_json: str
     card_json: str  # MODEL.yaml as JSON, parsed only when asked for
     run_json: str | None = None  # RUN.yaml (the run's manifest) as JSON, when the package carries one
     cold_location: str | None = None  # s3://bucket/key once archived
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = json.loads(self.summary_json)
+        return summary
 
     @cached_property
     def card(self) -> dict[str, Any]:
@@ -77,21 +83,29 @@ class VersionRecord:
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
 
-    def row(self) -> dict[str, Any]:
-        """The listing row (`registry list --json`)."""
+    def _static(self) -> dict[str, Any]:
+        """The row's fields that never change once registered (status and storage do)."""
         return {
             "name": self.name,
             "version": self.version,
-            "status": self.status.value,
-            "storage": self.storage.value,
             "sha256": self.sha256,
             "size": self.size,
             "signature": self.signature.value,
             "key_fingerprint": self.key_fingerprint,
             "registered_by": self.registered_by,
             "registered_at": iso_ns(self.registered_at_ns),
-            **self.summary,
         }
+
+    def row(self) -> dict[str, Any]:
+        """The listing row (`registry list --json`)."""
+        return {**self._static(), "status": self.status.value, "storage": self.storage.value, **self.summary}
+
+    def listing_json(self) -> str:
+        """The row without status and storage, as compact JSON: what a backend stores for fast listings."""
+        return json.dumps({**self._static(), **self.summary}, separators=(",", ":"), default=str)
+
+    def row_json(self) -> str:
+        return ListedRow(self.status.value, self.storage.value, self.listing_json()).json()
 
     def as_dict(self) -> dict[str, Any]:
         """Everything (`registry show --json`): the row, the whole card and where a cold blob lives."""
@@ -103,8 +117,25 @@ def mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+class ListedRow(NamedTuple):
+    """A listing row as stored: status and storage, and the rest as JSON text (never decoded to list it)."""
+
+    status: str
+    storage: str
+    listing_json: str
+
+    def json(self) -> str:
+        # Both values are enum values (plain lower-case words): they need no escaping.
+        return f'{self.listing_json[:-1]},"status":"{self.status}","storage":"{self.storage}"}}'
+
+
+def summary_json(card: dict[str, Any], labels: dict[str, str]) -> str:
+    """summarize_card as the JSON text a VersionRecord stores."""
+    return json.dumps(summarize_card(card, labels), sort_keys=True, separators=(",", ":"), default=str)
+
+
 def summarize_card(card: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    """The listing fields taken from a card (schema 1 or 2)."""
+    """The listing fields taken from a card (schema 1 or 2); none of them is a field of the row's own."""
     provenance = mapping(card.get("provenance"))
     image = mapping(provenance.get("image"))
     git = mapping(provenance.get("git"))

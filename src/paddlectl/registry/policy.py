@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import ExitCode, PaddlectlError
 from paddlectl.packaging.errors import TamperedError
-from paddlectl.packaging.reader import Problem, scan_archive
-from paddlectl.packaging.verify import SignatureState, evaluate
 from paddlectl.registry.model import SignatureCheck
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from paddlectl.packaging.reader import Problem
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,9 @@ class SignaturePolicy:
 
     def check(self, path: Path) -> CheckedPackage:
         """Read `path` once and judge it. Raises UsageError when it is not a package at all."""
+        from paddlectl.packaging.reader import scan_archive
+        from paddlectl.packaging.verify import SignatureState, evaluate
+
         scan = scan_archive(path)
         report = evaluate(path, scan, None)
         problems = [p for p in report.problems if p.code is ExitCode.TAMPERED]

@@ -13,7 +13,7 @@ from typing import Any
 
 from paddlectl.errors import UsageError
 from paddlectl.foundation.secrets import mask_text
-from paddlectl.packaging.card import ModelStatus
+from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry import hooks
 from paddlectl.registry.backend import RegistryTransaction
 from paddlectl.registry.history import previous_production

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import UsageError
-from paddlectl.packaging.card import ModelStatus, parse_status
+from paddlectl.packaging.layout import ModelStatus, parse_status
 from paddlectl.registry.model import ModelRef, VersionRecord
 from paddlectl.registry.store import Registry
 
@@ -60,6 +60,14 @@ def list_versions(registry: Registry, query: VersionQuery) -> list[VersionRecord
     """Versions by name, then registration order; one status given is filtered by the database itself."""
     status = next(iter(query.statuses)) if len(query.statuses) == 1 else None
     return [record for record in registry.backend.find(query.name, status) if query.matches(record)]
+
+
+def list_json(registry: Registry, query: VersionQuery) -> list[str]:
+    """The rows of list_versions as JSON texts; without conditions, straight from the stored listing rows."""
+    if query.where or query.labels or len(query.statuses) > 1:
+        return [record.row_json() for record in list_versions(registry, query)]
+    status = next(iter(query.statuses)) if query.statuses else None
+    return [row.json() for row in registry.backend.listing(query.name, status)]
 
 
 @dataclass(frozen=True)

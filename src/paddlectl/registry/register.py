@@ -16,10 +16,9 @@ from typing import Any
 from paddlectl.errors import UsageError
 from paddlectl.foundation.secrets import mask_mapping, mask_text
 from paddlectl.foundation.yamlio import load_yaml
-from paddlectl.packaging.card import ModelStatus
-from paddlectl.packaging.layout import RUN_RECORD_NAME
+from paddlectl.packaging.layout import RUN_RECORD_NAME, ModelStatus
 from paddlectl.registry import hooks
-from paddlectl.registry.model import Action, EventDraft, Storage, VersionRecord, mapping, summarize_card
+from paddlectl.registry.model import Action, EventDraft, Storage, VersionRecord, mapping, summary_json
 from paddlectl.registry.policy import CheckedPackage
 from paddlectl.registry.promote import make_production
 from paddlectl.registry.store import Registry
@@ -71,7 +70,7 @@ def _new_record(registry: Registry, checked: CheckedPackage, labels: dict[str, s
         key_fingerprint=checked.key_fingerprint,
         registered_by=registry.actor(),
         registered_at_ns=time.time_ns(),
-        summary=summarize_card(card, merged),
+        summary_json=summary_json(card, merged),
         card_json=json.dumps(card, sort_keys=True, default=str),
         run_json=_run_json(checked),
     )

@@ -78,8 +78,8 @@ def _parsed(path: Path) -> RegistryConfig | None:
     return parse_registry_section(raw, str(path))
 
 
-def _keys(config: RegistryConfig, base: Path) -> tuple[Path, ...]:
-    return tuple(base / Path(key).expanduser() for key in config.trusted_keys or ())
+def _keys(keys: list[str], base: Path) -> tuple[Path, ...]:
+    return tuple(base / Path(key).expanduser() for key in keys)
 
 
 def find_project_config(start: Path | None = None) -> Path | None:
@@ -109,31 +109,32 @@ def load_settings(project_config: Path | None = None, *, policy: bool = True) ->
             if parsed is not None:
                 layers.append((parsed, file.parent))
     path: Path = Path(env_path).expanduser() if env_path else default_registry_dir()
+    if not layers:
+        return RegistrySettings(path=path)
+    from msgspec import structs
+
+    from paddlectl.registry.config import ColdConfig, is_set
+
     backend = "local"
     keys: tuple[Path, ...] = ()
     require = False
-    cold: dict[str, str | None] = {}
+    cold: dict[str, str] = {}
     for config, base in layers:  # user first, then the project over it
-        if config.path and not env_path:
+        if isinstance(config.path, str) and not env_path:
             path = base / Path(config.path).expanduser()
-        backend = config.backend or backend
-        require = require or bool(config.require_signature)
-        if config.trusted_keys is not None:
-            keys = _keys(config, base)
-        if config.cold is not None:
-            cold.update({k: v for k, v in _cold_fields(config).items() if v is not None})
+        if isinstance(config.backend, str):
+            backend = config.backend
+        require = require or config.require_signature is True
+        if isinstance(config.trusted_keys, list):
+            keys = _keys(config.trusted_keys, base)
+        if isinstance(config.cold, ColdConfig):
+            cold.update({k: v for k, v in structs.asdict(config.cold).items() if is_set(v)})
     if backend not in BACKENDS:
         raise UsageError(f"registry.backend {backend!r} is not available", hint="use: local")
     return RegistrySettings(path=path, backend=backend, require_signature=require, trusted_keys=keys, cold=_cold(cold))
 
 
-def _cold_fields(config: RegistryConfig) -> dict[str, str | None]:
-    cold = config.cold
-    assert cold is not None
-    return {"endpoint": cold.endpoint, "bucket": cold.bucket, "prefix": cold.prefix, "region": cold.region}
-
-
-def _cold(fields: dict[str, str | None]) -> ColdSettings | None:
+def _cold(fields: dict[str, str]) -> ColdSettings | None:
     if not fields:
         return None
     bucket = fields.get("bucket")

@@ -10,7 +10,6 @@ it, in `meta`, in the same transaction.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -18,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
-from paddlectl.packaging.card import ModelStatus
+from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry.blobs import LocalBlobStore
 from paddlectl.registry.model import (
     GENESIS,
     Event,
     EventDraft,
+    ListedRow,
     SignatureCheck,
     Storage,
     VersionRecord,
@@ -48,12 +48,14 @@ CREATE TABLE IF NOT EXISTS versions (
     registered_by TEXT NOT NULL,
     registered_at_ns INTEGER NOT NULL,
     summary TEXT NOT NULL,
+    listing TEXT NOT NULL,
     card TEXT NOT NULL,
     run TEXT,
     cold_location TEXT,
     PRIMARY KEY (name, version)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_production_per_model ON versions (name) WHERE status = 'production';
+CREATE INDEX IF NOT EXISTS versions_by_name ON versions (name);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     time_ns INTEGER NOT NULL,
@@ -100,7 +102,7 @@ def _record(row: tuple[Any, ...]) -> VersionRecord:
         key_fingerprint=row[7],
         registered_by=row[8],
         registered_at_ns=row[9],
-        summary=json.loads(row[10]),
+        summary_json=row[10],
         card_json=row[11],
         run_json=row[12],
         cold_location=row[13],
@@ -131,7 +133,7 @@ class _Transaction:
 
     def insert(self, record: VersionRecord) -> None:
         self._db.execute(
-            f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            f"INSERT INTO versions ({_VERSION_COLUMNS}, listing) VALUES ({', '.join('?' * 15)})",
             (
                 record.name,
                 record.version,
@@ -143,10 +145,11 @@ class _Transaction:
                 record.key_fingerprint,
                 record.registered_by,
                 record.registered_at_ns,
-                json.dumps(record.summary, sort_keys=True, default=str),
+                record.summary_json,
                 record.card_json,
                 record.run_json,
                 record.cold_location,
+                record.listing_json(),
             ),
         )
 
@@ -271,7 +274,8 @@ class SqliteBackend:
     def get(self, name: str, version: str) -> VersionRecord | None:
         return _Transaction(self._db).get(name, version)
 
-    def find(self, name: str | None = None, status: ModelStatus | None = None) -> list[VersionRecord]:
+    @staticmethod
+    def _where(name: str | None, status: ModelStatus | None) -> tuple[str, list[str]]:
         where, args = [], []
         if name is not None:
             where.append("name = ?")
@@ -279,9 +283,17 @@ class SqliteBackend:
         if status is not None:
             where.append("status = ?")
             args.append(status.value)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return (f" WHERE {' AND '.join(where)}" if where else ""), args
+
+    def find(self, name: str | None = None, status: ModelStatus | None = None) -> list[VersionRecord]:
+        clause, args = self._where(name, status)
         query = f"SELECT {_VERSION_COLUMNS} FROM versions{clause} ORDER BY name, rowid"
         return [_record(row) for row in self._db.execute(query, args)]
+
+    def listing(self, name: str | None = None, status: ModelStatus | None = None) -> list[ListedRow]:
+        clause, args = self._where(name, status)
+        query = f"SELECT status, storage, listing FROM versions{clause} ORDER BY name, rowid"
+        return [ListedRow(*row) for row in self._db.execute(query, args)]
 
     def events(self, name: str | None = None) -> list[Event]:
         if name is None:

@@ -140,8 +140,11 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
 
 
 @contextlib.contextmanager
-def recorded_code(project: Project, original: Manifest) -> Iterator[Path]:
-    """The code as it was: the recorded commit plus its uncommitted patch in a temporary worktree."""
+def recorded_code(project: Project, original: Manifest, patch: Path | None = None) -> Iterator[Path]:
+    """The code as it was: the recorded commit plus its uncommitted patch in a temporary worktree.
+
+    `patch`, when given, is applied instead of the run store's copy (a registered package carries its own).
+    """
     git = original.git or {}
     if not git.get("is_repository") or not git.get("commit"):
         yield project.root  # not recorded in git: the current tree is all there is (the CLI warns)
@@ -159,10 +162,11 @@ def recorded_code(project: Project, original: Manifest) -> Iterator[Path]:
         ).stdout.strip()
         or project.root
     )
-    patch_file = git.get("patch_file")
-    patch = Path(patch_file) if patch_file else None
-    if patch is not None and not patch.is_absolute():
-        patch = project.runs_dir / original.id / patch
+    if patch is None:
+        patch_file = git.get("patch_file")
+        patch = Path(patch_file) if patch_file else None
+        if patch is not None and not patch.is_absolute():
+            patch = project.runs_dir / original.id / patch
     with tempfile.TemporaryDirectory(prefix="paddlectl-reproduce-") as tmp:
         dest = Path(tmp) / "code"
         apply_patch_in_worktree(top, str(git["commit"]), patch if patch and patch.is_file() else None, dest)
@@ -180,15 +184,16 @@ def reproduce(
     events: TrainEvents,
     rtol: float = 0.0,
     atol: float = 0.0,
+    patch: Path | None = None,
 ) -> tuple[TrainOutcome, Verdict]:
-    """Run `original` again as recorded and compare the metrics."""
+    """Run `original` again as recorded and compare the metrics (`patch`: see recorded_code)."""
     from paddlectl.engine.image_lookup import recorded_image_reference
 
     request = reproduce_request(original, overrides)
     engine = connect()
     request.image = recorded_image_reference(engine, original.image.reference, original.image.digest, original.image.id)
     request.image_tag = original.image.reference
-    with recorded_code(project, original) as code_root:
+    with recorded_code(project, original, patch) as code_root:
         request.code_root = code_root
         if not (original.git or {}).get("is_repository"):
             events.warning(f"run {original.id} was not in a git repository: reproducing with the current code")
