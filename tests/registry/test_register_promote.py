@@ -249,3 +249,16 @@ def test_the_stored_listing_rows_are_the_records_rows(open_reg: Opener, make_pac
     records = list_versions(registry, VersionQuery.parse(None, [], [], []))
     assert [json.loads(text) for text in fast] == [json.loads(text) for text in slow] == [r.row() for r in records]
     assert json.loads(fast[1])["status"] == "production"
+
+
+def test_a_secret_in_a_note_is_masked_before_it_is_stored(
+    open_reg: Opener, make_package: PackageFactory, registry_env: Path
+) -> None:
+    registry = open_reg()
+    note = "deployed with https://bot:ghp_SuperSecretToken123@github.com and api_key=sk-live-abcdef123456"
+    register_package(registry, make_package("1.0.0"), note=note)
+    (event,) = registry.backend.events()
+    assert event.note is not None and "ghp_SuperSecretToken123" not in event.note and "sk-live-abcdef" not in event.note
+    registry.backend.close()
+    at_rest = b"".join(path.read_bytes() for path in registry_env.rglob("*") if path.is_file())
+    assert b"ghp_SuperSecretToken123" not in at_rest and b"sk-live-abcdef123456" not in at_rest

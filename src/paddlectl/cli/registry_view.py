@@ -177,8 +177,10 @@ def print_audit(report: AuditReport) -> None:
         f"{report.versions} versions ({report.blobs_verified} blobs verified, {report.cold} cold), "
         f"{report.events} events in {report.location}"
     )
+    signatures = ", ".join(f"{count} {state}" for state, count in sorted(report.signatures.items())) or "none"
     if report.ok:
-        out.status(f"registry verified: {summary}; every sha256, signature and the event chain match")
+        out.status(f"registry verified: {summary}; every sha256 and the event chain match; signatures: {signatures}")
+        out.status(f"[dim]last event {report.head_seq}: {report.head_hash}[/dim]")
     else:
         failed = f"{len(report.findings)} problem(s)"
         out.console.print(f"[bold red]registry verification failed[/bold red]: {failed}; {summary}")

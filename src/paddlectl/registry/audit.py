@@ -37,8 +37,11 @@ class AuditReport:
     cold: int = 0
     events: int = 0
     findings: list[Finding] = field(default_factory=list)
+    signatures: dict[str, int] = field(default_factory=dict)  # hot versions by signature state, checked now
     garbage: list[str] = field(default_factory=list)  # blobs no hot version points to
     removed: list[str] = field(default_factory=list)  # what --fix removed
+    head_seq: int = 0
+    head_hash: str = ""  # the last event's hash: note it elsewhere (a CI log) to anchor the whole chain
 
     @property
     def ok(self) -> bool:
@@ -57,20 +60,24 @@ class AuditReport:
             "cold": self.cold,
             "events": self.events,
             "findings": [{"kind": f.kind, "subject": f.subject, "reason": f.reason} for f in self.findings],
+            "signatures": self.signatures,
+            "head": {"seq": self.head_seq, "hash": self.head_hash},
             "garbage": self.garbage,
             "removed": self.removed,
             "exit_code": int(self.exit_code),
         }
 
 
-def _check_blob(registry: Registry, record: VersionRecord) -> list[Finding]:
+def _check_blob(registry: Registry, record: VersionRecord, report: AuditReport) -> None:
     try:
         checked = registry.checked_blob(record)
     except PaddlectlError as error:
-        return [Finding("blob", record.ref, error.message)]
+        report.findings.append(Finding("blob", record.ref, error.message))
+        return
+    state = checked.signature.value
+    report.signatures[state] = report.signatures.get(state, 0) + 1
     if record.signature is SignatureCheck.VALID and checked.signature is not SignatureCheck.VALID:
-        return [Finding("signature", record.ref, f"was signed by a trusted key, now {checked.signature.value}")]
-    return []
+        report.findings.append(Finding("signature", record.ref, f"was signed by a trusted key, now {state}"))
 
 
 def _state_findings(registry: Registry, records: list[VersionRecord]) -> list[Finding]:
@@ -103,6 +110,7 @@ def verify_registry(registry: Registry, fix: bool = False) -> AuditReport:
     """
     backend = registry.backend
     report = AuditReport(location=backend.location)
+    report.head_seq, report.head_hash = backend.head()
     events = backend.events()
     report.events = len(events)
     report.findings += [Finding("event-log", "events", str(p)) for p in check_chain(events, backend.head())]
@@ -113,7 +121,7 @@ def verify_registry(registry: Registry, fix: bool = False) -> AuditReport:
         if record.storage is Storage.COLD:
             report.cold += 1
             continue
-        report.findings += _check_blob(registry, record)
+        _check_blob(registry, record, report)
         report.blobs_verified += 1
     hot = {record.sha256 for record in records if record.storage is Storage.HOT}
     report.garbage = [sha for sha in backend.blobs.stored() if sha not in hot]
