@@ -78,6 +78,7 @@ def test_exit_codes_bad_input_and_tampering(registry_env: Path, make_package: Pa
         ("show", "Not A Ref"),
         ("show", "digits@9.9.9"),
         ("rollback", "digits"),
+        ("history", "nosuch"),
         ("list", "--status", "gone"),
         ("list", "--where", "acc>=high"),
         ("archive", "digits", "--older-than", "soon"),

@@ -13,17 +13,32 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from paddlectl.cli.lazygroup import LazyCommand, LazyCommandGroup
 from paddlectl.cli.output import out
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from paddlectl.registry.store import Registry
 
+
+class RegistryCommands(LazyCommandGroup):
+    """Each sub-command is built only when it runs (Typer would build all eleven for `registry show`)."""
+
+
 app = typer.Typer(
+    cls=RegistryCommands,
     help="Versions of packages with statuses, promotion, rollback, an audit trail and cold storage.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
 )
+
+
+@app.callback()
+def group() -> None:
+    """Versions of packages with statuses, promotion, rollback, an audit trail and cold storage."""
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 NameArgument = Annotated[str, typer.Argument(help="The model's name (the package name).")]
@@ -36,7 +51,6 @@ def _open(write: bool = False, policy: bool = True) -> Registry:
     return open_registry(write=write, policy=policy)
 
 
-@app.command("register")
 def register_command(
     package: Annotated[Path, typer.Argument(help="The package (.tar) written by paddlectl package.")],
     status: Annotated[
@@ -66,7 +80,6 @@ def register_command(
     out.status(f"registered {record.ref} as {record.status.value} (signature: {record.signature.value}){replaced}")
 
 
-@app.command("list")
 def list_command(
     name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
     status: Annotated[
@@ -96,7 +109,6 @@ def list_command(
     print_versions(records)
 
 
-@app.command("show")
 def show_command(
     reference: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@STATUS (e.g. digits@production).")],
     json_output: JsonOption = False,
@@ -118,7 +130,6 @@ def show_command(
         registry_view.print_version(found)
 
 
-@app.command("promote")
 def promote_command(
     name: NameArgument,
     version: Annotated[str, typer.Argument(help="The version to promote.")],
@@ -145,7 +156,6 @@ def promote_command(
     print_transition(result)
 
 
-@app.command("rollback")
 def rollback_command(
     name: NameArgument,
     to: Annotated[str | None, typer.Option("--to", help="This version (default: the previous production).")] = None,
@@ -171,7 +181,6 @@ def rollback_command(
     print_transition(result)
 
 
-@app.command("history")
 def history_command(
     name: NameArgument,
     at: Annotated[
@@ -192,6 +201,10 @@ def history_command(
     ModelRef.parse(name)
     with _open(policy=False) as registry:
         events = registry.backend.events(name)
+    if not events:
+        from paddlectl.errors import UsageError
+
+        raise UsageError(f"no model {name} in the registry", hint="see what is: paddlectl registry list")
     document = history_document(events, name, moment)
     if json_output:
         out.json(document)
@@ -201,7 +214,6 @@ def history_command(
     print_history(document)
 
 
-@app.command("pull")
 def pull_command(
     reference: Annotated[str, typer.Argument(help="NAME@VERSION or NAME@STATUS, e.g. digits@production.")],
     output_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder for NAME-VERSION.tar.")] = Path("."),
@@ -221,7 +233,6 @@ def pull_command(
     out.status(f"pulled {result.record.ref} ({result.record.status.value}), verified: sha256 {result.record.sha256}")
 
 
-@app.command("compare")
 def compare_command(
     name: NameArgument,
     v1: Annotated[str, typer.Argument(help="A version.")],
@@ -244,7 +255,6 @@ def compare_command(
     print_comparison(comparison)
 
 
-@app.command("verify")
 def verify_command(
     fix: Annotated[
         bool, typer.Option("--fix", help="Remove garbage: blobs no version points to, unfinished writes.")
@@ -267,7 +277,6 @@ def verify_command(
         raise typer.Exit(int(report.exit_code))
 
 
-@app.command("archive")
 def archive_command(
     name: NameArgument,
     older_than: Annotated[
@@ -295,7 +304,6 @@ def archive_command(
     out.status(f"archived {len(moved)} version(s) of {name} to the cold store")
 
 
-@app.command("restore")
 def restore_command(
     name: NameArgument,
     version: Annotated[str, typer.Argument(help="The version to bring back.")],
@@ -312,3 +320,25 @@ def restore_command(
         return
     out.data(f"{result.record.ref}  {result.record.storage.value}")
     out.status(f"restored {result.record.ref} from {result.location}: sha256 and signature verified")
+
+
+def _lazy(function: Callable[..., None]) -> LazyCommand:
+    """The command by reference, its summary its docstring's first line (what `registry --help` lists)."""
+    summary = (function.__doc__ or "").strip().splitlines()[0]
+    return LazyCommand(f"{__name__}:{function.__name__}", summary)
+
+
+_COMMANDS: dict[str, Callable[..., None]] = {
+    "register": register_command,
+    "list": list_command,
+    "show": show_command,
+    "promote": promote_command,
+    "rollback": rollback_command,
+    "history": history_command,
+    "pull": pull_command,
+    "compare": compare_command,
+    "verify": verify_command,
+    "archive": archive_command,
+    "restore": restore_command,
+}
+RegistryCommands.lazy = {name: _lazy(function) for name, function in _COMMANDS.items()}

@@ -124,9 +124,7 @@ def print_transition(result: Transition) -> None:
 
 def print_history(document: dict[str, Any]) -> None:
     events = document["events"]
-    if not events:
-        out.status(f"no events for {document['name']}")
-    else:
+    if events:
         table = _table()
         for column in ("seq", "time", "actor", "action", "version", "from -> to", "replaced", "note"):
             table.add_column(column, no_wrap=column not in ("note", "actor"))

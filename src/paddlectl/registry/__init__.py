@@ -13,7 +13,8 @@ Layers inside this package, top to bottom:
   settings + backend + policy, and the lookups and re-verification every command shares);
 - the storage, behind backend.py's two protocols, which is all the commands see of it:
   - `RegistryBackend`: `location`, `blobs`, `transaction()`, `get(name, version)`, `find(name, status)`,
-    `events(name)` (sequence order), `head()` (last sequence number and hash, kept apart from the log), `close()`;
+    `listing(name, status)` (find's rows as stored JSON, for 10,000-row listings), `events(name)` (sequence
+    order), `head()` (last sequence number and hash, kept apart from the log), `close()`;
   - `RegistryTransaction` (from `transaction()`: all or nothing, serialised with other writers): `get`,
     `by_sha256`, `production(name)`, `insert(record)`, `set_status`, `set_storage`, `append(draft) -> Event`
     (the backend assigns sequence, time in ns and the hash chain), `referenced_blobs()`;
