@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 3  # the Docker engine, an image or a GPU runtime is not available
     TAMPERED = 4  # verify: a checksum or signature does not match
     UNSIGNED = 5  # verify: a key was given but the package carries no signature
+    REFUSED = 6  # refused by policy: e.g. the registry's require_signature for an untrusted package
     INTERNAL = 70  # a bug in paddlectl (EX_SOFTWARE)
     IO = 74  # the file system refused a write paddlectl must make: full disk, permissions (EX_IOERR)
     SIGHUP = 129

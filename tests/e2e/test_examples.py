@@ -268,3 +268,79 @@ def test_pipeline_fails_when_the_gate_fails(
     best = re.search(r"best run: (\S+)", result.stderr)
     assert best is not None
     assert not (digits / ".paddlectl" / "runs" / best[1] / "export").exists()
+
+
+def _with_registry(registry: Path, *args: str, cwd: Path) -> Any:
+    """Run a paddlectl command against `registry` with --json; it must succeed; its JSON document."""
+    started = time.monotonic()
+    result = run_cli(*args, "--json", cwd=cwd, env={"PADDLECTL_REGISTRY": str(registry)})
+    print(f"\n[{' '.join(args[:3])}] exit {result.returncode} in {time.monotonic() - started:.1f} s")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+@needs_export
+def test_digits_release_through_the_registry(
+    digits: Path, digits_runs: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path, paddle_image: str
+) -> None:
+    """train -> export -> package -> register -> promote -> a second version -> promote -> rollback: the first is
+    production again, `image build prod --model digits@production` serves it, and it reproduces from its package."""
+    from engine.test_images_build import docker, free_port, http, stage_images, wait_for
+
+    registry = tmp_path / "registry"
+
+    def paddlectl(*args: str) -> Any:
+        return _with_registry(registry, *args, cwd=digits)
+
+    shas = []
+    for index, run in enumerate(digits_runs):
+        if not (digits / ".paddlectl" / "runs" / run["id"] / "export" / "export.yaml").is_file():
+            paddlectl("export", run["id"])
+        version = f"1.{index}.0"
+        package = paddlectl("package", run["id"], "--name", "digits", "--version", version, "-o", str(tmp_path))
+        registered = paddlectl("registry", "register", package["path"])
+        assert registered["created"] and registered["run_id"] == run["id"] and registered["run_status"] == "succeeded"
+        shas.append(registered["sha256"])
+        promoted = paddlectl("registry", "promote", "digits", version, "--to", "production")
+        assert promoted["status"] == "production" and promoted["replaced"] == (None if index == 0 else "1.0.0")
+    back = paddlectl("registry", "rollback", "digits")
+    assert back["version"] == "1.0.0" and back["replaced"] == "1.1.0" and back["status"] == "production"
+    shown = paddlectl("registry", "show", "digits@production")
+    assert shown["sha256"] == shas[0] and shown["card"]["provenance"]["run_status"] == "succeeded"
+    history = paddlectl("registry", "history", "digits")
+    assert [e["action"] for e in history["events"]] == ["register", "promote", "register", "promote", "rollback"]
+    assert paddlectl("registry", "verify")["ok"] is True
+
+    import io
+
+    import numpy as np
+
+    stages_before = set(stage_images())
+    image = paddlectl("image", "build", "prod", "--model", "digits@production", "--paddle-image", paddle_image)["image"]
+    container = None
+    try:
+        labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", image["tag"]))
+        assert labels["io.paddlectl.package.sha256"] == shas[0]
+        port = free_port()
+        container = docker("run", "-d", "-p", f"127.0.0.1:{port}:8080", image["tag"])
+        ready = wait_for(f"http://127.0.0.1:{port}/health", 60)
+        print(f"\n[prod --model digits@production] /health answered after {ready:.1f} s")
+        samples = digits / ".paddlectl" / "runs" / digits_runs[0]["id"] / "export" / "samples.npz"
+        status, body = http(f"http://127.0.0.1:{port}/predict", samples.read_bytes())
+        assert status == 200
+        with np.load(samples) as expected, np.load(io.BytesIO(body)) as answer:
+            outputs = [key for key in expected.files if key.startswith("output/")]
+            assert outputs
+            for key in outputs:
+                np.testing.assert_allclose(answer[key.removeprefix("output/")], expected[key], rtol=1e-6, atol=1e-6)
+    finally:
+        if container:
+            docker("rm", "-f", container, check=False)
+        if not image["reused"]:  # a tag that was there before belongs to someone else
+            docker("rmi", image["tag"], check=False)
+        leftover = sorted(set(stage_images()) - stages_before)  # the classic builder keeps the verify stage
+        if leftover:
+            docker("rmi", "-f", *leftover, check=False)
+
+    verdict = paddlectl("reproduce", "digits@1.0.0")
+    assert verdict["original"] == digits_runs[0]["id"] and verdict["verdict"] == "identical", verdict

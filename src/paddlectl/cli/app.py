@@ -49,6 +49,10 @@ class RootGroup(LazyCommandGroup):
             "Create the ed25519 keys that sign packages (package --sign) and check them (verify --key).",
         ),
         "runs": LazyCommand("paddlectl.cli.runs:app", "List, inspect, compare, clean up and gate recorded runs."),
+        "registry": LazyCommand(
+            "paddlectl.cli.registry:app",
+            "Versions of packages with statuses, promotion, rollback, an audit trail and cold storage.",
+        ),
         "image": LazyCommand(
             "paddlectl.cli.image:app",
             "Build the base, dev and prod images (tagged by content) and list the ones built for this project.",

@@ -107,6 +107,14 @@ def build(
             "--package", metavar="PKG", help="prod: the NAME-X.Y.Z.tar to serve (verified before and during the build)."
         ),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            metavar="REF",
+            help="prod: serve a registered version instead, e.g. NAME@production (verified through the registry).",
+        ),
+    ] = None,
     key: Annotated[
         Path | None, typer.Option("--key", metavar="PUB", help="prod: require a valid signature by this public key.")
     ] = None,
@@ -123,6 +131,8 @@ def build(
     from paddlectl.project.workspace import open_project
 
     out.json_mode = json_output
+    if model is not None:
+        package = _registered_package(model, package, role)
     request = BuildRequest(role=role, paddle_image=paddle_image, package=package, key=key, rebuild=rebuild)
     project = open_project()
     view = BuildView()
@@ -138,6 +148,22 @@ def build(
     for result in results:
         _summary(result)
     out.data(results[-1].image.tag)
+
+
+def _registered_package(reference: str, package: Path | None, role: ImageRole) -> Path:
+    """The registry's verified copy of the version REF names (the registry's signature policy applies)."""
+    from paddlectl.errors import UsageError
+    from paddlectl.registry.pull import verified_package
+    from paddlectl.registry.store import open_registry
+
+    if role is not ImageRole.PROD:
+        raise UsageError("--model is for prod images", hint=f"drop it, or build prod --model {reference}")
+    if package is not None:
+        raise UsageError("--model and --package exclude each other", hint="choose one")
+    with open_registry() as registry:
+        path, record, _ = verified_package(registry, reference)
+    out.status(f"[dim]paddlectl:[/dim] {reference} is {record.ref} (sha256 {record.sha256[:12]}), verified")
+    return path
 
 
 def _summary(result: BuildResult) -> None:

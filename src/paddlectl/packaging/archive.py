@@ -1,6 +1,7 @@
 """Build a package: one deterministic tar of the inference files, MODEL.yaml, SHA256SUMS and its signature.
 
-Order inside: MODEL.yaml, the inference files sorted by name, SHA256SUMS, SHA256SUMS.sig. The sums come last so
+Order inside: MODEL.yaml, RUN.yaml and RUN.patch (the run's provenance, when there is a run), the inference files
+sorted by name, SHA256SUMS, SHA256SUMS.sig. The sums come last so
 each file is read once, hashed as it is streamed in; the archive's own sha256 (the release identity) is computed
 on another core while it is written.
 """
@@ -19,16 +20,20 @@ from paddlectl.errors import UsageError
 from paddlectl.foundation.atomic import fsync_dir
 from paddlectl.foundation.yamlio import dump_yaml
 from paddlectl.packaging import signing
-from paddlectl.packaging.card import ModelStatus, build_card, created_by, timestamp_seconds
+from paddlectl.packaging.card import build_card, created_by, timestamp_seconds
 from paddlectl.packaging.checksums import format_sums
 from paddlectl.packaging.layout import (
     CARD_NAME,
+    RUN_PATCH_NAME,
+    RUN_RECORD_NAME,
     SIG_NAME,
     SUMS_NAME,
+    ModelStatus,
     archive_name,
     validate_package_name,
     validate_version,
 )
+from paddlectl.packaging.provenance import RunProvenance, collect_provenance
 from paddlectl.packaging.source import ExportSource, load_export
 from paddlectl.packaging.tarwriter import ArchiveSink, DeterministicTarWriter
 
@@ -143,12 +148,16 @@ def _write_archive(
     source: ExportSource,
     fds: dict[str, tuple[int, int]],
     card_bytes: bytes,
+    run: RunProvenance,
     mtime: int,
     key: Ed25519PrivateKey | None,
 ) -> list[PackagedFile]:
     """Stream every member into `sink` in the package's fixed order; each export file is read exactly once."""
     writer = DeterministicTarWriter(sink, mtime)
     files = [PackagedFile(CARD_NAME, len(card_bytes), writer.add_bytes(CARD_NAME, card_bytes))]
+    for name, data in ((RUN_RECORD_NAME, run.record), (RUN_PATCH_NAME, run.patch)):
+        if data is not None:
+            files.append(PackagedFile(name, len(data), writer.add_bytes(name, data)))
     for name in source.files:
         file_fd, size = fds.pop(name)
         with os.fdopen(file_fd, "rb", buffering=0) as handle:
@@ -179,6 +188,8 @@ def build_package(request: PackageRequest) -> PackageResult:
         exposure = signing.key_exposure_warning(request.sign_key)
         if exposure:
             warnings.append(exposure)
+    run = collect_provenance(source)
+    warnings.extend(run.warnings)
     final = _prepare_output(request)
 
     fds: dict[str, tuple[int, int]] = {}
@@ -193,6 +204,7 @@ def build_package(request: PackageRequest) -> PackageResult:
             task=request.task,
             author=request.author or created_by(),
             sizes={name: size for name, (_, size) in fds.items()},
+            run=run,
         )
         card_bytes = dump_yaml(card).encode("utf-8")
         fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=request.output_dir)
@@ -201,7 +213,7 @@ def build_package(request: PackageRequest) -> PackageResult:
         try:
             with os.fdopen(fd, "wb") as handle:
                 sink = ArchiveSink(handle)
-                files = _write_archive(sink, source, fds, card_bytes, timestamp_seconds(card["created_at"]), key)
+                files = _write_archive(sink, source, fds, card_bytes, run, timestamp_seconds(card["created_at"]), key)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)  # mkstemp made it 0600; a release artifact is meant to be read

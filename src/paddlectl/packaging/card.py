@@ -1,4 +1,9 @@
-"""MODEL.yaml, the model card: what the model is, how good it is, and where every part of it came from."""
+"""MODEL.yaml, the model card: what the model is, how good it is, and where every part of it came from.
+
+Schema 2 (this paddlectl writes it) adds input_shape, output_type, trained_on, provenance.run_status,
+provenance.labels and the names of the run record and patch the package carries (RUN.yaml, RUN.patch). Schema 1
+cards (packages made before) still verify: every field added in 2 is optional when reading.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +11,25 @@ import getpass
 import os
 import socket
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
-from paddlectl.errors import PaddlectlError, UsageError
+from paddlectl.errors import PaddlectlError
 from paddlectl.foundation import clock
 from paddlectl.foundation.yamlio import load_yaml
 from paddlectl.packaging.layout import (
     RESERVED_NAMES,
+    RUN_PATCH_NAME,
+    RUN_RECORD_NAME,
+    ModelStatus,
     format_problem,
     validate_package_name,
     validate_version,
 )
+from paddlectl.packaging.provenance import RunProvenance
 from paddlectl.packaging.source import ExportSource
 
-CARD_SCHEMA = 1
+CARD_SCHEMA = 2
 FRAMEWORK = "PaddlePaddle"
-
-
-class ModelStatus(str, Enum):
-    STAGING = "staging"
-    PRODUCTION = "production"
-    ARCHIVED = "archived"
 
 
 def created_by() -> str:
@@ -61,6 +63,34 @@ def _dataset(manifest: dict[str, Any]) -> Any:
     return labels.get("dataset", values.get("dataset"))
 
 
+def _shape_text(entry: dict[str, Any]) -> str:
+    shape = entry.get("shape")
+    dims = ",".join("?" if d is None else str(d) for d in shape) if isinstance(shape, list) else "?"
+    return f"{entry.get('dtype') or '?'}[{dims}]"
+
+
+def _io_summary(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """input_shape (name -> shape) and output_type (name -> dtype[shape]) from the export record."""
+    inputs = [entry for entry in record.get("inputs") or [] if isinstance(entry, dict)]
+    outputs = [entry for entry in record.get("outputs") or [] if isinstance(entry, dict)]
+    return (
+        {str(entry.get("name")): entry.get("shape") for entry in inputs},
+        {str(entry.get("name")): _shape_text(entry) for entry in outputs},
+    )
+
+
+def _git_provenance(git: dict[str, Any], run: RunProvenance) -> dict[str, Any] | None:
+    if not git:
+        return None
+    return {
+        "commit": git.get("commit"),
+        "dirty": git.get("dirty"),
+        "patch": RUN_PATCH_NAME if run.patch is not None else None,
+        "patch_sha256": run.patch_sha256,
+        "patch_state": run.patch_state,
+    }
+
+
 def build_card(
     source: ExportSource,
     *,
@@ -70,13 +100,17 @@ def build_card(
     task: str | None,
     author: str,
     sizes: dict[str, int],
+    run: RunProvenance | None = None,
 ) -> dict[str, Any]:
     """The card as a mapping, every field taken from the export and the run, none from the clock."""
     record = source.record
     manifest = source.manifest or {}
+    run = run or RunProvenance(None, None, "none")
     git = _mapping(manifest.get("git"))
     runtime = _mapping(manifest.get("runtime"))
     image = _mapping(record.get("image")) or _mapping(manifest.get("image"))
+    input_shape, output_type = _io_summary(record)
+    run_id = record.get("run_id") if "run_id" in record else manifest.get("id")
     return {
         "schema_version": CARD_SCHEMA,
         "name": name,
@@ -90,19 +124,30 @@ def build_card(
         "files": [{"name": file, "size": sizes[file]} for file in source.files],
         "inputs": record.get("inputs") or [],
         "outputs": record.get("outputs") or [],
+        "input_shape": input_shape,
+        "output_type": output_type,
         "metrics": _mapping(manifest.get("metrics")).get("summary") or {},
         "dataset": _dataset(manifest),
+        "trained_on": {
+            "dataset": _dataset(manifest),
+            "run_id": run_id,
+            "started_at": manifest.get("started_at"),
+            "ended_at": manifest.get("ended_at"),
+        },
         "created_by": author,
         "created_at": normalize_timestamp(record.get("created_at")),
         "provenance": {
-            "run_id": record.get("run_id") if "run_id" in record else manifest.get("id"),
+            "run_id": run_id,
             "run_name": manifest.get("name"),
+            "run_status": manifest.get("status"),
+            "run_record": RUN_RECORD_NAME if run.record is not None else None,
+            "labels": _mapping(manifest.get("labels")),
             "image": {
                 "reference": image.get("reference"),
                 "digest": image.get("digest"),
                 "id": image.get("id"),
             },
-            "git": {"commit": git.get("commit"), "dirty": git.get("dirty")} if git else None,
+            "git": _git_provenance(git, run),
             "params": _mapping(manifest.get("params")).get("values") or {},
             "verification": record.get("verification"),
             "latency_ms": record.get("latency_ms"),
@@ -124,8 +169,8 @@ def check_card(data: bytes, archive_sizes: dict[str, int]) -> tuple[dict[str, An
 def _card_problems(card: dict[str, Any], archive_sizes: dict[str, int]) -> list[str]:
     problems: list[str] = []
     version = card.get("schema_version")
-    if not isinstance(version, int) or version > CARD_SCHEMA:
-        problems.append(f"schema_version {version!r} is not one this paddlectl reads ({CARD_SCHEMA})")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= CARD_SCHEMA:
+        problems.append(f"schema_version {version!r} is not one this paddlectl reads (1 to {CARD_SCHEMA})")
     for field, check in (("name", validate_package_name), ("version", validate_version)):
         try:
             check(str(card.get(field)))
@@ -154,13 +199,20 @@ def _card_problems(card: dict[str, Any], archive_sizes: dict[str, int]) -> list[
     problem = format_problem(card.get("format"), list(listed))
     if problem:
         problems.append(problem)
+    return [*problems, *_provenance_problems(card, archive_sizes)]
+
+
+def _provenance_problems(card: dict[str, Any], archive_sizes: dict[str, int]) -> list[str]:
+    """The run record and patch the card names must be in the package (SHA256SUMS covers their bytes)."""
+    provenance = _mapping(card.get("provenance"))
+    named = {"run_record": (provenance.get("run_record"), RUN_RECORD_NAME)}
+    named["git.patch"] = (_mapping(provenance.get("git")).get("patch"), RUN_PATCH_NAME)
+    problems = []
+    for field, (value, expected) in named.items():
+        if value is None:
+            continue
+        if value != expected:
+            problems.append(f"provenance.{field} is {value!r}, not {expected}")
+        elif expected not in archive_sizes:
+            problems.append(f"provenance.{field} names {expected}, which the package does not hold")
     return problems
-
-
-def parse_status(text: str) -> ModelStatus:
-    try:
-        return ModelStatus(text)
-    except ValueError:
-        raise UsageError(
-            f"invalid status {text!r}", hint="use one of: " + ", ".join(s.value for s in ModelStatus)
-        ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import Enum
 
 from paddlectl.errors import UsageError
 
@@ -13,7 +14,12 @@ ARCHIVE_SUFFIX = ".tar"
 CARD_NAME = "MODEL.yaml"
 SUMS_NAME = "SHA256SUMS"
 SIG_NAME = "SHA256SUMS.sig"
-RESERVED_NAMES = frozenset({CARD_NAME, SUMS_NAME, SIG_NAME})
+# The run's provenance, for `paddlectl reproduce NAME@VERSION` from the package alone: the run's manifest as
+# recorded (secrets already masked) and its uncommitted patch. Plain names, since a member is one path component.
+RUN_RECORD_NAME = "RUN.yaml"
+RUN_PATCH_NAME = "RUN.patch"
+PROVENANCE_NAMES = frozenset({RUN_RECORD_NAME, RUN_PATCH_NAME})
+RESERVED_NAMES = frozenset({CARD_NAME, SUMS_NAME, SIG_NAME, *PROVENANCE_NAMES})
 CHUNK_SIZE = 1 << 20
 
 _PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -78,3 +84,20 @@ def format_problem(model_format: object, names: list[str]) -> str | None:
     if missing:
         return f"format {model_format} needs a {' and a '.join(missing)} file"
     return None
+
+
+class ModelStatus(str, Enum):
+    """A package's status as its card states it (the registry keeps the authoritative one per version)."""
+
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+def parse_status(text: str) -> ModelStatus:
+    try:
+        return ModelStatus(text)
+    except ValueError:
+        raise UsageError(
+            f"invalid status {text!r}", hint="use one of: " + ", ".join(s.value for s in ModelStatus)
+        ) from None

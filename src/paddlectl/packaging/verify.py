@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,7 @@ from paddlectl.packaging import signing
 from paddlectl.packaging.card import check_card
 from paddlectl.packaging.checksums import parse_sums
 from paddlectl.packaging.errors import TamperedError, UnsignedError
-from paddlectl.packaging.layout import CARD_NAME, SIG_NAME, SUMS_NAME
+from paddlectl.packaging.layout import CARD_NAME, PROVENANCE_NAMES, SIG_NAME, SUMS_NAME
 from paddlectl.packaging.reader import Problem, Scan, ScannedFile, scan_archive
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ class VerifyReport:
     key_fingerprint: str | None
     card: dict[str, Any] | None
     problems: list[Problem]
+    provenance: dict[str, bytes] = field(default_factory=dict)  # RUN.yaml / RUN.patch contents, when present
 
     @property
     def ok(self) -> bool:
@@ -170,6 +171,7 @@ def evaluate(path: Path, scan: Scan, key: Ed25519PublicKey | None) -> VerifyRepo
         key_fingerprint=signing.fingerprint(key) if key is not None else None,
         card=card,
         problems=[*scan.problems, *_checksum_problems(scan), *card_problems, *signature_problems],
+        provenance={name: data for name, data in scan.small.items() if name in PROVENANCE_NAMES},
     )
 
 

@@ -143,8 +143,11 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
 
 
 @contextlib.contextmanager
-def recorded_code(project: Project, original: Manifest) -> Iterator[Path]:
-    """The code as it was: the recorded commit plus its uncommitted patch in a temporary worktree."""
+def recorded_code(project: Project, original: Manifest, patch: Path | None = None) -> Iterator[Path]:
+    """The code as it was: the recorded commit plus its uncommitted patch in a temporary worktree.
+
+    `patch`, when given, is applied instead of the run store's copy (a registered package carries its own).
+    """
     git = original.git or {}
     if not git.get("is_repository") or not git.get("commit"):
         yield project.root  # not recorded in git: the current tree is all there is (the CLI warns)
@@ -162,10 +165,11 @@ def recorded_code(project: Project, original: Manifest) -> Iterator[Path]:
         ).stdout.strip()
         or project.root
     )
-    patch_file = git.get("patch_file")
-    patch = Path(patch_file) if patch_file else None
-    if patch is not None and not patch.is_absolute():
-        patch = project.runs_dir / original.id / patch
+    if patch is None:
+        patch_file = git.get("patch_file")
+        patch = Path(patch_file) if patch_file else None
+        if patch is not None and not patch.is_absolute():
+            patch = project.runs_dir / original.id / patch
     with tempfile.TemporaryDirectory(prefix="paddlectl-reproduce-") as tmp:
         dest = Path(tmp) / "code"
         apply_patch_in_worktree(top, str(git["commit"]), patch if patch and patch.is_file() else None, dest)
@@ -184,8 +188,9 @@ def reproduce(
     events: TrainEvents,
     rtol: float = 0.0,
     atol: float = 0.0,
+    patch: Path | None = None,
 ) -> tuple[TrainOutcome, Verdict]:
-    """Run `original` again as recorded and compare the metrics.
+    """Run `original` again as recorded and compare the metrics (`patch`: see recorded_code).
 
     Stop signals are held while the worktree is made and removed (a `git worktree add` cut short leaves a
     registered worktree behind); one before the run is recorded propagates as Interrupted, after the worktree is
@@ -201,7 +206,7 @@ def reproduce(
         )
         request.image_tag = original.image.reference
         signals.phase("worktree")
-        with recorded_code(project, original) as code_root:
+        with recorded_code(project, original, patch) as code_root:
             signals.checkpoint()
             request.code_root = code_root
             if not (original.git or {}).get("is_repository"):

@@ -155,9 +155,9 @@ def test_a_real_package_verifies_and_extracts(tmp_path: Path) -> None:
     package = build_package(PackageRequest(export_dir=export, name="digits", version="1.0.0", output_dir=tmp_path)).path
     result = verify(package, tmp_path / "model")
     assert result.returncode == 0, result.stderr
-    assert "4 files match SHA256SUMS" in result.stdout
+    assert "5 files match SHA256SUMS" in result.stdout
     extracted = sorted(p.name for p in (tmp_path / "model").iterdir())
-    assert extracted == ["MODEL.yaml", "SHA256SUMS", "model.json", "model.pdiparams"]
+    assert extracted == ["MODEL.yaml", "RUN.yaml", "SHA256SUMS", "model.json", "model.pdiparams"]
     assert (tmp_path / "model" / "model.pdiparams").read_bytes() == (export / "model.pdiparams").read_bytes()
 
 

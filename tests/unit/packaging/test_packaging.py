@@ -93,7 +93,7 @@ def test_package_holds_card_files_and_sums_in_fixed_order(export: Path, tmp_path
     with tarfile.open(result.path) as archive:
         members = archive.getmembers()
         names = [m.name for m in members]
-        assert names == ["MODEL.yaml", "model.json", "model.pdiparams", "SHA256SUMS"]
+        assert names == ["MODEL.yaml", "RUN.yaml", "model.json", "model.pdiparams", "SHA256SUMS"]
         for info in members:
             assert (info.uid, info.gid, info.uname, info.gname) == (0, 0, "", "")
             assert info.mode == 0o644 and info.isreg()
@@ -102,15 +102,17 @@ def test_package_holds_card_files_and_sums_in_fixed_order(export: Path, tmp_path
             assert archive.extractfile(name).read() == (export / name).read_bytes()  # type: ignore[union-attr]
         sums = archive.extractfile("SHA256SUMS").read().decode()  # type: ignore[union-attr]
         card = load_yaml(archive.extractfile("MODEL.yaml").read().decode(), "MODEL.yaml")  # type: ignore[union-attr]
+        run_record = load_yaml(archive.extractfile("RUN.yaml").read().decode(), "RUN.yaml")  # type: ignore[union-attr]
     expected = {
         name: hashlib.sha256((export / name).read_bytes()).hexdigest() for name in ("model.json", "model.pdiparams")
     }
     lines = sums.splitlines()
-    assert [line.split("  ")[1] for line in lines] == ["MODEL.yaml", "model.json", "model.pdiparams"]
-    for line in lines[1:]:
+    assert [line.split("  ")[1] for line in lines] == ["MODEL.yaml", "RUN.yaml", "model.json", "model.pdiparams"]
+    for line in lines[2:]:
         digest, name = line.split("  ")
         assert digest == expected[name]
-    assert [(f.name, f.sha256) for f in result.files][1:3] == sorted(expected.items())
+    assert [(f.name, f.sha256) for f in result.files][2:4] == sorted(expected.items())
+    assert run_record == load_yaml((export.parent / "manifest.yaml").read_text(), "manifest")
 
     assert card["name"] == "digits" and card["version"] == "1.2.3-rc.1"
     assert card["framework"] == "PaddlePaddle" and card["paddle_version"] == "3.2.0"
@@ -128,7 +130,19 @@ def test_package_holds_card_files_and_sums_in_fixed_order(export: Path, tmp_path
     assert provenance["run_id"] == RUN_ID and provenance["run_name"] == "digits-baseline"
     assert provenance["image"]["reference"] == "paddlectl-test/paddle:3.2.0-cpu"
     assert provenance["image"]["id"].startswith("sha256:") and "digest" in provenance["image"]
-    assert provenance["git"] == {"commit": "f" * 40, "dirty": False}
+    assert provenance["git"] == {
+        "commit": "f" * 40,
+        "dirty": False,
+        "patch": None,
+        "patch_sha256": None,
+        "patch_state": "none",
+    }
+    assert provenance["run_status"] == "succeeded" and provenance["run_record"] == "RUN.yaml"
+    assert provenance["labels"] == {"dataset": "digits"}
+    assert card["schema_version"] == 2
+    assert card["input_shape"] == {"x": [-1, 1, 8, 8]}
+    assert card["output_type"] == {"fetch_name_0": "float32[-1,10]"}
+    assert card["trained_on"]["dataset"] == "digits" and card["trained_on"]["run_id"] == RUN_ID
     assert provenance["params"] == {"lr": 0.01, "epochs": 3}
     assert provenance["verification"]["outputs"][0]["max_abs_diff"] == 1.2e-07
     assert provenance["latency_ms"]["p50"] == 0.08
@@ -146,7 +160,7 @@ def test_sha256sum_accepts_the_sums(export: Path, tmp_path: Path) -> None:
         ["sha256sum", "-c", "SHA256SUMS"], cwd=unpacked, capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.count(": OK") == 3
+    assert checked.stdout.count(": OK") == 4
 
 
 def test_weights_only_export_without_manifest(tmp_path: Path) -> None:

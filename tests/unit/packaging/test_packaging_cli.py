@@ -66,7 +66,7 @@ def test_package_json_document(built: dict[str, Path]) -> None:
     assert document["signed"] is True
     assert document["size"] == built["package"].stat().st_size
     names = [entry["name"] for entry in document["files"]]  # type: ignore[attr-defined,index]
-    assert names == ["MODEL.yaml", "model.json", "model.pdiparams", "SHA256SUMS", "SHA256SUMS.sig"]
+    assert names == ["MODEL.yaml", "RUN.yaml", "model.json", "model.pdiparams", "SHA256SUMS", "SHA256SUMS.sig"]
     import hashlib
 
     assert document["sha256"] == hashlib.sha256(built["package"].read_bytes()).hexdigest()

@@ -44,6 +44,7 @@ def test_round_trip(tmp_path: Path, package: Path) -> None:
     assert result.directory == dest and result.report.ok
     assert sorted(os.listdir(dest)) == [
         "MODEL.yaml",
+        "RUN.yaml",
         "SHA256SUMS",
         "model.pdiparams",
         "model.pdiparams.info",

@@ -1,0 +1,185 @@
+"""How `paddlectl registry ...` looks to a person: tables on stdout, notes on stderr."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from paddlectl.cli.output import out
+from paddlectl.foundation.sizes import human_size
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
+    from paddlectl.registry.audit import AuditReport
+    from paddlectl.registry.model import VersionRecord
+    from paddlectl.registry.promote import Transition
+    from paddlectl.registry.query import VersionComparison
+
+STATUS_STYLES = {"production": "bold green", "staging": "cyan", "archived": "dim"}
+SIGNATURE_STYLES = {"valid": "green", "untrusted": "red", "unchecked": "yellow", "absent": "dim"}
+MAX_METRICS = 3
+
+
+# rich is imported by the tables only: `registry show NAME@VERSION` prints plain lines and stays quick.
+
+
+def _table() -> Table:
+    from rich import box
+    from rich.table import Table
+
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
+
+
+def _text(value: str, style: str = "") -> Text:
+    from rich.text import Text
+
+    return Text(value, style=style)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={_fmt(item)}" for key, item in value.items())
+    return str(value)
+
+
+def _styled(value: str, styles: dict[str, str]) -> Text:
+    return _text(value, styles.get(value, ""))
+
+
+def print_versions(records: list[VersionRecord]) -> None:
+    if not records:
+        out.status("no versions registered (paddlectl registry register PACKAGE)")
+        return
+    counts: Counter[str] = Counter()
+    for record in records:
+        counts.update((record.summary.get("metrics") or {}).keys())
+    metrics = [name for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))][:MAX_METRICS]
+    table = _table()
+    for column in ("name", "version", "status", "storage", "signature", "registered", "run", "commit", *metrics):
+        table.add_column(column, no_wrap=True)
+    for record in records:
+        row = record.row()
+        commit = str(row.get("git_commit") or "")[:8] + ("*" if row.get("git_dirty") else "")
+        table.add_row(
+            record.name,
+            record.version,
+            _styled(record.status.value, STATUS_STYLES),
+            record.storage.value,
+            _styled(record.signature.value, SIGNATURE_STYLES),
+            str(row["registered_at"])[:19].replace("T", " "),
+            _text(str(row.get("run_id") or "")),
+            commit,
+            *(_fmt((row.get("metrics") or {}).get(name)) for name in metrics),
+        )
+    out.table(table)
+
+
+def print_version(record: VersionRecord) -> None:
+    row = record.as_dict()
+    card = record.card
+    provenance = card.get("provenance") or {}
+    image = provenance.get("image") or {}
+    lines = [
+        ("version", record.ref),
+        ("status", record.status.value),
+        ("storage", record.storage.value + (f" ({record.cold_location})" if record.cold_location else "")),
+        ("sha256", record.sha256),
+        ("size", human_size(record.size)),
+        ("signature", record.signature.value + (f" ({record.key_fingerprint})" if record.key_fingerprint else "")),
+        ("registered", f"{row['registered_at']} by {record.registered_by}"),
+        ("task", card.get("task")),
+        ("format", f"{card.get('format')} (Paddle {card.get('paddle_version')})"),
+        ("inputs", _fmt(card.get("input_shape"))),
+        ("outputs", _fmt(card.get("output_type"))),
+        ("dataset", card.get("dataset")),
+        ("created", f"{card.get('created_at')} by {card.get('created_by')}"),
+        ("run", f"{provenance.get('run_id')} ({provenance.get('run_status') or 'status not recorded'})"),
+        ("image", f"{image.get('reference')} {image.get('digest') or image.get('id') or ''}".strip()),
+        ("commit", _fmt(row.get("git_commit")) + (" + uncommitted patch" if row.get("git_dirty") else "")),
+        ("params", _fmt(row.get("params"))),
+        ("metrics", _fmt(row.get("metrics"))),
+        ("labels", _fmt(row.get("labels"))),
+    ]
+    width = max(len(key) for key, _ in lines)
+    out.data("\n".join(f"{key:<{width}}  {_fmt(value)}".rstrip() for key, value in lines))
+
+
+def print_transition(result: Transition) -> None:
+    record = result.record
+    out.data(f"{record.ref}  {record.status.value}")
+    if result.event is None:
+        out.status(f"{record.ref} is {record.status.value} already; nothing changed")
+        return
+    event = result.event
+    replaced = f"; {record.name}@{result.replaced} archived" if result.replaced else ""
+    out.status(f"{event.action} {record.ref}: {event.from_status} -> {event.to_status}{replaced} (event {event.seq})")
+
+
+def print_history(document: dict[str, Any]) -> None:
+    events = document["events"]
+    if events:
+        table = _table()
+        for column in ("seq", "time", "actor", "action", "version", "from -> to", "replaced", "note"):
+            table.add_column(column, no_wrap=column not in ("note", "actor"))
+        for event in events:
+            change = f"{event['from_status'] or '-'} -> {event['to_status'] or '-'}"
+            table.add_row(
+                str(event["seq"]),
+                event["time"],
+                _text(event["actor"]),
+                event["action"],
+                event["version"],
+                change,
+                event["replaced"] or "",
+                _text(event["note"] or ""),
+            )
+        out.table(table)
+    if "at" in document:
+        production = document["production_at"] or "none"
+        out.data(f"production at {document['at']}: {production}")
+
+
+def print_comparison(comparison: VersionComparison) -> None:
+    from rich.markup import escape
+
+    table = _table()
+    table.add_column("")
+    table.add_column("field")
+    for version in comparison.versions:
+        table.add_column(f"{comparison.name}@{version}", overflow="fold")
+    for row in comparison.rows:
+        values = [escape(_fmt(value)) for value in row.values]
+        table.add_row(row.section, row.key, *values, style="bold yellow" if row.differs else None)
+    out.table(table)
+    differing = sum(row.differs for row in comparison.rows)
+    source = "their runs" if comparison.runs_compared else "their cards (the runs are not available)"
+    out.status(f"[dim]{differing} of {len(comparison.rows)} rows differ (highlighted); compared from {source}[/dim]")
+
+
+def print_audit(report: AuditReport) -> None:
+    for finding in report.findings:
+        out.data(f"{finding.kind}: {finding}")
+    for sha in report.garbage:
+        if sha not in report.removed:
+            out.warn(f"garbage blob {sha} (no version points to it): paddlectl registry verify --fix removes it")
+    for item in report.removed:
+        out.status(f"removed {item}")
+    summary = (
+        f"{report.versions} versions ({report.blobs_verified} blobs verified, {report.cold} cold), "
+        f"{report.events} events in {report.location}"
+    )
+    signatures = ", ".join(f"{count} {state}" for state, count in sorted(report.signatures.items())) or "none"
+    if report.ok:
+        out.status(f"registry verified: {summary}; every sha256 and the event chain match; signatures: {signatures}")
+        out.status(f"[dim]last event {report.head_seq}: {report.head_hash}[/dim]")
+    else:
+        failed = f"{len(report.findings)} problem(s)"
+        out.console.print(f"[bold red]registry verification failed[/bold red]: {failed}; {summary}")

@@ -1,0 +1,58 @@
+"""The `registry:` section of paddlectl.yaml and of the user config, as a msgspec schema.
+
+```yaml
+registry:
+  path: /srv/models                  # default: $PADDLECTL_REGISTRY, else $XDG_DATA_HOME/paddlectl/registry
+  backend: local                     # the embedded SQLite + blob store (the only one so far)
+  require_signature: true            # promote --to production, rollback and pull refuse unsigned/untrusted
+  trusted_keys: [keys/release.pub]   # public keys (paddlectl keys generate); relative to this file's folder
+  cold:                              # S3-compatible object storage for `registry archive`
+    endpoint: https://s3.example.com # credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never here
+    bucket: models
+    prefix: paddlectl
+    region: us-east-1
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from paddlectl.errors import UsageError
+
+
+class ColdConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    endpoint: str | UnsetType = UNSET
+    bucket: str | UnsetType = UNSET
+    prefix: str | UnsetType = UNSET
+    region: str | UnsetType = UNSET
+
+
+class RegistryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Every key optional; UNSET means "not set in this file", so two files can be layered (settings.py)."""
+
+    path: str | UnsetType = UNSET
+    backend: Literal["local"] | UnsetType = UNSET
+    require_signature: bool | UnsetType = UNSET
+    trusted_keys: list[str] | UnsetType = UNSET
+    cold: ColdConfig | UnsetType = UNSET
+
+
+def is_set(value: object) -> bool:
+    return value is not UNSET
+
+
+def parse_registry_section(raw: Any, source: str) -> RegistryConfig:
+    """The `registry:` mapping as a RegistryConfig; UsageError naming the file and the key when it is wrong."""
+    if raw is None:
+        return RegistryConfig()
+    try:
+        return msgspec.convert(raw, RegistryConfig)
+    except msgspec.ValidationError as exc:
+        raise UsageError(
+            f"{source}: registry: {exc}",
+            hint="registry takes path, backend (local), require_signature, trusted_keys and cold",
+        ) from None

@@ -1,0 +1,153 @@
+"""Where the registry is and what its policy says, from the environment, paddlectl.yaml and the user config.
+
+Precedence, key by key: `PADDLECTL_REGISTRY` (path only) over the project's paddlectl.yaml over the user config
+(`$XDG_CONFIG_HOME/paddlectl/config.yaml`, default ~/.config/paddlectl/config.yaml) over the defaults. One
+exception: `require_signature` is on when *either* file turns it on, so a project cannot switch off the
+requirement a user set for their registry, nor a user the one a project set. `trusted_keys` paths are relative to
+the folder of the file that names them. The msgspec schema (config.py) is imported only when a file has a
+`registry:` section, so the read-only commands stay quick.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from paddlectl.errors import UsageError
+
+if TYPE_CHECKING:
+    from paddlectl.registry.config import RegistryConfig
+
+REGISTRY_ENV = "PADDLECTL_REGISTRY"
+BACKENDS = ("local",)
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "paddlectl" / "config.yaml"
+
+
+def default_registry_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "paddlectl" / "registry"
+
+
+@dataclass(frozen=True)
+class ColdSettings:
+    endpoint: str | None
+    bucket: str
+    prefix: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    path: Path
+    backend: str = "local"
+    require_signature: bool = False
+    trusted_keys: tuple[Path, ...] = ()
+    cold: ColdSettings | None = None
+
+
+def _section(path: Path) -> Any:
+    """The raw `registry:` mapping of a YAML file, None when the file or the section is absent."""
+    if not path.is_file():
+        return None
+    from paddlectl.foundation.yamlio import load_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}", hint=f"fix {path}") from exc
+    document = load_yaml(text, str(path))
+    if document is None:
+        return None
+    if not isinstance(document, dict):
+        raise UsageError(f"{path} is not a mapping", hint=f"fix {path}")
+    return document.get("registry")
+
+
+def _parsed(path: Path) -> RegistryConfig | None:
+    raw = _section(path)
+    if raw is None:
+        return None
+    from paddlectl.registry.config import parse_registry_section
+
+    return parse_registry_section(raw, str(path))
+
+
+def _keys(keys: list[str], base: Path) -> tuple[Path, ...]:
+    return tuple(base / Path(key).expanduser() for key in keys)
+
+
+def find_project_config(start: Path | None = None) -> Path | None:
+    """The project's paddlectl.yaml (the project found as every command finds it), None outside a project."""
+    from paddlectl.project.config import CONFIG_NAME
+    from paddlectl.project.workspace import find_root
+
+    try:
+        config = find_root(start or Path.cwd()) / CONFIG_NAME
+    except FileNotFoundError:
+        return None
+    return config if config.is_file() else None
+
+
+def load_settings(project_config: Path | None = None, *, policy: bool = True) -> RegistrySettings:
+    """The registry's settings; with policy=False and PADDLECTL_REGISTRY set, no file is read at all.
+
+    Raises UsageError for an unreadable file, a wrongly typed key or an unknown backend.
+    """
+    env_path = os.environ.get(REGISTRY_ENV)
+    if env_path and not policy:
+        return RegistrySettings(path=Path(env_path).expanduser())
+    layers: list[tuple[RegistryConfig, Path]] = []
+    for file in (user_config_path(), project_config or find_project_config()):
+        if file is not None:
+            parsed = _parsed(file)
+            if parsed is not None:
+                layers.append((parsed, file.parent))
+    path: Path = Path(env_path).expanduser() if env_path else default_registry_dir()
+    if not layers:
+        return RegistrySettings(path=path)
+    from msgspec import structs
+
+    from paddlectl.registry.config import ColdConfig, is_set
+
+    backend = "local"
+    keys: tuple[Path, ...] = ()
+    require = False
+    cold: dict[str, str] = {}
+    for config, base in layers:  # user first, then the project over it
+        if isinstance(config.path, str) and not env_path:
+            path = base / Path(config.path).expanduser()
+        if isinstance(config.backend, str):
+            backend = config.backend
+        require = require or config.require_signature is True
+        if isinstance(config.trusted_keys, list):
+            keys = _keys(config.trusted_keys, base)
+        if isinstance(config.cold, ColdConfig):
+            cold.update({k: v for k, v in structs.asdict(config.cold).items() if is_set(v)})
+    if backend not in BACKENDS:
+        raise UsageError(f"registry.backend {backend!r} is not available", hint="use: local")
+    return RegistrySettings(path=path, backend=backend, require_signature=require, trusted_keys=keys, cold=_cold(cold))
+
+
+def _cold(fields: dict[str, str]) -> ColdSettings | None:
+    if not fields:
+        return None
+    bucket = fields.get("bucket")
+    if not bucket:
+        raise UsageError("registry.cold needs a bucket", hint="add registry.cold.bucket to paddlectl.yaml")
+    prefix = (fields.get("prefix") or "paddlectl").strip("/")
+    endpoint = fields.get("endpoint")
+    if endpoint:
+        from paddlectl.foundation.secrets import mask_url_credentials, strip_url_credentials
+
+        if strip_url_credentials(endpoint) != endpoint:
+            raise UsageError(
+                f"registry.cold.endpoint {mask_url_credentials(endpoint)} holds credentials",
+                hint="remove them from the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead",
+            )
+    return ColdSettings(endpoint=endpoint, bucket=bucket, prefix=prefix, region=fields.get("region"))
