@@ -115,9 +115,9 @@ def test_run_that_fills_the_disk_with_its_log(tmp_path: Path, paddle_image: str)
         # Settled, never "succeeded" with a lost log; the script itself ran to its end (exit 0) and was followed
         # past the full disk: every line counted, the metric printed after it parsed.
         assert manifest.status is RunStatus.FAILED, document
-        assert "No space left on device" in manifest.logs["error"] and "log" in str(manifest.reason)
-        assert manifest.exit_code == 0 and manifest.logs["lines"] == 40002
-        assert manifest.metrics["summary"]["loss"]["last"] == 0.5
+        assert "No space left on device" in str(manifest.logs.error) and "log" in str(manifest.reason)
+        assert manifest.exit_code == 0 and manifest.logs.lines == 40002
+        assert manifest.metrics.last("loss") == 0.5
         log = (project.runs_dir / run_ids[0] / "output.log").read_bytes()
         assert log.endswith(b"\n") and log.startswith(b"000000 "), "the saved part of the log ends on a whole line"
 

@@ -60,7 +60,7 @@ def test_the_run_and_its_patch_come_from_the_package(open_reg: Opener, tmp_path:
         assert source.patch is not None and source.patch.read_bytes() == PATCH
         manifest = source.manifest
         assert manifest.id == RUN_ID and manifest.image.digest == "repo@sha256:" + "2" * 64
-        assert manifest.metrics["summary"] == {"acc": {"last": 0.97, "count": 3}}  # the card's metrics
+        assert [(name, m.last, m.count) for name, m in manifest.metrics.summary.items()] == [("acc", 0.97, 3)]
         request = reproduce_request(manifest, [])
         assert (request.script, request.script_args, request.fixed_params) == (
             "train.py",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec
 from paddlectl.foundation.names import KIND_LABEL, OWNER_LABEL, owner_value
@@ -20,6 +22,18 @@ class OneshotResult:
     exit_code: int
     oom_killed: bool
     output: str
+
+
+def read_marked_json(output: str, marker: str) -> dict[str, Any] | None:
+    """The JSON object on the last output line starting with `marker` (how in-container probes answer), or None."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(marker):
+            try:
+                found = json.loads(line[len(marker) :])
+            except ValueError:
+                return None
+            return found if isinstance(found, dict) else None
+    return None
 
 
 def run_oneshot(engine: ContainerEngine, spec: ContainerSpec, kind: str, timeout: float | None = None) -> OneshotResult:

@@ -9,6 +9,7 @@ from paddlectl.errors import UsageError
 
 if TYPE_CHECKING:
     from paddlectl.export.source import RunSource
+    from paddlectl.runs.manifest import ExportSummary
 
 SCHEMA_VERSION = 1
 RECORD_NAME = "export.yaml"
@@ -20,20 +21,22 @@ class VerificationStatus(str, Enum):
     UNVERIFIED = "unverified"  # exported, but outputs differ beyond atol/rtol
 
 
-def manifest_entry(record: dict[str, Any]) -> dict[str, Any]:
+def manifest_entry(record: dict[str, Any]) -> ExportSummary:
     """The essentials of an export for the run's manifest.yaml."""
+    from paddlectl.runs.manifest import ExportSummary
+
     outputs = record["verification"]["outputs"]
     latency = record.get("latency_ms") or {}
-    return {
-        "format": record["format"],
-        "dir": "export",
-        "verification": record["verification"]["status"],
-        "max_abs_diff": max((o["max_abs_diff"] for o in outputs), default=None),
-        "max_rel_diff": max((o["max_rel_diff"] for o in outputs), default=None),
-        "latency_ms": {"p50": latency.get("p50"), "p95": latency.get("p95")},
-        "size_bytes": record["size_bytes"],
-        "created_at": record["created_at"],
-    }
+    return ExportSummary(
+        format=record["format"],
+        dir="export",
+        verification=record["verification"]["status"],
+        max_abs_diff=max((o["max_abs_diff"] for o in outputs), default=None),
+        max_rel_diff=max((o["max_rel_diff"] for o in outputs), default=None),
+        latency_ms={"p50": latency.get("p50"), "p95": latency.get("p95")},
+        size_bytes=record["size_bytes"],
+        created_at=record["created_at"],
+    )
 
 
 def update_run_manifest(run: RunSource, record: dict[str, Any]) -> None:

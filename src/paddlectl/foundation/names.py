@@ -25,6 +25,10 @@ KIND_DEV = "dev"  # `paddlectl dev`: long-lived, stopped by `paddlectl dev --sto
 KIND_BUILD = "build"  # (images only, by STAGE_LABEL) the stages of `paddlectl image build`
 ONE_SHOT_KINDS = (KIND_PROBE, KIND_EXPORT, KIND_IMAGE_PROBE)
 
+# ---- what in-container probes print before their one line of JSON -------------------------------------------------
+RUNTIME_PROBE_MARK = "PADDLECTL_RUNTIME "  # incontainer/probe_runtime.py: Paddle, CUDA, GPUs (runs/runtime_probe.py)
+PLATFORM_PROBE_MARK = "PADDLECTL_PLATFORM "  # images/platform_probe.py: Python, machine, glibc for the wheelhouse
+
 # ---- files in a project's store (.paddlectl/) --------------------------------------------------------------------
 NAMES_LOCK_NAME = "names.lock"  # held while a named run's first manifest is written: names stay unique
 BUILD_LOCK_NAME = "build.lock"  # held (flock) by `paddlectl image build`: gc leaves build stages alone meanwhile

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from paddlectl.engine.oneshot import run_oneshot
+from paddlectl.engine.oneshot import read_marked_json, run_oneshot
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec
 from paddlectl.errors import PaddlectlError, UnavailableError
-from paddlectl.foundation.names import KIND_IMAGE_PROBE
+from paddlectl.foundation.names import KIND_IMAGE_PROBE, PLATFORM_PROBE_MARK
 from paddlectl.images.wheelhouse import TargetPlatform, parse_glibc
 
-MARKER = "PADDLECTL_PROBE "
 PROBE_TIMEOUT_SECONDS = 120.0
 # Python 3.6+ and no import of paddle itself (a second or more): the installed distribution's metadata is enough.
 PROBE_SCRIPT = """
@@ -28,7 +26,7 @@ try:
 except ImportError:
     pass
 libc, libc_version = platform.libc_ver()
-print("PADDLECTL_PROBE " + json.dumps({"python": "%d.%d" % sys.version_info[:2], "machine": platform.machine(),
+print("PADDLECTL_PLATFORM " + json.dumps({"python": "%d.%d" % sys.version_info[:2], "machine": platform.machine(),
       "libc": libc, "libc_version": libc_version, "paddle_version": version, "executable": sys.executable}))
 """
 
@@ -49,20 +47,19 @@ class ImageProbe:
 
 def parse_probe_output(output: str, image: str) -> ImageProbe:
     """The probe's one marked line; PaddlectlError when the image printed none (no python3, a broken image)."""
-    for line in reversed(output.splitlines()):
-        if line.startswith(MARKER):
-            try:
-                data = json.loads(line[len(MARKER) :])
-                return ImageProbe(
-                    python=str(data["python"]),
-                    machine=str(data["machine"]),
-                    libc=str(data["libc"] or ""),
-                    libc_version=str(data["libc_version"] or ""),
-                    paddle_version=str(data["paddle_version"]) if data.get("paddle_version") else None,
-                    executable=str(data.get("executable") or ""),
-                )
-            except (ValueError, KeyError, TypeError):
-                break
+    data = read_marked_json(output, PLATFORM_PROBE_MARK)
+    if data is not None:
+        try:
+            return ImageProbe(
+                python=str(data["python"]),
+                machine=str(data["machine"]),
+                libc=str(data["libc"] or ""),
+                libc_version=str(data["libc_version"] or ""),
+                paddle_version=str(data["paddle_version"]) if data.get("paddle_version") else None,
+                executable=str(data.get("executable") or ""),
+            )
+        except (KeyError, TypeError):
+            pass
     tail = " ".join(output.strip().splitlines()[-2:])[:300] or "no output"
     raise PaddlectlError(
         f"could not read Python and platform from {image}: {tail}",
@@ -80,6 +77,6 @@ def probe_image(engine: ContainerEngine, image: str) -> ImageProbe:
         init=True,
     )
     result = run_oneshot(engine, spec, KIND_IMAGE_PROBE, timeout=PROBE_TIMEOUT_SECONDS)
-    if result.exit_code == 127 and MARKER not in result.output:  # 127: the shell's "command not found"
+    if result.exit_code == 127 and PLATFORM_PROBE_MARK not in result.output:  # 127: the shell's "command not found"
         raise UnavailableError(f"{image} has no python3", hint="build on a Paddle image (they all ship python3)")
     return parse_probe_output(result.output, image)

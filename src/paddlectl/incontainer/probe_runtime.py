@@ -33,4 +33,4 @@ def probe():
 
 
 if __name__ == "__main__":
-    sys.stdout.write("PADDLECTL_PROBE " + json.dumps(probe()) + "\n")
+    sys.stdout.write("PADDLECTL_RUNTIME " + json.dumps(probe()) + "\n")  # foundation/names.RUNTIME_PROBE_MARK

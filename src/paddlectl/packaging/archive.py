@@ -115,7 +115,7 @@ def _publish(tmp: Path, final: Path, *, force: bool) -> None:
 def _check_request(request: PackageRequest, source: ExportSource) -> None:
     run_status = source.run_status
     if run_status not in (None, "succeeded") and not request.allow_failed:
-        reason = source.manifest.get("reason") if source.manifest else None
+        reason = source.manifest.reason if source.manifest else None
         raise UsageError(
             f"the run this export came from {run_status}"
             + (f" ({reason})" if reason else "")

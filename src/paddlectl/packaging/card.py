@@ -27,6 +27,7 @@ from paddlectl.packaging.layout import (
 )
 from paddlectl.packaging.provenance import RunProvenance
 from paddlectl.packaging.source import ExportSource
+from paddlectl.runs.manifest import Manifest
 
 CARD_SCHEMA = 2
 FRAMEWORK = "PaddlePaddle"
@@ -57,10 +58,10 @@ def _mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _dataset(manifest: dict[str, Any]) -> Any:
-    labels = _mapping(manifest.get("labels"))
-    values = _mapping(_mapping(manifest.get("params")).get("values"))
-    return labels.get("dataset", values.get("dataset"))
+def _dataset(manifest: Manifest | None) -> Any:
+    if manifest is None:
+        return None
+    return manifest.labels.get("dataset", manifest.params.values.get("dataset"))
 
 
 def _shape_text(entry: dict[str, Any]) -> str:
@@ -79,12 +80,12 @@ def _io_summary(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]
     )
 
 
-def _git_provenance(git: dict[str, Any], run: RunProvenance) -> dict[str, Any] | None:
-    if not git:
+def _git_provenance(manifest: Manifest | None, run: RunProvenance) -> dict[str, Any] | None:
+    if manifest is None or not manifest.git.is_repository:
         return None
     return {
-        "commit": git.get("commit"),
-        "dirty": git.get("dirty"),
+        "commit": manifest.git.commit,
+        "dirty": manifest.git.dirty,
         "patch": RUN_PATCH_NAME if run.patch is not None else None,
         "patch_sha256": run.patch_sha256,
         "patch_state": run.patch_state,
@@ -103,14 +104,14 @@ def build_card(
     run: RunProvenance | None = None,
 ) -> dict[str, Any]:
     """The card as a mapping, every field taken from the export and the run, none from the clock."""
+    from paddlectl.foundation.records import dump
+
     record = source.record
-    manifest = source.manifest or {}
+    manifest = source.manifest
     run = run or RunProvenance(None, None, "none")
-    git = _mapping(manifest.get("git"))
-    runtime = _mapping(manifest.get("runtime"))
-    image = _mapping(record.get("image")) or _mapping(manifest.get("image"))
+    image = _mapping(record.get("image")) or (dump(manifest.image) if manifest is not None else {})
     input_shape, output_type = _io_summary(record)
-    run_id = record.get("run_id") if "run_id" in record else manifest.get("id")
+    run_id = record.get("run_id") if "run_id" in record else (manifest.id if manifest is not None else None)
     return {
         "schema_version": CARD_SCHEMA,
         "name": name,
@@ -118,7 +119,7 @@ def build_card(
         "status": status.value,
         "task": task,
         "framework": FRAMEWORK,
-        "paddle_version": record.get("paddle_version") or runtime.get("paddle_version"),
+        "paddle_version": record.get("paddle_version") or (manifest.runtime.paddle_version if manifest else None),
         "paddle_commit": record.get("paddle_commit"),
         "format": source.format,
         "files": [{"name": file, "size": sizes[file]} for file in source.files],
@@ -126,29 +127,29 @@ def build_card(
         "outputs": record.get("outputs") or [],
         "input_shape": input_shape,
         "output_type": output_type,
-        "metrics": _mapping(manifest.get("metrics")).get("summary") or {},
+        "metrics": dump(manifest.metrics.summary) if manifest is not None else {},
         "dataset": _dataset(manifest),
         "trained_on": {
             "dataset": _dataset(manifest),
             "run_id": run_id,
-            "started_at": manifest.get("started_at"),
-            "ended_at": manifest.get("ended_at"),
+            "started_at": manifest.started_at if manifest else None,
+            "ended_at": manifest.ended_at if manifest else None,
         },
         "created_by": author,
         "created_at": normalize_timestamp(record.get("created_at")),
         "provenance": {
             "run_id": run_id,
-            "run_name": manifest.get("name"),
-            "run_status": manifest.get("status"),
+            "run_name": manifest.name if manifest else None,
+            "run_status": manifest.status.value if manifest else None,
             "run_record": RUN_RECORD_NAME if run.record is not None else None,
-            "labels": _mapping(manifest.get("labels")),
+            "labels": dict(manifest.labels) if manifest else {},
             "image": {
                 "reference": image.get("reference"),
                 "digest": image.get("digest"),
                 "id": image.get("id"),
             },
-            "git": _git_provenance(git, run),
-            "params": _mapping(manifest.get("params")).get("values") or {},
+            "git": _git_provenance(manifest, run),
+            "params": dict(manifest.params.values) if manifest else {},
             "verification": record.get("verification"),
             "latency_ms": record.get("latency_ms"),
         },

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from paddlectl.errors import UsageError
 from paddlectl.foundation.yamlio import dump_yaml
@@ -47,13 +46,12 @@ def collect_provenance(source: ExportSource) -> RunProvenance:
     manifest = source.manifest
     if manifest is None:
         return RunProvenance(None, None, "none")
-    record = dump_yaml(manifest).encode("utf-8")
-    raw_git = manifest.get("git")
-    git: dict[str, Any] = raw_git if isinstance(raw_git, dict) else {}
-    if git.get("patch_truncated"):
+    record = dump_yaml(manifest.to_dict()).encode("utf-8")
+    git = manifest.git
+    if git.patch_truncated:
         warning = "the run's uncommitted changes were over the patch cap and were not saved: not in the package"
         return RunProvenance(record, None, "truncated", [warning])
-    recorded = git.get("patch_file")
+    recorded = git.patch_file
     if not recorded:
         return RunProvenance(record, None, "none")
     path = _patch_path(source.directory.parent, str(recorded))
@@ -66,7 +64,7 @@ def collect_provenance(source: ExportSource) -> RunProvenance:
     except OSError:
         warning = f"the run's patch {path} is missing: reproducing from this package will not have it"
         return RunProvenance(record, None, "missing", [warning])
-    expected = git.get("patch_sha256")
+    expected = git.patch_sha256
     if expected and hashlib.sha256(patch).hexdigest() != expected:
         raise UsageError(
             f"{path} does not match the sha256 its run recorded",

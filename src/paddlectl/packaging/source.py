@@ -14,6 +14,7 @@ from paddlectl.packaging.layout import RESERVED_NAMES, format_problem, unsafe_na
 
 if TYPE_CHECKING:
     from paddlectl.project.workspace import Project
+    from paddlectl.runs.manifest import Manifest
 
 EXPORT_RECORD = "export.yaml"
 EXPORT_DIR = "export"
@@ -27,13 +28,12 @@ class ExportSource:
     record: dict[str, Any]
     files: tuple[str, ...]  # sorted, checked to be plain regular files in `directory`
     format: str
-    manifest: dict[str, Any] | None  # the run's manifest.yaml when the export sits in a run folder
+    manifest: Manifest | None  # the run's manifest when the export sits in a run folder
 
     @property
     def run_status(self) -> str | None:
         """The status of the run the export came from (None for an export made from a weights file)."""
-        status = self.manifest.get("status") if self.manifest else None
-        return str(status) if status is not None else None
+        return self.manifest.status.value if self.manifest is not None else None
 
     @property
     def verification_status(self) -> str | None:
@@ -86,6 +86,16 @@ def _regular_file_size(path: Path) -> int:
     return info.st_size
 
 
+def _run_manifest(run_dir: Path) -> Manifest:
+    """The run's manifest, read through the run store (typed, unknown keys kept); UsageError when unreadable."""
+    from paddlectl.runs.store import RunPaths, RunStore
+
+    stored = RunStore.load(RunPaths(run_dir))
+    if stored.manifest is None:
+        raise UsageError(f"run {run_dir.name}: {stored.problem}", hint=f"look at {run_dir / MANIFEST_NAME}")
+    return stored.manifest
+
+
 def load_export(directory: Path) -> ExportSource:
     """Read and check an export folder: a known schema and format, and every listed file present and plain.
 
@@ -113,9 +123,8 @@ def load_export(directory: Path) -> ExportSource:
         raise UsageError(f"{directory / EXPORT_RECORD}: {problem}", hint="re-run paddlectl export")
 
     manifest = None
-    manifest_path = directory.parent / MANIFEST_NAME
-    if directory.name == EXPORT_DIR and manifest_path.is_file():
-        manifest = _load_mapping(manifest_path, "run manifest")
+    if directory.name == EXPORT_DIR and (directory.parent / MANIFEST_NAME).is_file():
+        manifest = _run_manifest(directory.parent)
     return ExportSource(
         directory=directory,
         record=record,

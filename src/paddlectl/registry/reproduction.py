@@ -18,7 +18,7 @@ from paddlectl.foundation.yamlio import load_yaml
 from paddlectl.packaging.layout import RUN_PATCH_NAME, RUN_RECORD_NAME
 from paddlectl.registry.model import VersionRecord
 from paddlectl.registry.store import Registry
-from paddlectl.runs.manifest import Manifest, ManifestError
+from paddlectl.runs.manifest import Manifest, ManifestError, MetricSummary
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,21 @@ def _manifest(record: VersionRecord, data: bytes | None) -> Manifest:
     except (ManifestError, UnicodeDecodeError) as exc:
         problem = f"{record.ref}: {RUN_RECORD_NAME} is not a run manifest: {exc}"
         raise UsageError(problem, hint="package it again") from exc
-    manifest.metrics = {**manifest.metrics, "summary": record.card.get("metrics") or {}}
+    manifest.metrics.summary = _card_metrics(record.card.get("metrics"))
     return manifest
+
+
+def _card_metrics(metrics: object) -> dict[str, MetricSummary]:
+    """The card's metric summaries (the card is the released truth) as the manifest's records."""
+    from paddlectl.foundation.records import RecordError, load
+
+    found: dict[str, MetricSummary] = {}
+    for name, entry in (metrics or {}).items() if isinstance(metrics, dict) else ():
+        try:
+            found[str(name)] = load(MetricSummary, entry)
+        except RecordError:
+            continue  # a metric the card holds in another shape is not compared
+    return found
 
 
 @contextlib.contextmanager
@@ -55,8 +68,7 @@ def registered_run(registry: Registry, reference: str) -> Iterator[RegisteredRun
     checked = registry.checked_blob(record)
     manifest = _manifest(record, checked.provenance.get(RUN_RECORD_NAME))
     patch = checked.provenance.get(RUN_PATCH_NAME)
-    git = manifest.git or {}
-    if patch is None and (git.get("patch_file") or git.get("patch_truncated")):
+    if patch is None and (manifest.git.patch_file or manifest.git.patch_truncated):
         raise UsageError(
             f"{record.ref} was built from uncommitted changes that are not in its package",
             hint="commit your changes before the runs you release, then package and register again",

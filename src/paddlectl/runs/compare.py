@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from paddlectl.runs.manifest import Manifest
+    from paddlectl.runs.manifest import GitRecord, Manifest
     from paddlectl.runs.store import RunPaths
 
 GIT_TIMEOUT_SECONDS = 30
@@ -36,16 +36,10 @@ class Comparison:
 
 
 def _values(manifest: Manifest, section: str) -> dict[str, Any]:
-    holder = getattr(manifest, section)
-    if not isinstance(holder, dict):
-        return {}
+    """A run's params, or each metric's last value."""
     if section == "params":
-        values = holder.get("values")
-        return values if isinstance(values, dict) else {}
-    summary = holder.get("summary")
-    if not isinstance(summary, dict):
-        return {}
-    return {name: entry.get("last") for name, entry in summary.items() if isinstance(entry, dict)}
+        return dict(manifest.params.values)
+    return {name: entry.last for name, entry in manifest.metrics.summary.items()}
 
 
 def compare_runs(manifests: list[Manifest]) -> Comparison:
@@ -58,9 +52,9 @@ def compare_runs(manifests: list[Manifest]) -> Comparison:
         ("image", "reference", lambda m: m.image.reference),
         ("image", "id", lambda m: m.image.id),
         ("image", "digest", lambda m: m.image.digest),
-        ("git", "commit", lambda m: (m.git or {}).get("commit")),
-        ("git", "dirty", lambda m: (m.git or {}).get("dirty")),
-        ("git", "patch_sha256", lambda m: (m.git or {}).get("patch_sha256")),
+        ("git", "commit", lambda m: m.git.commit),
+        ("git", "dirty", lambda m: m.git.dirty),
+        ("git", "patch_sha256", lambda m: m.git.patch_sha256),
     ]
     rows = [_row(section, key, [read(m) for m in manifests]) for section, key, read in fixed]
     for section in ("params", "metrics"):
@@ -156,18 +150,21 @@ def diff_runs(a: Manifest, b: Manifest, a_paths: RunPaths, b_paths: RunPaths, pr
         env_names=env_names,
         env=diff_mappings(dict(a.container.env), dict(b.container.env)),
         image=image,
-        runtime=diff_mappings(_dict(a.runtime), _dict(b.runtime)),
+        runtime=diff_mappings(_runtime(a), _runtime(b)),
         code=diff_code(a, b, a_paths, b_paths, project_root),
     )
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+def _runtime(manifest: Manifest) -> dict[str, Any]:
+    from paddlectl.foundation.records import dump
+
+    runtime: dict[str, Any] = dump(manifest.runtime)
+    return {key: value for key, value in runtime.items() if value not in (None, [])}
 
 
 def diff_code(a: Manifest, b: Manifest, a_paths: RunPaths, b_paths: RunPaths, project_root: Path) -> CodeDiff:
-    git_a, git_b = _dict(a.git), _dict(b.git)
-    commit_a, commit_b = git_a.get("commit"), git_b.get("commit")
+    git_a, git_b = a.git, b.git
+    commit_a, commit_b = git_a.commit, git_b.commit
     code = CodeDiff(commit_a, commit_b, commit_a == commit_b)
     if not code.same_commit:
         if not commit_a or not commit_b:
@@ -175,8 +172,8 @@ def diff_code(a: Manifest, b: Manifest, a_paths: RunPaths, b_paths: RunPaths, pr
         else:
             _git_diff(code, str(commit_a), str(commit_b), project_root)
     patch_a, patch_b = _patch(git_a, a_paths), _patch(git_b, b_paths)
-    code.patch_sha256_a = git_a.get("patch_sha256") or (patch_a and _sha256(patch_a))
-    code.patch_sha256_b = git_b.get("patch_sha256") or (patch_b and _sha256(patch_b))
+    code.patch_sha256_a = git_a.patch_sha256 or (patch_a and _sha256(patch_a))
+    code.patch_sha256_b = git_b.patch_sha256 or (patch_b and _sha256(patch_b))
     code.same_patch = code.patch_sha256_a == code.patch_sha256_b
     files_a, files_b = split_patch(patch_a or ""), split_patch(patch_b or "")
     code.patch_files_a, code.patch_files_b = sorted(files_a), sorted(files_b)
@@ -190,9 +187,9 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _patch(git: dict[str, Any], paths: RunPaths) -> str | None:
+def _patch(git: GitRecord, paths: RunPaths) -> str | None:
     """The run's recorded uncommitted patch, if any (a path outside the run folder is not followed)."""
-    name = git.get("patch_file")
+    name = git.patch_file
     if not name:
         return None
     path = (paths.root / str(name)).resolve()

@@ -77,14 +77,7 @@ class GateReport:
 
 
 def _metric(manifest: Manifest, name: str) -> float | None:
-    summary = manifest.metrics.get("summary") if isinstance(manifest.metrics, dict) else None
-    entry = summary.get(name) if isinstance(summary, dict) else None
-    if not isinstance(entry, dict):
-        return None
-    value = entry.get("last")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    return manifest.metrics.last(name)
 
 
 def check_metric(run: Manifest, baseline: Manifest, check: MetricCheck) -> CheckResult:
@@ -144,13 +137,11 @@ def check_requirement(run: Manifest, condition: Condition) -> CheckResult:
 
 
 def _recorded_metrics(manifest: Manifest) -> list[str]:
-    summary = manifest.metrics.get("summary") if isinstance(manifest.metrics, dict) else None
-    return [str(name) for name in summary] if isinstance(summary, dict) else []
+    return list(manifest.metrics.summary)
 
 
 def _recorded_params(manifest: Manifest) -> list[str]:
-    values = manifest.params.get("values") if isinstance(manifest.params, dict) else None
-    return [str(name) for name in values] if isinstance(values, dict) else []
+    return list(manifest.params.values)
 
 
 def _unknown_name_error(

@@ -70,15 +70,8 @@ def index_path(store: RunStore) -> Path:
 
 def summarize(run_id: str, manifest: Manifest) -> dict[str, Any]:
     """The listing row for a readable manifest (folder name is the id: it is what paths resolve to)."""
-    git = manifest.git if isinstance(manifest.git, dict) else {}
-    params = manifest.params.get("values") if isinstance(manifest.params, dict) else None
-    summary = manifest.metrics.get("summary") if isinstance(manifest.metrics, dict) else None
-    metrics: dict[str, Any] = {}
-    if isinstance(summary, dict):
-        for name, entry in summary.items():
-            if isinstance(entry, dict):
-                metrics[str(name)] = _finite(entry.get("last"))
-    dirty = git.get("dirty")
+    git = manifest.git
+    metrics = {name: _finite(entry.last) for name, entry in manifest.metrics.summary.items()}
     return {
         "id": run_id,
         "name": manifest.name,
@@ -86,10 +79,10 @@ def summarize(run_id: str, manifest: Manifest) -> dict[str, Any]:
         "image": manifest.image.reference,
         "image_id": manifest.image.id,
         "image_digest": manifest.image.digest,
-        "commit": git.get("commit"),
-        "dirty": bool(dirty) if dirty is not None else (True if git.get("patch_file") else None),
-        "labels": _jsonable(manifest.labels if isinstance(manifest.labels, dict) else {}),
-        "params": _jsonable(params if isinstance(params, dict) else {}),
+        "commit": git.commit,
+        "dirty": git.dirty if git.is_repository else None,
+        "labels": _jsonable(manifest.labels),
+        "params": _jsonable(manifest.params.values),
         "metrics": metrics,
         "started_at": _jsonable(manifest.started_at),
         "ended_at": _jsonable(manifest.ended_at),

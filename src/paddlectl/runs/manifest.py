@@ -7,9 +7,9 @@ Forward compatibility: keys this paddlectl does not know (a newer one wrote them
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 SCHEMA_VERSION = 1
 UNKNOWN = "unknown_keys"  # the field of every record that keeps the keys this paddlectl does not know
@@ -72,6 +72,141 @@ class ContainerRecord:
 
 
 @dataclass
+class ParamsRecord:
+    """The params the run got: values (secrets masked), where each came from, and its type."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # config, file:<path>, cli, reproduce:<run>
+    types: dict[str, str] = field(default_factory=dict)  # str, int, float, bool, null (train/params.py)
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class OutsidePatchFile:
+    """An untracked file the patch does not inline (binary, or over the inline limit), recorded by its sha256."""
+
+    path: str
+    size: int
+    sha256: str
+    reason: str
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class GitRecord:
+    """The git state of the project when a run started; all paths are relative to the repository's top."""
+
+    is_repository: bool = False
+    commit: str | None = None
+    branch: str | None = None  # None when HEAD is detached
+    remote_url: str | None = None  # credentials stripped
+    dirty: bool = False  # tracked changes or untracked (not ignored) files
+    changed: list[str] = field(default_factory=list)  # tracked files changed against HEAD
+    untracked: list[str] = field(default_factory=list)
+    patch_file: str | None = None
+    patch_bytes: int = 0  # size of the full patch, also when it was too big to keep
+    patch_sha256: str | None = None
+    patch_truncated: bool = False  # the patch was over patch_cap_bytes and not written
+    patch_cap_bytes: int = 10 * 1024**2
+    subdir: str = "."  # the project's folder relative to the repository's top
+    warning: str | None = None  # why there is no git state although there may be a repository
+    # Untracked files kept out of the patch; `reproduce` takes them from the working tree while their sha256 matches.
+    outside_patch: list[OutsidePatchFile] = field(default_factory=list)
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class MetricSummary:
+    """One metric over the run: its last, smallest and largest finite values, how many points, from where."""
+
+    last: float | None = None
+    min: float | None = None
+    max: float | None = None
+    count: int = 0
+    last_step: int | None = None
+    source: str | None = None  # stdout (parsed from the log) or helper (paddlectl_metrics)
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class MetricsRecord:
+    file: str = "metrics.jsonl"  # the whole series, beside the manifest
+    summary: dict[str, MetricSummary] = field(default_factory=dict)
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def last(self, name: str) -> float | None:
+        """The metric's last finite value, or None when the run has no such metric (or it was never finite)."""
+        entry = self.summary.get(name)
+        return entry.last if entry is not None else None
+
+
+@dataclass
+class RuntimeRecord:
+    """What the run's image holds, probed in the same image (incontainer/probe_runtime.py); errors say why not."""
+
+    python: str | None = None
+    python_executable: str | None = None
+    paddle_version: str | None = None
+    paddle_commit: str | None = None
+    compiled_with_cuda: bool | None = None
+    cuda: str | None = None
+    cudnn: str | None = None
+    gpus: list[str] = field(default_factory=list)
+    paddle_error: str | None = None
+    gpu_error: str | None = None
+    probe_error: str | None = None
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def probed(self) -> bool:
+        return bool(self.python or self.paddle_version or self.paddle_error or self.probe_error)
+
+
+@dataclass
+class HostRecord:
+    hostname: str | None = None
+    os: str | None = None
+    platform: str | None = None
+    docker_version: str | None = None
+    paddlectl_version: str | None = None
+    python: str | None = None
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class ArtifactRecord:
+    path: str  # relative to the run's outputs/
+    size: int
+    sha256: str
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class LogsRecord:
+    file: str = "output.log"
+    lines: int = 0
+    rebuilt_from_engine: bool = False  # the stream broke, or the CLI was gone: rewritten from the engine's copy
+    error: str | None = None  # why the saved log stops early (a full disk)
+    workers: list[str] = field(default_factory=list)  # worker logs of a distributed run (container/workers/)
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class ExportSummary:
+    """The essentials of the run's export (export/export.yaml has all of it)."""
+
+    format: str | None = None
+    dir: str = "export"
+    verification: str | None = None  # passed or unverified
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    latency_ms: dict[str, float | None] = field(default_factory=dict)  # p50, p95
+    size_bytes: int | None = None
+    created_at: str | None = None
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
 class Manifest:
     id: str
     project: str
@@ -92,14 +227,14 @@ class Manifest:
     owner_pid: int | None = None  # the CLI process finalising this run; reconciliation leaves it alone while alive
     owner_host: str | None = None
     reproduces: str | None = None
-    params: dict[str, Any] = field(default_factory=lambda: {"values": {}, "sources": {}, "types": {}})
-    git: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=lambda: {"file": "metrics.jsonl", "summary": {}})
-    runtime: dict[str, Any] = field(default_factory=dict)
-    host: dict[str, Any] = field(default_factory=dict)
-    artifacts: list[dict[str, Any]] = field(default_factory=list)
-    logs: dict[str, Any] = field(default_factory=lambda: {"file": "output.log", "lines": 0})
-    export: dict[str, Any] | None = None
+    params: ParamsRecord = field(default_factory=ParamsRecord)
+    git: GitRecord = field(default_factory=GitRecord)
+    metrics: MetricsRecord = field(default_factory=MetricsRecord)
+    runtime: RuntimeRecord = field(default_factory=RuntimeRecord)
+    host: HostRecord = field(default_factory=HostRecord)
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+    logs: LogsRecord = field(default_factory=LogsRecord)
+    export: ExportSummary | None = None
     schema_version: int = SCHEMA_VERSION
     unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -115,11 +250,11 @@ class Manifest:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["status"] = self.status.value
-        for record in _RECORDS:
-            document[record] = _merged(document[record])
-        return _merged({"schema_version": document.pop("schema_version"), **document})
+        """The manifest as manifest.yaml holds it: schema_version first, unknown keys after the known ones."""
+        from paddlectl.foundation.records import dump
+
+        document: dict[str, Any] = dump(self)
+        return {"schema_version": document.pop("schema_version"), **document}
 
     @classmethod
     def from_dict(cls, document: Any) -> Manifest:
@@ -128,19 +263,16 @@ class Manifest:
         Keys it does not know are kept (see the module docstring); a newer schema reads as a read-only manifest,
         or fails with a message saying it is newer when its fields no longer read as this schema's.
         """
+        from paddlectl.foundation.records import RecordError, load
+
         if not isinstance(document, dict):
             raise ManifestError("not a mapping" if document is not None else "empty")
         version = document.get("schema_version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise ManifestError("no schema_version")
         try:
-            data = dict(document)
-            data["status"] = RunStatus(data["status"])
-            data["image"] = _record(ImageRecord, data["image"], "image")
-            data["command"] = _record(CommandRecord, data["command"], "command")
-            data["container"] = _record(ContainerRecord, data.get("container") or {}, "container")
-            return _record(cls, data, "manifest")
-        except (KeyError, TypeError, ValueError) as exc:
+            return load(cls, _without_nulls(document))
+        except RecordError as exc:
             if version > SCHEMA_VERSION:
                 raise ManifestError(
                     f"schema {version} is newer than this paddlectl reads ({SCHEMA_VERSION}) and does not read as "
@@ -149,23 +281,8 @@ class Manifest:
             raise ManifestError(f"malformed: {exc}") from exc
 
 
-_RECORDS = ("image", "command", "container")
-Record = TypeVar("Record")
-
-
-def _record(cls: type[Record], value: Any, name: str) -> Record:
-    """A record from its mapping: known keys as fields, the others kept in `unknown_keys`."""
-    if not isinstance(value, dict):
-        raise TypeError(f"{name} is not a mapping")
-    known = {item.name for item in fields(cls)} - {UNKNOWN}  # type: ignore[arg-type]
-    unknown = {key: item for key, item in value.items() if key not in known}
-    build: Any = cls  # every record class takes its fields and unknown_keys as keywords
-    record: Record = build(**{key: item for key, item in value.items() if key in known}, unknown_keys=unknown)
-    return record
-
-
-def _merged(document: dict[str, Any]) -> dict[str, Any]:
-    """A record's dict with its unknown keys written back after the known ones (never replacing one)."""
-    unknown = document.pop(UNKNOWN, None) or {}
-    document.update({key: value for key, value in unknown.items() if key not in document})
-    return document
+def _without_nulls(document: dict[str, Any]) -> dict[str, Any]:
+    """Known fields written as `null` take their defaults (older paddlectls wrote `git: null` and the like); a
+    required one then reads as missing. Unknown keys are kept as they are."""
+    known = {item.name for item in fields(Manifest)}
+    return {key: value for key, value in document.items() if value is not None or key not in known}

@@ -38,4 +38,7 @@ class RunMetrics:
     def finish(self, manifest: Manifest) -> None:
         self.recorder.read_helper_file(self.paths.helper_metrics)
         self.recorder.write_series(self.paths.metrics)
-        manifest.metrics = {"file": METRICS_NAME, "summary": self.recorder.summary()}
+        from paddlectl.runs.manifest import MetricsRecord, MetricSummary
+
+        summary = {name: MetricSummary(**entry) for name, entry in self.recorder.summary().items()}
+        manifest.metrics = MetricsRecord(file=METRICS_NAME, summary=summary)

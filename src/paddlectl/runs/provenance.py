@@ -6,13 +6,13 @@ import os
 import platform
 import socket
 from pathlib import Path
-from typing import Any
 
 from paddlectl import __version__
 from paddlectl.foundation.hashing import sha256_file
+from paddlectl.runs.manifest import ArtifactRecord, HostRecord
 
 
-def artifact_records(outputs: Path) -> list[dict[str, Any]]:
+def artifact_records(outputs: Path) -> list[ArtifactRecord]:
     """Every regular file under the run's outputs/, with its size and sha256, sorted by path."""
     records = []
     for folder, _, files in os.walk(outputs):
@@ -20,18 +20,16 @@ def artifact_records(outputs: Path) -> list[dict[str, Any]]:
             path = Path(folder) / name
             if path.is_symlink() or not path.is_file():
                 continue
-            records.append(
-                {"path": path.relative_to(outputs).as_posix(), "size": path.stat().st_size, "sha256": sha256_file(path)}
-            )
-    return sorted(records, key=lambda record: str(record["path"]))
+            records.append(ArtifactRecord(path.relative_to(outputs).as_posix(), path.stat().st_size, sha256_file(path)))
+    return sorted(records, key=lambda record: record.path)
 
 
-def host_record(docker_version: str | None) -> dict[str, Any]:
-    return {
-        "hostname": socket.gethostname(),
-        "os": f"{platform.system()} {platform.release()}",
-        "platform": platform.platform(terse=True),
-        "docker_version": docker_version,
-        "paddlectl_version": __version__,
-        "python": platform.python_version(),
-    }
+def host_record(docker_version: str | None) -> HostRecord:
+    return HostRecord(
+        hostname=socket.gethostname(),
+        os=f"{platform.system()} {platform.release()}",
+        platform=platform.platform(terse=True),
+        docker_version=docker_version,
+        paddlectl_version=__version__,
+        python=platform.python_version(),
+    )

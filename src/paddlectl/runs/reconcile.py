@@ -144,6 +144,6 @@ def _recover_log_and_metrics(
         sink = OutputSink(log, None, metrics.parse_lines, metrics.parse_redraw, secret_values)
         sink.feed(output)
         sink.close()
-    manifest.logs["lines"] = sink.lines
-    manifest.logs["rebuilt_from_engine"] = True
+    manifest.logs.lines = sink.lines
+    manifest.logs.rebuilt_from_engine = True
     metrics.finish(manifest)

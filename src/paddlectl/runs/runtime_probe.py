@@ -8,14 +8,13 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any
 
-from paddlectl.engine.oneshot import run_oneshot
+from paddlectl.engine.oneshot import read_marked_json, run_oneshot
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, GpuRequest, Mount
 from paddlectl.foundation.atomic import write_atomic
-from paddlectl.foundation.names import HOME_DIR, KIND_PROBE, LIB_DIR
+from paddlectl.foundation.names import HOME_DIR, KIND_PROBE, LIB_DIR, RUNTIME_PROBE_MARK
+from paddlectl.runs.manifest import RuntimeRecord
 
-PROBE_MARK = "PADDLECTL_PROBE "
 CACHE_DIR = "runtime-cache"
 
 
@@ -30,13 +29,11 @@ def _cache_path(store: Path, image_id: str, gpus: GpuRequest | None) -> Path:
 
 def probe_runtime(
     engine: ContainerEngine, image_id: str, store: Path, gpus: GpuRequest | None, user: str | None = None
-) -> dict[str, Any]:
+) -> RuntimeRecord:
     """The runtime record for an image; never raises for a probe that fails (the record says what failed)."""
     cache = _cache_path(store, image_id, gpus)
-    try:
-        return dict(json.loads(cache.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        pass
+    with contextlib.suppress(OSError, ValueError):
+        return _record(json.loads(cache.read_text(encoding="utf-8")))
     spec = ContainerSpec(
         image=image_id,
         command=["python3", f"{LIB_DIR}/probe_runtime.py"],
@@ -49,13 +46,23 @@ def probe_runtime(
     try:
         result = run_oneshot(engine, spec, KIND_PROBE, timeout=120)
     except Exception as exc:
-        return {"probe_error": str(exc)}
-    for line in result.output.splitlines():
-        if line.startswith(PROBE_MARK):
-            record: dict[str, Any] = json.loads(line[len(PROBE_MARK) :])
-            if "paddle_error" not in record:
-                with contextlib.suppress(OSError):  # only a cache: a full disk costs the next run a probe
-                    cache.parent.mkdir(parents=True, exist_ok=True)
-                    write_atomic(cache, json.dumps(record))
-            return record
-    return {"probe_error": f"probe exited {result.exit_code}: {result.output.strip()[-300:]}"}
+        return RuntimeRecord(probe_error=str(exc))
+    found = read_marked_json(result.output, RUNTIME_PROBE_MARK)
+    if found is None:
+        return RuntimeRecord(probe_error=f"probe exited {result.exit_code}: {result.output.strip()[-300:]}")
+    record = _record(found)
+    if record.paddle_error is None and record.probe_error is None:
+        with contextlib.suppress(OSError):  # only a cache: a full disk costs the next run a probe
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cache, json.dumps(found))
+    return record
+
+
+def _record(found: object) -> RuntimeRecord:
+    """The probe's JSON as the manifest's record; one that does not read as one says so (never raises)."""
+    from paddlectl.foundation.records import RecordError, load
+
+    try:
+        return load(RuntimeRecord, found)
+    except RecordError as exc:
+        return RuntimeRecord(probe_error=f"the probe's answer does not read as a runtime record: {exc}")

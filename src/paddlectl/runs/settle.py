@@ -28,7 +28,7 @@ def settle_from_state(
     """
     manifest.owner_pid = None
     manifest.artifacts = artifact_records(paths.outputs)
-    manifest.logs["workers"] = sorted(p.name for p in paths.workers_dir.glob("*")) if paths.workers_dir.is_dir() else []
+    manifest.logs.workers = sorted(p.name for p in paths.workers_dir.glob("*")) if paths.workers_dir.is_dir() else []
     if secret_values:
         mask_worker_logs(paths, secret_values)
     if state is not None:

@@ -15,13 +15,12 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 from paddlectl.errors import PaddlectlError, UsageError
 from paddlectl.foundation.secrets import strip_url_credentials
 from paddlectl.project.config import STORE_NAME
+from paddlectl.runs.manifest import GitRecord, OutsidePatchFile
 
 DEFAULT_PATCH_CAP = 10 * 1024**2
 UNTRACKED_INLINE_LIMIT = 1024**2  # an untracked file larger than this is recorded by sha256, not inlined
@@ -31,36 +30,7 @@ _STORE_PATHSPEC = f":(glob,exclude)**/{STORE_NAME}/**"
 _CHUNK = 1 << 16
 
 
-@dataclass
-class GitInfo:
-    """The git state of the project when a run started; all paths are relative to the repository's top."""
-
-    is_repository: bool
-    commit: str | None = None
-    branch: str | None = None  # None when HEAD is detached
-    remote_url: str | None = None  # credentials stripped
-    dirty: bool = False  # tracked changes or untracked (not ignored) files
-    changed: list[str] = field(default_factory=list)  # tracked files changed against HEAD
-    untracked: list[str] = field(default_factory=list)
-    patch_file: str | None = None
-    patch_bytes: int = 0  # size of the full patch, also when it was too big to keep
-    patch_sha256: str | None = None
-    patch_truncated: bool = False  # the patch was over patch_cap_bytes and not written
-    patch_cap_bytes: int = DEFAULT_PATCH_CAP
-    subdir: str = "."  # the project's folder relative to the repository's top
-    warning: str | None = None  # why there is no git state although there may be a repository
-    # Untracked files kept out of the patch (binary, or over UNTRACKED_INLINE_LIMIT): path, size, sha256, reason.
-    # `reproduce` takes them from the working tree when their sha256 still matches.
-    outside_patch: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GitInfo:
-        """Rebuild from as_dict() output, ignoring keys it does not know (newer or older manifests)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+GitInfo = GitRecord  # what capture_git returns is the manifest's record (runs/manifest.py)
 
 
 class _GitFailed(Exception):
@@ -264,7 +234,7 @@ def _capture(top: Path, subdir: str, patch_path: Path, cap_bytes: int) -> GitInf
     return info
 
 
-def _split_untracked(top: Path, untracked: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+def _split_untracked(top: Path, untracked: list[str]) -> tuple[list[str], list[OutsidePatchFile]]:
     """Untracked files the patch inlines, and those it only records (binary, or over the inline limit).
 
     A release tarball written inside the project would otherwise be inlined, base85, into every later run's patch
@@ -273,7 +243,7 @@ def _split_untracked(top: Path, untracked: list[str]) -> tuple[list[str], list[d
     from paddlectl.foundation.hashing import sha256_file
 
     inline: list[str] = []
-    outside: list[dict[str, Any]] = []
+    outside: list[OutsidePatchFile] = []
     for path in untracked:
         full = top / path
         try:
@@ -290,7 +260,7 @@ def _split_untracked(top: Path, untracked: list[str]) -> tuple[list[str], list[d
         if reason is None:
             inline.append(path)
         else:
-            outside.append({"path": path, "size": status.st_size, "sha256": sha256_file(full), "reason": reason})
+            outside.append(OutsidePatchFile(path, status.st_size, sha256_file(full), reason))
     return inline, outside
 
 
@@ -308,7 +278,7 @@ def outside_patch_warning(info: GitInfo) -> str | None:
         return None
     from paddlectl.foundation.sizes import human_size
 
-    shown = ", ".join(f"{f['path']} ({human_size(int(f['size']))}, {f['reason']})" for f in info.outside_patch[:5])
+    shown = ", ".join(f"{f.path} ({human_size(f.size)}, {f.reason})" for f in info.outside_patch[:5])
     more = f" and {len(info.outside_patch) - 5} more" if len(info.outside_patch) > 5 else ""
     return (
         f"{len(info.outside_patch)} untracked file(s) are recorded by sha256 but not in the run's patch: "
@@ -362,23 +332,23 @@ def apply_patch_in_worktree(repo_root: Path, commit: str, patch: Path | None, de
     return dest
 
 
-def restore_untracked(top: Path, dest: Path, entries: list[dict[str, Any]], run_id: str) -> None:
+def restore_untracked(top: Path, dest: Path, entries: list[OutsidePatchFile], run_id: str) -> None:
     """Copy the untracked files a run's patch only recorded (GitInfo.outside_patch: binary or large) from the
     working tree at `top` into the worktree at `dest`; raise UsageError for one gone or changed since the run."""
     for entry in entries:
         _restore_one(top, dest, entry, run_id)
 
 
-def _restore_one(top: Path, dest: Path, entry: dict[str, Any], run_id: str) -> None:
+def _restore_one(top: Path, dest: Path, entry: OutsidePatchFile, run_id: str) -> None:
     from paddlectl.foundation.hashing import sha256_file
 
-    relative = Path(str(entry.get("path")))
+    relative = Path(entry.path)
     if relative.is_absolute() or ".." in relative.parts:
         raise UsageError(f"run {run_id} records an untracked file outside the repository: {relative}")
     source = top / relative
-    if not source.is_file() or sha256_file(source) != entry.get("sha256"):
+    if not source.is_file() or sha256_file(source) != entry.sha256:
         raise UsageError(
-            f"run {run_id} used the untracked file {relative} (sha256 {str(entry.get('sha256'))[:12]}...), which is "
+            f"run {run_id} used the untracked file {relative} (sha256 {entry.sha256[:12]}...), which is "
             "no longer in the working tree with those contents",
             hint="restore that file, or commit files a run needs before training it",
         )

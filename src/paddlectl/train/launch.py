@@ -29,11 +29,20 @@ from paddlectl.foundation.image_ref import PinnedImage
 from paddlectl.foundation.names import NAMES_LOCK_NAME
 from paddlectl.foundation.signals import Interrupted, signal_name, signals
 from paddlectl.project.workspace import Project
-from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
+from paddlectl.runs.manifest import (
+    CommandRecord,
+    ContainerRecord,
+    GitRecord,
+    HostRecord,
+    ImageRecord,
+    Manifest,
+    ParamsRecord,
+    RunStatus,
+    RuntimeRecord,
+)
 from paddlectl.runs.private_files import PrivateFiles
 from paddlectl.runs.settle import exit_code_for, settle_from_state
 from paddlectl.runs.store import RunPaths, RunStore
-from paddlectl.train.git_capture import GitInfo
 from paddlectl.train.prepare import PreparedRun, container_spec_for
 
 if TYPE_CHECKING:
@@ -278,7 +287,7 @@ def _run_attached(
             hint=f"free space in {paths.root.parent}; the run is recorded with what was saved",
             code=ExitCode.FAILED,
         )
-    if not manifest.runtime:
+    if not manifest.runtime.probed:
         # The probe may take seconds on a first run: only after the outcome is recorded, so a signal loses just this.
         try:
             signals.phase("probe")
@@ -286,7 +295,7 @@ def _run_attached(
                 manifest.runtime = probe.result()
         except Interrupted as interrupt:
             signals.handled(interrupt)
-            manifest.runtime = {"probe_error": f"not waited for: the CLI got {signal_name(interrupt.signum)}"}
+            manifest.runtime = RuntimeRecord(probe_error=f"not waited for: the CLI got {signal_name(interrupt.signum)}")
         store.write(manifest)
     return TrainOutcome(manifest, exit_code_for(manifest), paths)
 
@@ -302,15 +311,15 @@ def _apply_result(
     """The manifest's outcome from how the container run ended (not yet written)."""
     manifest.duration_seconds = round(time.monotonic() - started, 3)
     manifest.ended_at = utc_now()
-    manifest.logs["lines"] = result.lines
-    manifest.logs["rebuilt_from_engine"] = result.log_rebuilt
+    manifest.logs.lines = result.lines
+    manifest.logs.rebuilt_from_engine = result.log_rebuilt
     manifest.container.kept = prepared.request.keep
     metrics.finish(manifest)
     settle_from_state(manifest, result.state, result.interrupted_by, paths, prepared.secret_values)
     if result.state is None and result.interrupted_by is not None:
         manifest.reason = f"stopped by {signal_name(result.interrupted_by)} before the container started"
     if result.log_error is not None:  # a run whose output was not kept is not recorded as succeeded
-        manifest.logs["error"] = result.log_error
+        manifest.logs.error = result.log_error
         if manifest.status is RunStatus.SUCCEEDED:
             manifest.status = RunStatus.FAILED
             manifest.reason = f"paddlectl could not save the whole log ({result.log_error})"
@@ -342,8 +351,8 @@ def _initial_manifest(
     paths: RunPaths,
     image: ImageRecord,
     spec: ContainerSpec,
-    git: GitInfo,
-    host: dict[str, Any],
+    git: GitRecord,
+    host: HostRecord,
     masked_params: dict[str, Any],
     private: PrivateFiles,
 ) -> Manifest:
@@ -381,8 +390,8 @@ def _initial_manifest(
         owner_pid=None if request.detach else os.getpid(),
         owner_host=socket.gethostname(),
         reproduces=request.reproduces,
-        params={"values": masked_params, "sources": prepared.param_sources, "types": prepared.param_types},
-        git=git.as_dict(),
+        params=ParamsRecord(masked_params, prepared.param_sources, prepared.param_types),
+        git=git,
         host=host,
     )
 
@@ -420,7 +429,7 @@ class _RuntimeProbe:
         self, engine: ContainerEngine, image_id: str, store: Path, gpus: GpuRequest | None, user: str | None
     ) -> None:
         self._args = (engine, image_id, store, gpus, user)
-        self._result: dict[str, Any] = {}
+        self._result: RuntimeRecord | None = None
         self._done = threading.Event()
         # Not a daemon: a CLI that exits early (an error, Ctrl-C) still lets the probe remove its container.
         self._thread = threading.Thread(target=self._run, name="paddlectl-probe", daemon=False)
@@ -440,8 +449,8 @@ class _RuntimeProbe:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def result(self, timeout: float = 120) -> dict[str, Any]:
+    def result(self, timeout: float = 120) -> RuntimeRecord:
         # An Event, not Thread.join: Ctrl-C inside join() marks the thread finished (Python 3.11), and the
         # interpreter would then exit without letting the probe remove its container.
         self._done.wait(timeout)
-        return self._result or {"probe_error": "the runtime probe did not finish"}
+        return self._result or RuntimeRecord(probe_error="the runtime probe did not finish")

@@ -77,11 +77,8 @@ class Verdict:
 
 def compare_metrics(original: Manifest, again: Manifest, rtol: float, atol: float) -> Verdict:
     verdict = Verdict(original.id, again.id, rtol, atol, run_status=again.status.value)
-    before = original.metrics.get("summary") or {}
-    after = again.metrics.get("summary") or {}
-    for name in sorted(before):
-        a = _number(before[name].get("last"))
-        b = _number((after.get(name) or {}).get("last"))
+    for name in sorted(original.metrics.summary):
+        a, b = original.metrics.last(name), again.metrics.last(name)
         if b is None and a is not None:
             kind = "missing"
         elif a == b or (a is not None and b is not None and math.isnan(a) and math.isnan(b)):
@@ -94,13 +91,9 @@ def compare_metrics(original: Manifest, again: Manifest, rtol: float, atol: floa
     return verdict
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
     """The train request that repeats a run; masked secrets must come from the environment or -p overrides."""
-    values = dict(original.params.get("values") or {})
+    values = dict(original.params.values)
     override_keys = {item.split("=", 1)[0] for item in overrides}
     masked = [key for key, value in values.items() if value == MASK and key not in override_keys]
     if masked:
@@ -148,11 +141,11 @@ def recorded_code(project: Project, original: Manifest, patch: Path | None = Non
 
     `patch`, when given, is applied instead of the run store's copy (a registered package carries its own).
     """
-    git = original.git or {}
-    if not git.get("is_repository") or not git.get("commit"):
+    git = original.git
+    if not git.is_repository or not git.commit:
         yield project.root  # not recorded in git: the current tree is all there is (the CLI warns)
         return
-    if git.get("patch_truncated"):
+    if git.patch_truncated:
         raise UsageError(
             f"run {original.id}'s uncommitted changes were larger than the patch cap and were not saved",
             hint="commit your changes before training runs you want to reproduce",
@@ -166,16 +159,15 @@ def recorded_code(project: Project, original: Manifest, patch: Path | None = Non
         or project.root
     )
     if patch is None:
-        patch_file = git.get("patch_file")
-        patch = Path(patch_file) if patch_file else None
+        patch = Path(git.patch_file) if git.patch_file else None
         if patch is not None and not patch.is_absolute():
             patch = project.runs_dir / original.id / patch
     with tempfile.TemporaryDirectory(prefix="paddlectl-reproduce-") as tmp:
         dest = Path(tmp) / "code"
-        apply_patch_in_worktree(top, str(git["commit"]), patch if patch and patch.is_file() else None, dest)
+        apply_patch_in_worktree(top, git.commit, patch if patch and patch.is_file() else None, dest)
         try:
-            restore_untracked(top, dest, list(git.get("outside_patch") or []), original.id)
-            yield dest / str(git.get("subdir") or ".")
+            restore_untracked(top, dest, git.outside_patch, original.id)
+            yield dest / (git.subdir or ".")
         finally:
             remove_worktree(top, dest)
 
@@ -209,7 +201,7 @@ def reproduce(
         with recorded_code(project, original, patch) as code_root:
             signals.checkpoint()
             request.code_root = code_root
-            if not (original.git or {}).get("is_repository"):
+            if not original.git.is_repository:
                 events.warning(f"run {original.id} was not in a git repository: reproducing with the current code")
             prepared = prepare(request, project, code_root)
             outcome = train(prepared, project, lambda: engine, events)

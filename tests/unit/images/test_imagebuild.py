@@ -51,7 +51,7 @@ class Events:
 @pytest.fixture
 def engine() -> FakeEngine:
     fake = FakeEngine(images={PADDLE: image_info(PADDLE, PADDLE_ID)})
-    fake.script = [b"noise\n", ("PADDLECTL_PROBE " + json.dumps(PROBE) + "\n").encode()]
+    fake.script = [b"noise\n", ("PADDLECTL_PLATFORM " + json.dumps(PROBE) + "\n").encode()]
     return fake
 
 

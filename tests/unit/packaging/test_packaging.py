@@ -28,6 +28,7 @@ from paddlectl.packaging import (
 )
 from paddlectl.packaging import tarwriter as tarwriter_module
 from paddlectl.project.workspace import open_project
+from paddlectl.runs.manifest import Manifest
 from unit.packaging.test_packaging_fakes import (
     CREATED_AT,
     CREATED_AT_EPOCH,
@@ -112,7 +113,8 @@ def test_package_holds_card_files_and_sums_in_fixed_order(export: Path, tmp_path
         digest, name = line.split("  ")
         assert digest == expected[name]
     assert [(f.name, f.sha256) for f in result.files][2:4] == sorted(expected.items())
-    assert run_record == load_yaml((export.parent / "manifest.yaml").read_text(), "manifest")
+    recorded = Manifest.from_dict(load_yaml((export.parent / "manifest.yaml").read_text(), "manifest"))
+    assert run_record == recorded.to_dict()  # the run's manifest as the run store reads it
 
     assert card["name"] == "digits" and card["version"] == "1.2.3-rc.1"
     assert card["framework"] == "PaddlePaddle" and card["paddle_version"] == "3.2.0"

@@ -73,6 +73,9 @@ def make_export(
         manifest = {
             "schema_version": 1,
             "id": run_id,
+            "project": "proj",
+            "started_at": "2026-11-22T10:30:00.000Z",
+            "command": {"script": "train.py", "module": None},
             "name": "digits-baseline",
             "status": "succeeded",
             "image": {"reference": "paddlectl-test/paddle:3.2.0-cpu", "id": "sha256:" + "1" * 64, "digest": None},

@@ -7,7 +7,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
+from paddlectl.runs.manifest import (
+    CommandRecord,
+    ContainerRecord,
+    GitRecord,
+    ImageRecord,
+    Manifest,
+    MetricsRecord,
+    MetricSummary,
+    ParamsRecord,
+    RunStatus,
+    RuntimeRecord,
+)
 from paddlectl.runs.store import RunPaths, RunStore, new_run_id
 
 IMAGE = "paddlectl-test/paddle:3.2.0-cpu"
@@ -45,7 +56,7 @@ def make_run(
     paths.outputs.mkdir(parents=True)
     values = params or {}
     summary = {
-        metric: {"last": value, "min": value, "max": value, "count": 1, "last_step": 0, "source": "stdout"}
+        metric: MetricSummary(last=value, min=value, max=value, count=1, last_step=0, source="stdout")
         for metric, value in (metrics or {}).items()
     }
     ended = status is not RunStatus.RUNNING
@@ -62,16 +73,10 @@ def make_run(
         exit_code=0 if status is RunStatus.SUCCEEDED else (1 if ended else None),
         ended_at=iso(moment + timedelta(seconds=90)) if ended else None,
         duration_seconds=90.0 if ended else None,
-        params={"values": values, "sources": dict.fromkeys(values, "cli")},
-        git={
-            "is_repository": commit is not None,
-            "commit": commit,
-            "dirty": dirty,
-            "patch_file": None,
-            "patch_sha256": None,
-        },
-        metrics={"file": "metrics.jsonl", "summary": summary},
-        runtime=runtime or {"paddle_version": "3.2.0", "python": "3.11.2", "cuda": None},
+        params=ParamsRecord(values, dict.fromkeys(values, "cli")),
+        git=GitRecord(is_repository=commit is not None, commit=commit, dirty=dirty),
+        metrics=MetricsRecord(summary=summary),
+        runtime=RuntimeRecord(**(runtime or {"paddle_version": "3.2.0", "python": "3.11.2", "cuda": None})),
         **extra,
     )
     store.write(manifest)

@@ -361,7 +361,7 @@ def test_diff_params_env_image_runtime_and_code(store: RunStore, project: Path) 
     for paths, patch in ((a, patch_a), (b, patch_b)):
         paths.patch.write_text(patch)
         manifest = store.read(paths.run_id)
-        manifest.git = {**manifest.git, "dirty": True, "patch_file": paths.patch.name}
+        manifest.git.dirty, manifest.git.patch_file = True, paths.patch.name
         manifest.container.env_names = ["A", "B"] if paths is a else ["B", "C"]
         store.write(manifest)
     result = diff_runs(store.read(a.run_id), store.read(b.run_id), a, b, project)

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from paddlectl.errors import UsageError
+from paddlectl.foundation.records import dump, load
+from paddlectl.runs.manifest import OutsidePatchFile
 from paddlectl.train.git_capture import (
     GitInfo,
     apply_patch_in_worktree,
@@ -116,7 +118,7 @@ def test_not_a_repository(tmp_path: Path) -> None:
     info = capture_git(folder, folder / "p.patch")
     assert info == GitInfo(is_repository=False)
     assert not (folder / "p.patch").exists()
-    assert info.as_dict()["is_repository"] is False
+    assert dump(info)["is_repository"] is False
 
 
 def test_clean_repository(repo: Path) -> None:
@@ -199,7 +201,7 @@ def test_round_trip_reproduces_the_working_tree(
     status_before = git(dirty_repo, "status", "--porcelain")
 
     assert apply_patch_in_worktree(dirty_repo, info.commit, patch, dest) == dest
-    assert [entry["path"] for entry in info.outside_patch] == ["pkg/blob.bin"]  # binary: recorded, not inlined
+    assert [entry.path for entry in info.outside_patch] == ["pkg/blob.bin"]  # binary: recorded, not inlined
     restore_untracked(dirty_repo, dest, info.outside_patch, "r1")
 
     expected = {name: content for name, content in tree_snapshot(dirty_repo).items() if name != "debug.log"}
@@ -284,7 +286,7 @@ def test_repository_without_commits(tmp_path: Path) -> None:
     assert info.changed == []
     assert info.dirty
     # The patch against the empty tree recreates every file but the untracked binary, which is recorded.
-    assert [entry["path"] for entry in info.outside_patch] == ["b.bin"]
+    assert [entry.path for entry in info.outside_patch] == ["b.bin"]
     target = make_repo(tmp_path / "target")
     git(target, "apply", "--binary", str(patch))
     assert tree_snapshot(target) == {name: data for name, data in tree_snapshot(root).items() if name != "b.bin"}
@@ -311,8 +313,10 @@ def test_require_clean_outside_a_repository() -> None:
 
 def test_git_info_dict_round_trip(dirty_repo: Path, tmp_path: Path) -> None:
     info = capture_git(dirty_repo, tmp_path / "p.patch")
-    data = info.as_dict()
-    assert GitInfo.from_dict({**data, "added_later": 1}) == info
+    again = load(GitInfo, {**dump(info), "added_later": 1})
+    assert again.unknown_keys == {"added_later": 1}
+    again.unknown_keys = {}
+    assert again == info
 
 
 def test_gitpython_is_not_imported() -> None:
@@ -421,16 +425,13 @@ def test_binary_and_large_untracked_files_are_recorded_not_inlined(tmp_path: Pat
     info = capture_git(repo, tmp_path / "out" / "uncommitted.patch")
     patch = (tmp_path / "out" / "uncommitted.patch").read_text()
     assert "notes.txt" in patch and "model-1.0.0.tar" not in patch and "big.csv" not in patch
-    outside = {entry["path"]: entry for entry in info.outside_patch}
-    assert outside["model-1.0.0.tar"]["reason"] == "binary"
-    assert outside["big.csv"]["reason"] == "larger than 1 MiB"
+    outside = {entry.path: entry for entry in info.outside_patch}
+    assert outside["model-1.0.0.tar"].reason == "binary"
+    assert outside["big.csv"].reason == "larger than 1 MiB"
     data = (repo / "model-1.0.0.tar").read_bytes()
-    assert outside["model-1.0.0.tar"] == {
-        "path": "model-1.0.0.tar",
-        "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "reason": "binary",
-    }
+    assert outside["model-1.0.0.tar"] == OutsidePatchFile(
+        "model-1.0.0.tar", len(data), hashlib.sha256(data).hexdigest(), "binary"
+    )
     assert info.dirty and sorted(info.untracked) == ["big.csv", "model-1.0.0.tar", "notes.txt"]
     warning = outside_patch_warning(info)
     assert warning is not None and "model-1.0.0.tar" in warning and ".gitignore" in warning
@@ -442,7 +443,7 @@ def test_only_binary_untracked_files_still_count_as_dirty(tmp_path: Path) -> Non
     commit_all(repo)
     (repo / "weights.bin").write_bytes(b"\0\1\2" * 100)
     info = capture_git(repo, tmp_path / "uncommitted.patch")
-    assert info.dirty and info.patch_file is None and [e["path"] for e in info.outside_patch] == ["weights.bin"]
+    assert info.dirty and info.patch_file is None and [e.path for e in info.outside_patch] == ["weights.bin"]
 
 
 def test_restoring_an_untracked_file_that_changed_since_the_run_is_refused(dirty_repo: Path, tmp_path: Path) -> None:

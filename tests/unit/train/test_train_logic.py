@@ -156,11 +156,11 @@ def test_train_records_a_complete_manifest(project: Path) -> None:
     assert outcome.exit_code == 0
     assert manifest.status is RunStatus.SUCCEEDED and manifest.name == "first" and manifest.labels == {"team": "cv"}
     assert manifest.image.id == image_info(IMAGE).id and manifest.image.digest is None
-    assert manifest.params["values"] == {"lr": 0.1} and manifest.params["sources"] == {"lr": "config"}
-    assert manifest.metrics["summary"]["loss"]["last"] == 0.5
-    assert manifest.git["is_repository"] is False
+    assert manifest.params.values == {"lr": 0.1} and manifest.params.sources == {"lr": "config"}
+    assert manifest.metrics.last("loss") == 0.5
+    assert manifest.git.is_repository is False
     stored = RunStore(open_project(project).runs_dir).read(manifest.id)
-    assert stored.status is RunStatus.SUCCEEDED and stored.logs["lines"] == 2
+    assert stored.status is RunStatus.SUCCEEDED and stored.logs.lines == 2
     (spec,) = [c.spec for c in engine.created if "io.paddlectl.run" in c.spec.labels]
     assert spec.init and spec.labels["io.paddlectl.run"] == manifest.id
     assert spec.environment["PYTHONUNBUFFERED"] == "1" and spec.shm_size == "2g"
@@ -308,7 +308,7 @@ def test_reproduce_finds_an_image_from_a_registry_with_a_port() -> None:
 
 
 def test_reproduce_verdicts() -> None:
-    from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest
+    from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, MetricsRecord, MetricSummary
     from paddlectl.train.reproduce import compare_metrics
 
     def run(values: dict[str, float], status: RunStatus = RunStatus.SUCCEEDED) -> Manifest:
@@ -320,7 +320,7 @@ def test_reproduce_verdicts() -> None:
             image=ImageRecord("i:1"),
             command=CommandRecord(script="t.py", module=None),
         )
-        manifest.metrics = {"summary": {name: {"last": value} for name, value in values.items()}}
+        manifest.metrics = MetricsRecord(summary={name: MetricSummary(last=value) for name, value in values.items()})
         return manifest
 
     assert compare_metrics(run({"a": 1.0}), run({"a": 1.0}), 0, 0).overall == "identical"
@@ -353,8 +353,8 @@ def test_param_types_reach_the_manifest(project: Path) -> None:
     prepared = prepare(request, open_project(project), project)
     outcome = train(prepared, open_project(project), lambda: engine, Events())
     params = outcome.manifest.params
-    assert params["values"]["ver"] == "1.10" and params["types"]["ver"] == "str"
-    assert params["types"] == {"ver": "str", "lr": "float", "n": "int", "flag": "bool", "none": "null"}
+    assert params.values["ver"] == "1.10" and params.types["ver"] == "str"
+    assert params.types == {"ver": "str", "lr": "float", "n": "int", "flag": "bool", "none": "null"}
     assert "--ver" in prepared.command and prepared.command[prepared.command.index("--ver") + 1] == "1.10"
 
 
