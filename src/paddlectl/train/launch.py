@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, GpuRequest, PullProgress
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
@@ -21,6 +21,9 @@ from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord,
 from paddlectl.runs.settle import exit_code_for, settle_from_state
 from paddlectl.runs.store import RunPaths, RunStore, utc_now
 from paddlectl.train.prepare import PreparedRun, container_spec_for
+
+if TYPE_CHECKING:
+    from paddlectl.runs.metrics import MetricPoint
 
 
 class TrainEvents(Protocol):
@@ -35,6 +38,14 @@ class TrainEvents(Protocol):
     def pull_progress(self, progress: PullProgress) -> None: ...
 
 
+class RunObserver(Protocol):
+    """Follows an attached run as it goes (MLflow live tracking); both calls must return at once and never raise."""
+
+    def started(self, manifest: Manifest, paths: RunPaths) -> None: ...
+
+    def metrics(self, points: list[MetricPoint]) -> None: ...
+
+
 @dataclass
 class TrainOutcome:
     manifest: Manifest
@@ -43,7 +54,11 @@ class TrainOutcome:
 
 
 def train(
-    prepared: PreparedRun, project: Project, connect: Callable[[], ContainerEngine], events: TrainEvents
+    prepared: PreparedRun,
+    project: Project,
+    connect: Callable[[], ContainerEngine],
+    events: TrainEvents,
+    observer: RunObserver | None = None,
 ) -> TrainOutcome:
     """Run a prepared request to its end (or start it, with detach) and return the settled manifest."""
     from paddlectl.engine.image_lookup import resolve_image
@@ -100,9 +115,11 @@ def train(
     started = time.monotonic()
     if prepared.request.detach:
         return _detach(engine, spec, manifest, store, paths, events)  # reconciliation probes the runtime
+    if observer is not None:
+        observer.started(manifest, paths)
     probe = _RuntimeProbe(engine, image.id, project.store, prepared.gpus, spec.user)
     probe.start()
-    return _run_attached(prepared, engine, spec, manifest, store, paths, probe, events, started)
+    return _run_attached(prepared, engine, spec, manifest, store, paths, probe, events, started, observer)
 
 
 def _run_attached(
@@ -115,11 +132,12 @@ def _run_attached(
     probe: _RuntimeProbe,
     events: TrainEvents,
     started: float,
+    observer: RunObserver | None,
 ) -> TrainOutcome:
     from paddlectl.runs.metric_recorder import RunMetrics
     from paddlectl.train.runner import run_container, stop_signals_deferred
 
-    metrics = RunMetrics(paths)
+    metrics = RunMetrics(paths, on_points=observer.metrics if observer is not None else None)
     events.status(f"run {paths.run_id} started in {manifest.image.reference}")
 
     def record_container(container: Container) -> None:
