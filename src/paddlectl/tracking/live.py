@@ -87,6 +87,11 @@ class LiveTracking:
         self._thread = threading.Thread(target=self._run, name="paddlectl-mlflow", daemon=True)
         self._thread.start()
 
+    @property
+    def queued(self) -> int:
+        """Points waiting for the sender thread."""
+        return len(self._queue)
+
     def metrics(self, points: list[MetricPoint]) -> None:
         if len(self._queue) + len(points) <= self._queue_limit:
             self._queue.extend(points)
