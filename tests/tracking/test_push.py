@@ -164,40 +164,45 @@ def test_a_second_push_leaves_the_server_as_one_push_did(
 
 
 class KillAt:
-    """Kill the push (SIGKILL) at one request: after the server answered the Nth matching one, or before it."""
+    """Kill the push (SIGKILL) at one request: the Nth matching one, before it goes on or once it was answered.
+
+    Requests run concurrently (push keeps two batches in flight), so each one's number is taken when it arrives.
+    """
 
     def __init__(self, method: str, fragment: str, nth: int, *, answered: bool) -> None:
         self.method, self.fragment, self.nth, self.answered = method, fragment, nth, answered
-        self.seen = 0
+        self.numbers: dict[int, int] = {}
+        self.lock = threading.Lock()
         self.process: subprocess.Popen[str] | None = None
         self.ready = threading.Event()
         self.killed = threading.Event()
 
-    def _maybe_kill(self, request: SeenRequest, stage: str) -> None:
-        if request.method != self.method or self.fragment not in request.path:
-            return
-        if stage == "before":
-            self.seen += 1
-        if self.seen == self.nth and (stage == "after") == self.answered and not self.killed.is_set():
-            self.ready.wait(30)
-            assert self.process is not None
-            self.process.kill()
-            self.process.wait(30)
-            self.killed.set()
-            raise ConnectionAbortedError("the client is dead")  # the proxy drops this request's answer
+    def _kill(self) -> None:
+        self.ready.wait(30)
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(30)
+        self.killed.set()
+        raise ConnectionAbortedError("the client is dead")  # the proxy drops this request's answer
 
     def before(self, request: SeenRequest) -> None:
-        self._maybe_kill(request, "before")
+        if request.method != self.method or self.fragment not in request.path:
+            return
+        with self.lock:
+            self.numbers[id(request)] = number = len(self.numbers) + 1
+        if number == self.nth and not self.answered:
+            self._kill()
 
     def after(self, request: SeenRequest) -> None:
-        self._maybe_kill(request, "after")
+        if self.answered and self.numbers.get(id(request)) == self.nth:
+            self._kill()
 
 
 @pytest.mark.parametrize(
     ("method", "fragment", "nth", "answered"),
     [
-        ("POST", "runs/log-batch", 3, True),  # the 2nd batch of points is on the server, its answer never arrives
-        ("POST", "runs/log-batch", 4, False),  # killed while the 3rd batch of points is on its way
+        ("POST", "runs/log-batch", 6, True),  # the 5th batch of points is on the server, its answer never arrives
+        ("POST", "runs/log-batch", 7, False),  # killed while the 6th batch of points is on its way
         ("PUT", "mlflow-artifacts", 3, False),  # killed in the middle of the artifacts
     ],
     ids=["after-a-metric-batch", "before-a-metric-batch", "during-artifacts"],
@@ -210,7 +215,7 @@ def test_a_push_killed_midway_then_pushed_again_equals_one_push(
         mlflow_server.create_experiment(experiment, f"mlflow-artifacts:/{experiment}")
     project = tmp_path / "proj"
     project.mkdir()
-    paths = rich_run(project, steps=300)  # 3,005 points: 4 batches
+    paths = rich_run(project, steps=600)  # 6,005 points: 7 batches after the params and tags
     trigger = KillAt(method, fragment, nth, answered=answered)
     with forwarding_proxy(mlflow_server.uri) as proxy:
         proxy.before, proxy.after = trigger.before, trigger.after
@@ -334,3 +339,43 @@ def test_nan_points_and_positions_survive_as_mlflow_stores_them(project: Path, m
     assert [step for step, _, _ in points] == [0, 1, 2, 3, 4]
     assert [value for _, _, value in points][2] == "NaN"
     assert not any(value != "NaN" and math.isnan(float(value)) for _, _, value in points)
+
+
+def test_an_object_store_is_written_through_the_mlflow_client(
+    project: Path, mlflow_server: MlflowServer, s3_server: str
+) -> None:
+    import boto3
+
+    s3_env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MLFLOW_S3_ENDPOINT_URL": s3_server,
+    }
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_server, aws_access_key_id="testing", aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )  # fmt: skip
+    s3.create_bucket(Bucket="team-bucket")
+    mlflow_server.create_experiment("in-moto", "s3://team-bucket/mlflow")
+    paths = rich_run(project, steps=5)
+    result = push(project, mlflow_server.uri, "last", "--experiment", "in-moto", env=s3_env)
+    assert result.returncode == 0, result.stderr
+    mlflow_run_id = json.loads(result.stdout)["runs"][0]["mlflow_run_id"]
+    prefix = f"mlflow/{mlflow_run_id}/artifacts/"
+    listed = s3.list_objects_v2(Bucket="team-bucket", Prefix=prefix)["Contents"]
+    on_s3 = {
+        item["Key"].removeprefix(prefix): sha(s3.get_object(Bucket="team-bucket", Key=item["Key"])["Body"].read())
+        for item in listed
+    }
+    manifest = RunStore(paths.root.parent).read(paths.run_id)
+    assert on_s3["manifest.yaml"] == sha(paths.manifest.read_bytes())
+    assert on_s3["outputs/model.pdparams"] == manifest.artifacts[0]["sha256"]
+    assert on_s3[f"paddlectl/oversized/{sha(LONG_VALUE.encode())}.txt"] == sha(LONG_VALUE.encode())
+    assert sorted(on_s3) == sorted(
+        [
+            "manifest.yaml", "output.log", "metrics.jsonl", "uncommitted.patch", "outputs/model.pdparams",
+            "outputs/sub/notes.txt", "export/export.yaml", "export/model.json", "export/model.pdiparams",
+            f"paddlectl/oversized/{sha(LONG_VALUE.encode())}.txt",
+        ]
+    )  # fmt: skip

@@ -89,9 +89,9 @@ def push_command(
 def _summary(result: PushResult, experiment: str) -> str:
     if not result.created and not result.points_sent and not result.artifacts_uploaded:
         return f"run {result.run_id} was already up to date in MLflow experiment {experiment!r} ({result.status})"
-    verb = "pushed" if result.created else "updated"
+    verb = "pushed run {} to" if result.created else "updated run {} in"
     return (
-        f"{verb} run {result.run_id} to MLflow experiment {experiment!r} as {result.status}: "
+        f"{verb.format(result.run_id)} MLflow experiment {experiment!r} as {result.status}: "
         f"{result.params} params, {result.tags} tags, {result.points_sent:,} of {result.points:,} metric points "
         f"sent, {result.artifacts_uploaded} of {result.artifacts} artifacts uploaded"
     )

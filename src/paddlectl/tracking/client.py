@@ -16,6 +16,7 @@ text the server sends back.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any
@@ -65,8 +66,6 @@ class TrackingClient:
         retries: int = 3,
         backoff: float = 0.25,
     ) -> None:
-        import requests
-
         env = os.environ if environ is None else environ
         self.base = uri.rstrip("/")
         self.display = mask_url_credentials(self.base)
@@ -75,26 +74,49 @@ class TrackingClient:
         self.timeout = (
             timeout if timeout is not None else float(env.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or DEFAULT_TIMEOUT)
         )
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = "paddlectl"
+        self._headers = {"User-Agent": "paddlectl"}
+        self._auth: tuple[str, str] | None = None
+        self._verify: bool | str = True
+        self._cert: str | None = env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None
         self._secrets: list[str] = []
         token = env.get("MLFLOW_TRACKING_TOKEN")
         username, password = env.get("MLFLOW_TRACKING_USERNAME"), env.get("MLFLOW_TRACKING_PASSWORD")
         if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+            self._headers["Authorization"] = f"Bearer {token}"
             self._secrets.append(token)
         elif username and password:
-            self.session.auth = (username, password)
+            self._auth = (username, password)
             self._secrets.append(password)
         if _truthy(env.get("MLFLOW_TRACKING_INSECURE_TLS")):
-            self.session.verify = False
+            self._verify = False
         elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
-            self.session.verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
-        if env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH"):
-            self.session.cert = env["MLFLOW_TRACKING_CLIENT_CERT_PATH"]
+            self._verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+        self._local = threading.local()  # one session per thread: push keeps two batches in flight
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session (keep-alive connections, auth and TLS settings)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+            session.headers.update(self._headers)
+            session.auth = self._auth
+            session.verify = self._verify
+            session.cert = self._cert
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
 
     def close(self) -> None:
-        self.session.close()
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
 
     def masked(self, text: str) -> str:
         """`text` with URL passwords and this client's credentials masked."""

@@ -13,6 +13,7 @@ Nothing local is ever written.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 METRICS_PROGRESS_TAG = "paddlectl.push.metrics"
 ARTIFACTS_TAG = "paddlectl.push.artifacts"
 PROGRESS_TAGS = frozenset({METRICS_PROGRESS_TAG, ARTIFACTS_TAG})
+IN_FLIGHT = 2  # metric batches sent before the oldest must be answered: hides the round trip, uses two workers
 _PROGRESS_ROOM = len(encode(Tag(METRICS_PROGRESS_TAG, f"{10**12}/{10**12} {'f' * 64}").as_json())) + 1
 
 
@@ -190,21 +192,43 @@ class RunPusher:
         return sha256_file(self.paths.metrics) if self.paths.metrics.is_file() else hashlib.sha256(b"").hexdigest()
 
     def send_metrics(self, run: MlflowRun, already_sent: Collection[Metric] = ()) -> int:
-        """Send the points the server may lack, each batch carrying the progress tag; return how many were sent."""
+        """Send the points the server may lack, two requests in flight; return how many were sent.
+
+        Each batch carries the progress tag, claiming only the points whose batches were answered before it was
+        sent: whatever order the server commits two batches in, a claim is never ahead of what it holds.
+        """
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         points, digest = self.metrics, self.metrics_digest()
         total = len(points)
-        start = _resume_from(run.tags.get(METRICS_PROGRESS_TAG), digest, total)
-        done = f"{total}/{total} {digest}"
+        confirmed = _resume_from(run.tags.get(METRICS_PROGRESS_TAG), digest, total)
         skip = already_sent if isinstance(already_sent, set | frozenset) else set(already_sent)
-        pending = [(index, point) for index, point in enumerate(points[start:], start) if point not in skip]
+        pending = [(index, point) for index, point in enumerate(points[confirmed:], confirmed) if point not in skip]
+        in_flight: deque[tuple[Future[None], int, int]] = deque()
         sent = 0
-        for batch, end in _metric_batches(run.run_id, pending, total, digest):
-            self.client.log_batch(batch.body())
-            sent += batch.count("metrics")
-            run.tags[METRICS_PROGRESS_TAG] = f"{end}/{total} {digest}"
+
+        def settle_oldest() -> None:
+            nonlocal confirmed, sent
+            future, end, count = in_flight.popleft()
+            future.result()
+            confirmed, sent = end, sent + count
             if self.on_batch is not None:
-                self.on_batch(batch.count("metrics"))
-        if run.tags.get(METRICS_PROGRESS_TAG) != done:
+                self.on_batch(count)
+
+        with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="paddlectl-push") as pool:
+            try:
+                for batch, end in _metric_batches(run.run_id, pending):
+                    batch.add_reserved(Tag(METRICS_PROGRESS_TAG, f"{confirmed}/{total} {digest}"))
+                    in_flight.append((pool.submit(self.client.log_batch, batch.body()), end, batch.count("metrics")))
+                    if len(in_flight) >= IN_FLIGHT:
+                        settle_oldest()
+                while in_flight:
+                    settle_oldest()
+            finally:
+                for future, _, _ in in_flight:
+                    future.cancel()
+        done = f"{total}/{total} {digest}"
+        if sent or run.tags.get(METRICS_PROGRESS_TAG) != done:
             batch = LogBatch(run.run_id)
             batch.add(Tag(METRICS_PROGRESS_TAG, done))
             self.client.log_batch(batch.body())
@@ -250,22 +274,21 @@ def _resume_from(progress: str | None, digest: str, total: int) -> int:
     return min(int(done), total)
 
 
-def _metric_batches(
-    run_id: str, pending: list[tuple[int, Metric]], total: int, digest: str
-) -> Iterator[tuple[LogBatch, int]]:
-    """Full batches of points, each ending with the progress tag naming the index after its last point."""
+def _metric_batches(run_id: str, pending: list[tuple[int, Metric]]) -> Iterator[tuple[LogBatch, int]]:
+    """Full batches of points, with room kept for the progress tag; each with the index after its last point.
+
+    Lazy: a batch is built only when the previous one has been handed over, so its claim can be up to date.
+    """
     batch = LogBatch(run_id, reserve_tags=1, reserve_bytes=_PROGRESS_ROOM)
     end = 0
     for index, point in pending:
         if not batch.add(point):
-            batch.add_reserved(Tag(METRICS_PROGRESS_TAG, f"{end}/{total} {digest}"))
             yield batch, end
             batch = LogBatch(run_id, reserve_tags=1, reserve_bytes=_PROGRESS_ROOM)
             if not batch.add(point):
                 raise ValueError(f"metric {point.key} is too big for one MLflow request")
         end = index + 1
     if len(batch):
-        batch.add_reserved(Tag(METRICS_PROGRESS_TAG, f"{end}/{total} {digest}"))
         yield batch, end
 
 
