@@ -143,3 +143,24 @@ def test_log_points_superseded_by_the_scripts_own_metric_are_reported(
     end(manifest, store, metrics, RunStatus.SUCCEEDED)
     live.finish(manifest)
     assert any("2 point(s) of loss parsed from the log were sent live" in warning for warning in warnings)
+
+
+def test_points_beyond_the_live_queue_reach_the_server_with_the_final_push(
+    tmp_path: Path, mlflow_server: MlflowServer
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    paths, store, manifest = running_run(project)
+    statuses: list[str] = []
+    live = LiveTracking(
+        TrackingTarget(mlflow_server.uri, "live-full"), on_status=statuses.append, on_warning=statuses.append,
+        interval=0.05, queue_limit=50,
+    )  # fmt: skip
+    live.started(manifest, paths)
+    metrics = RunMetrics(paths, on_points=live.metrics)
+    metrics.parse_lines([f"step: {step}, loss: {1 / step:.4f}" for step in range(1, 101)])  # 100 points at once
+    assert live.queued == 0  # over the limit: none queued, none held in memory
+    end(manifest, store, metrics, RunStatus.SUCCEEDED)
+    live.finish(manifest)
+    assert len(mlflow_server.state("live-full", paths.run_id)["metrics"]["loss"]) == 100
+    assert any("100 came only now (the live queue was full)" in line for line in statuses)

@@ -180,6 +180,8 @@ def command(
 
 def _live_tracking(wanted: bool | None, project: Project, detach: bool) -> LiveTracking | None:
     """The live MLflow mirror for this run, when --mlflow or mlflow.live asks for one (--no-mlflow: never)."""
+    if wanted is False:
+        return None
     from rich.markup import escape
 
     from paddlectl.tracking.config import read_mlflow_config, resolve_target

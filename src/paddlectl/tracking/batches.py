@@ -142,12 +142,6 @@ class LogBatch:
         return self._render()
 
 
-def single_item_fits(item: Item) -> bool:
-    """Whether one item alone makes a request within the size limit (always true for valid keys and values)."""
-    probe = LogBatch("0" * 32)
-    return probe.add(item)
-
-
 def pack(run_id: str, items: Iterable[Item]) -> Iterator[LogBatch]:
     """Requests holding `items` in order, each as full as the limits allow.
 

@@ -26,8 +26,8 @@ from paddlectl.foundation.yamlio import load_yaml
 
 SECTION = "mlflow"
 URI_HINT = (
-    "pass --tracking-uri http://HOST:5000, set MLFLOW_TRACKING_URI, or add 'mlflow: {tracking_uri: ...}' to "
-    "paddlectl.yaml"
+    "set MLFLOW_TRACKING_URI=http://HOST:5000 or add 'mlflow: {tracking_uri: ...}' to paddlectl.yaml "
+    "(mlflow push also takes --tracking-uri)"
 )
 
 

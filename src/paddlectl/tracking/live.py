@@ -225,7 +225,8 @@ class LiveTracking:
                 f"mlflow: {len(extra)} point(s) of {names} parsed from the log were sent live before the script "
                 f"logged the same metric itself; the server keeps them, paddlectl's record keeps the script's"
             )
+        late = f"; {result.points_sent:,} came only now (the live queue was full)" if self._overflowed else ""
         self._on_status(
             f"mlflow: run {result.run_id} is {result.status} at {result.url} "
-            f"({result.points:,} metric points, {result.artifacts} artifacts)"
+            f"({result.points:,} metric points, {result.artifacts} artifacts{late})"
         )
