@@ -201,8 +201,8 @@ class KillAt:
 @pytest.mark.parametrize(
     ("method", "fragment", "nth", "answered"),
     [
-        ("POST", "runs/log-batch", 6, True),  # the 5th batch of points is on the server, its answer never arrives
-        ("POST", "runs/log-batch", 7, False),  # killed while the 6th batch of points is on its way
+        ("POST", "runs/log-batch", 6, True),  # the 6th batch of points is on the server, its answer never arrives
+        ("POST", "runs/log-batch", 7, False),  # killed while the 7th (last) batch of points is on its way
         ("PUT", "mlflow-artifacts", 3, False),  # killed in the middle of the artifacts
     ],
     ids=["after-a-metric-batch", "before-a-metric-batch", "during-artifacts"],
@@ -215,7 +215,7 @@ def test_a_push_killed_midway_then_pushed_again_equals_one_push(
         mlflow_server.create_experiment(experiment, f"mlflow-artifacts:/{experiment}")
     project = tmp_path / "proj"
     project.mkdir()
-    paths = rich_run(project, steps=600)  # 6,005 points: 7 batches after the params and tags
+    paths = rich_run(project, steps=600)  # 6,005 points: 7 batches, then the artifacts, then params and tags
     trigger = KillAt(method, fragment, nth, answered=answered)
     with forwarding_proxy(mlflow_server.uri) as proxy:
         proxy.before, proxy.after = trigger.before, trigger.after

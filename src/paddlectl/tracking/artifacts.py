@@ -79,9 +79,8 @@ class FolderStore:
                 with os.fdopen(fd, "wb") as handle:
                     if isinstance(source, bytes):
                         handle.write(source)
-                    else:
-                        with source.open("rb") as original:
-                            shutil.copyfileobj(original, handle, 1 << 20)
+                if not isinstance(source, bytes):
+                    shutil.copyfile(source, temporary)  # sendfile(2): no copy through Python
                 os.chmod(temporary, 0o644)
                 os.replace(temporary, target)
             except BaseException:

@@ -6,7 +6,8 @@ tags are overwritten, identical metric points are stored once, and artifact file
 tags make a repeated or interrupted push cheap: `paddlectl.push.metrics` (`N/TOTAL SHA256`: the first N points of
 metrics.jsonl with that digest are on the server; it rides in the same request as the points it counts, after
 them) and `paddlectl.push.artifacts` (the digest of every artifact's path and sha256, set once all are up).
-The status and end time come last, so a run whose push was cut short still shows RUNNING on the server.
+Order: points, artifacts, then params and tags with both progress tags in one request, then the status and end
+time, so a run whose push was cut short still shows RUNNING on the server.
 Nothing local is ever written.
 """
 
@@ -154,10 +155,11 @@ class RunPusher:
         client, record = self.client, self.record
         if run is None:
             run = find_or_create_run(client, client.ensure_experiment(experiment), record)
-        self.send_record(run)
-        sent = self.send_metrics(run, already_sent)
+        sent, metrics_done = self.send_metrics(run, already_sent)
         files = artifact_files(self.paths, self.manifest, record)
-        uploaded = self.send_artifacts(run, files)
+        uploaded, artifacts_done = self.send_artifacts(run, files)
+        # One request for params, tags and both progress tags (they claim only what was answered above).
+        self.send_record(run, closing=[tag for tag in (metrics_done, artifacts_done) if tag is not None])
         if (run.status, run.end_time, run.run_name) != (record.status, record.end_time, record.run_name):
             client.update_run(run.run_id, record.status, record.end_time, record.run_name)
         return PushResult(
@@ -176,23 +178,25 @@ class RunPusher:
             warnings=list(record.warnings),
         )
 
-    def send_record(self, run: MlflowRun) -> None:
-        """Params and tags (one request for most runs), then drop paddlectl tags the run no longer has."""
+    def send_record(self, run: MlflowRun, closing: Sequence[Tag] = ()) -> None:
+        """Params and tags, then `closing` tags (in the last request): one request for most runs. Tags the run
+        no longer has under `paddlectl.` are deleted first."""
         record = self.record
-        for batch in pack(run.run_id, [*record.params, *record.tags]):
-            self.client.log_batch(batch.body())
         current = {tag.key for tag in record.tags}
         for key in sorted(run.tags):
             if key.startswith("paddlectl.") and key not in current and key not in PROGRESS_TAGS:
                 self.client.delete_tag(run.run_id, key)
                 del run.tags[key]
-        run.tags.update({tag.key: tag.value for tag in record.tags})
+        for batch in pack(run.run_id, [*record.params, *record.tags, *closing]):
+            self.client.log_batch(batch.body())
+        run.tags.update({tag.key: tag.value for tag in [*record.tags, *closing]})
 
     def metrics_digest(self) -> str:
         return sha256_file(self.paths.metrics) if self.paths.metrics.is_file() else hashlib.sha256(b"").hexdigest()
 
-    def send_metrics(self, run: MlflowRun, already_sent: Collection[Metric] = ()) -> int:
-        """Send the points the server may lack, two requests in flight; return how many were sent.
+    def send_metrics(self, run: MlflowRun, already_sent: Collection[Metric] = ()) -> tuple[int, Tag | None]:
+        """Send the points the server may lack, two requests in flight; return how many were sent, and the
+        progress tag that says all are there (None when the server has it already) for the caller to send.
 
         Each batch carries the progress tag, claiming only the points whose batches were answered before it was
         sent: whatever order the server commits two batches in, a claim is never ahead of what it holds.
@@ -229,27 +233,21 @@ class RunPusher:
                     future.cancel()
         done = f"{total}/{total} {digest}"
         if sent or run.tags.get(METRICS_PROGRESS_TAG) != done:
-            batch = LogBatch(run.run_id)
-            batch.add(Tag(METRICS_PROGRESS_TAG, done))
-            self.client.log_batch(batch.body())
-            run.tags[METRICS_PROGRESS_TAG] = done
-        return sent
+            return sent, Tag(METRICS_PROGRESS_TAG, done)
+        return sent, None
 
-    def send_artifacts(self, run: MlflowRun, files: Sequence[ArtifactFile]) -> int:
-        """Upload every file unless the server's artifact digest says it has exactly these; return how many."""
+    def send_artifacts(self, run: MlflowRun, files: Sequence[ArtifactFile]) -> tuple[int, Tag | None]:
+        """Upload every file unless the server's artifact digest says it has exactly these; return how many, and
+        the digest tag to send once they are all up (None when nothing was uploaded)."""
         digest = artifacts_digest(files)
         if run.tags.get(ARTIFACTS_TAG) == digest:
-            return 0
+            return 0, None
         if not run.artifact_uri:
             raise PaddlectlError(f"the MLflow run {run.run_id} has no artifact location on {self.client.display}")
         store = store_for(run.artifact_uri, self.client)
         for item in files:
             store.upload(item.source, item.path)
-        batch = LogBatch(run.run_id)
-        batch.add(Tag(ARTIFACTS_TAG, digest))
-        self.client.log_batch(batch.body())
-        run.tags[ARTIFACTS_TAG] = digest
-        return len(files)
+        return len(files), Tag(ARTIFACTS_TAG, digest)
 
 
 def artifacts_digest(files: Sequence[ArtifactFile]) -> str:
