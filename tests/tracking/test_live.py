@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -164,3 +165,29 @@ def test_points_beyond_the_live_queue_reach_the_server_with_the_final_push(
     live.finish(manifest)
     assert len(mlflow_server.state("live-full", paths.run_id)["metrics"]["loss"]) == 100
     assert any("100 came only now (the live queue was full)" in line for line in statuses)
+
+
+def test_a_record_written_again_after_the_end_is_pushed_too_with_only_the_changed_files(
+    tmp_path: Path, mlflow_server: MlflowServer
+) -> None:
+    mlflow_server.create_experiment("live-rewritten", "mlflow-artifacts:/live-rewritten")
+    project = tmp_path / "proj"
+    project.mkdir()
+    paths, store, manifest = running_run(project)
+    with forwarding_proxy(mlflow_server.uri) as proxy:
+        live = LiveTracking(
+            TrackingTarget(proxy.uri, "live-rewritten"), on_status=lambda _: None, on_warning=lambda _: None,
+            interval=0.05,
+        )  # fmt: skip
+        live.started(manifest, paths)
+        metrics = RunMetrics(paths, on_points=live.metrics)
+        metrics.parse_lines(["step: 1, loss: 0.5000"])
+        end(manifest, store, metrics, RunStatus.SUCCEEDED)
+        live.finished(manifest)  # what train does right after recording the end
+        eventually(lambda: proxy.count("POST", "runs/update") == 1, "the first final push is complete")
+        manifest.runtime = {"paddle_version": "3.2.0", "probed": "late"}  # the first run's probe, written after
+        store.write(manifest)
+        live.finish(manifest)
+    assert proxy.count("PUT", "/manifest.yaml") == 2 and proxy.count("PUT", "/metrics.jsonl") == 1
+    state = mlflow_server.state("live-rewritten", paths.run_id)
+    assert state["artifacts"]["manifest.yaml"] == hashlib.sha256(paths.manifest.read_bytes()).hexdigest()

@@ -3,9 +3,10 @@
 The CLI already parses metric points out of the log; `metrics()` puts them on a queue and returns (a deque
 append: the log stream never waits on the network). A background thread creates the MLflow run as soon as the
 run starts (params, tags, status RUNNING), then every second sends what the queue and the in-container helper's
-file (container/metrics.jsonl, read incrementally) gave since, in batches. When the run ends, `finish` pushes
-the complete record as `mlflow push` would (metrics.jsonl, status, end time, artifacts), skipping the points the
-server already has, within a time budget.
+file (container/metrics.jsonl, read incrementally) gave since, in batches. Once the run's end is recorded
+(`finished`, called by train while the container is being removed) the thread pushes the complete record as
+`mlflow push` would (metrics.jsonl, status, end time, artifacts), skipping the points the server already has;
+the CLI's `finish` waits for it within a time budget.
 
 A slow or dead server costs training nothing: requests have short timeouts and no retries while the run goes on,
 failures are warned about once and retried every few seconds, and points that could not be sent (or overflowed
@@ -20,10 +21,12 @@ then on the server too (MLflow cannot delete metric points); `finish` says so in
 from __future__ import annotations
 
 import copy
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from paddlectl.errors import PaddlectlError
 from paddlectl.runs.manifest import Manifest, RunStatus
@@ -32,7 +35,7 @@ from paddlectl.runs.store import RunPaths, RunStore
 from paddlectl.tracking.batches import Metric, pack, valid_key
 from paddlectl.tracking.client import TrackingClient
 from paddlectl.tracking.config import TrackingTarget
-from paddlectl.tracking.push import MlflowRun, RunPusher, find_or_create_run, run_url
+from paddlectl.tracking.push import MlflowRun, PushResult, RunPusher, find_or_create_run, run_url
 from paddlectl.tracking.record import to_metric
 
 SEND_INTERVAL = 1.0
@@ -67,7 +70,8 @@ class LiveTracking:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
-        self._final: Manifest | None = None
+        self._finals: queue.SimpleQueue[Manifest | None] = queue.SimpleQueue()  # None: no more
+        self._last_final: dict[str, Any] | None = None
         self._paths: RunPaths | None = None
         self._snapshot: Manifest | None = None
         # Only the sender thread touches what follows.
@@ -78,8 +82,9 @@ class LiveTracking:
         self._helper_offset = 0
         self._helper_names: set[str] = set()
         self._warned = False
+        self.uploaded: dict[str, str] = {}  # artifact path -> sha256 this process put into the MLflow run
 
-    # ---- train's RunObserver: both return at once ------------------------------------------------------
+    # ---- train's RunObserver: every call returns at once ------------------------------------------------
 
     def started(self, manifest: Manifest, paths: RunPaths) -> None:
         self._paths = paths
@@ -98,14 +103,28 @@ class LiveTracking:
         else:
             self._overflowed = True  # these reach the server with the final push, from metrics.jsonl
 
+    def finished(self, manifest: Manifest) -> None:
+        """The run's end is recorded: the final push starts in the background (while train removes the container)."""
+        if self._thread is None:
+            return
+        document = manifest.to_dict()
+        self._last_final = document
+        self._finals.put(Manifest.from_dict(copy.deepcopy(document)))
+        self._stop.set()
+
     # ---- the end, called by the CLI --------------------------------------------------------------------
 
     def finish(self, manifest: Manifest) -> None:
-        """Push the ended run's full record and wait for it, at most `finish_seconds`; never raises."""
+        """Wait for the final push, at most `finish_seconds`; never raises.
+
+        `manifest` is the run's last record: when train wrote it again after `finished` (the runtime probe of a
+        first run on an image), it is pushed too, with only the files that changed.
+        """
         if self._thread is None or self._paths is None:
             return
-        self._final = manifest
-        self._stop.set()
+        if self._last_final != manifest.to_dict():
+            self.finished(manifest)
+        self._finals.put(None)
         run_id = self._paths.run_id
         try:
             finished = self._done.wait(self._finish_seconds)
@@ -127,6 +146,7 @@ class LiveTracking:
             self.finish(stored.manifest)
             return
         self._stop.set()
+        self._finals.put(None)
         self._on_warning(
             f"mlflow: run {self._paths.run_id} stays RUNNING on the server until it is settled here; "
             f"then 'paddlectl mlflow push {self._paths.run_id}'"
@@ -138,9 +158,15 @@ class LiveTracking:
         client = TrackingClient(self.target.uri, environ=self._environ, timeout=LIVE_TIMEOUT, retries=0)
         try:
             self._send_while_running(client)
-            if self._final is not None:
-                client.retries = 2
-                self._push_final(client, self._final)
+            client.retries = 2
+            last: tuple[RunPusher, PushResult] | None = None
+            late = 0
+            while (final := self._finals.get()) is not None:
+                pushed = self._push_final(client, final)
+                if pushed is not None:
+                    last, late = pushed, late + pushed[1].points_sent
+            if last is not None:
+                self._report(*last, late)
         except Exception as error:  # a bug must not end the training run: say it, and leave the rest to push
             self._on_warning(f"mlflow: live tracking stopped: {type(error).__name__}: {error}")
         finally:
@@ -205,17 +231,22 @@ class LiveTracking:
             f"or with 'paddlectl mlflow push {run_id}'"
         )
 
-    def _push_final(self, client: TrackingClient, manifest: Manifest) -> None:
+    def _push_final(self, client: TrackingClient, manifest: Manifest) -> tuple[RunPusher, PushResult] | None:
         assert self._paths is not None
         try:
             pusher = RunPusher(client, self._paths, manifest)
-            result = pusher.push(self.target.experiment, run=self.mlflow_run, already_sent=self.sent)
+            result = pusher.push(
+                self.target.experiment, run=self.mlflow_run, already_sent=self.sent, uploaded=self.uploaded
+            )
         except PaddlectlError as error:
             self._on_warning(
                 f"mlflow: {error.message}; the run is recorded here: push it later with "
                 f"'paddlectl mlflow push {self._paths.run_id}'"
             )
-            return
+            return None
+        return pusher, result
+
+    def _report(self, pusher: RunPusher, result: PushResult, late: int) -> None:
         for warning in result.warnings:
             self._on_warning(f"mlflow: {warning}")
         extra = self.sent - set(pusher.metrics)
@@ -225,8 +256,8 @@ class LiveTracking:
                 f"mlflow: {len(extra)} point(s) of {names} parsed from the log were sent live before the script "
                 f"logged the same metric itself; the server keeps them, paddlectl's record keeps the script's"
             )
-        late = f"; {result.points_sent:,} came only now (the live queue was full)" if self._overflowed else ""
+        note = f"; {late:,} came only now (the live queue was full)" if self._overflowed else ""
         self._on_status(
             f"mlflow: run {result.run_id} is {result.status} at {result.url} "
-            f"({result.points:,} metric points, {result.artifacts} artifacts{late})"
+            f"({result.points:,} metric points, {result.artifacts} artifacts{note})"
         )

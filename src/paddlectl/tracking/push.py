@@ -149,15 +149,21 @@ class RunPusher:
         self.on_batch = on_batch  # called with the number of points in each batch sent (progress display)
 
     def push(
-        self, experiment: str, *, run: MlflowRun | None = None, already_sent: Collection[Metric] = ()
+        self,
+        experiment: str,
+        *,
+        run: MlflowRun | None = None,
+        already_sent: Collection[Metric] = (),
+        uploaded: dict[str, str] | None = None,
     ) -> PushResult:
-        """Push everything; `run` skips the lookup (live tracking knows it), `already_sent` skips those points."""
+        """Push everything. Live tracking knows more: `run` skips the lookup, `already_sent` skips those points,
+        and `uploaded` (path -> sha256 of what this process put in this MLflow run, updated here) skips files."""
         client, record = self.client, self.record
         if run is None:
             run = find_or_create_run(client, client.ensure_experiment(experiment), record)
         sent, metrics_done = self.send_metrics(run, already_sent)
         files = artifact_files(self.paths, self.manifest, record)
-        uploaded, artifacts_done = self.send_artifacts(run, files)
+        copied, artifacts_done = self.send_artifacts(run, files, uploaded)
         # One request for params, tags and both progress tags (they claim only what was answered above).
         self.send_record(run, closing=[tag for tag in (metrics_done, artifacts_done) if tag is not None])
         if (run.status, run.end_time, run.run_name) != (record.status, record.end_time, record.run_name):
@@ -174,7 +180,7 @@ class RunPusher:
             points=len(self.metrics),
             points_sent=sent,
             artifacts=len(files),
-            artifacts_uploaded=uploaded,
+            artifacts_uploaded=copied,
             warnings=list(record.warnings),
         )
 
@@ -236,28 +242,39 @@ class RunPusher:
             return sent, Tag(METRICS_PROGRESS_TAG, done)
         return sent, None
 
-    def send_artifacts(self, run: MlflowRun, files: Sequence[ArtifactFile]) -> tuple[int, Tag | None]:
-        """Upload every file unless the server's artifact digest says it has exactly these; return how many, and
-        the digest tag to send once they are all up (None when nothing was uploaded)."""
-        digest = artifacts_digest(files)
+    def send_artifacts(
+        self, run: MlflowRun, files: Sequence[ArtifactFile], uploaded: dict[str, str] | None = None
+    ) -> tuple[int, Tag | None]:
+        """Upload the files unless the server's artifact digest says it has exactly these (and, with `uploaded`,
+        skip those this process already put there); return how many, and the digest tag to send once all are up
+        (None when the server had them)."""
+        contents = {item.path: file_digest(item) for item in files}
+        digest = artifacts_digest(contents)
         if run.tags.get(ARTIFACTS_TAG) == digest:
             return 0, None
         if not run.artifact_uri:
             raise PaddlectlError(f"the MLflow run {run.run_id} has no artifact location on {self.client.display}")
         store = store_for(run.artifact_uri, self.client)
+        count = 0
         for item in files:
+            if uploaded is not None and uploaded.get(item.path) == contents[item.path]:
+                continue
             store.upload(item.source, item.path)
-        return len(files), Tag(ARTIFACTS_TAG, digest)
+            count += 1
+            if uploaded is not None:
+                uploaded[item.path] = contents[item.path]
+        return count, Tag(ARTIFACTS_TAG, digest)
 
 
-def artifacts_digest(files: Sequence[ArtifactFile]) -> str:
-    """sha256 over `path sha256` lines of every file: equal digests, equal artifacts."""
+def file_digest(item: ArtifactFile) -> str:
+    return hashlib.sha256(item.source).hexdigest() if isinstance(item.source, bytes) else sha256_file(item.source)
+
+
+def artifacts_digest(contents: Mapping[str, str]) -> str:
+    """sha256 over `path sha256` lines of every file (path order): equal digests, equal artifacts."""
     digest = hashlib.sha256()
-    for item in files:
-        content = (
-            hashlib.sha256(item.source).hexdigest() if isinstance(item.source, bytes) else sha256_file(item.source)
-        )
-        digest.update(f"{item.path}\t{content}\n".encode())
+    for path in sorted(contents):
+        digest.update(f"{path}\t{contents[path]}\n".encode())
     return digest.hexdigest()
 
 

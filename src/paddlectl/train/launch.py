@@ -39,11 +39,13 @@ class TrainEvents(Protocol):
 
 
 class RunObserver(Protocol):
-    """Follows an attached run as it goes (MLflow live tracking); both calls must return at once and never raise."""
+    """Follows an attached run as it goes (MLflow live tracking); every call must return at once and never raise."""
 
     def started(self, manifest: Manifest, paths: RunPaths) -> None: ...
 
     def metrics(self, points: list[MetricPoint]) -> None: ...
+
+    def finished(self, manifest: Manifest) -> None: ...
 
 
 @dataclass
@@ -192,6 +194,8 @@ def _run_attached(
         if probe.done:  # the usual case (cached per image id): one write records outcome and runtime
             manifest.runtime = probe.result()
         store.write(manifest)
+        if observer is not None:
+            observer.finished(manifest)  # the recorded end; the observer's work overlaps the container's removal
         result.finish_cleanup()  # the container's removal, started in the background: done before we exit
         if result.log_error is not None:
             raise PaddlectlError(
