@@ -82,6 +82,7 @@ class LiveTracking:
         self._helper_offset = 0
         self._helper_names: set[str] = set()
         self._warned = False
+        self._final_failed = False
         self.uploaded: dict[str, str] = {}  # artifact path -> sha256 this process put into the MLflow run
 
     # ---- train's RunObserver: every call returns at once ------------------------------------------------
@@ -239,10 +240,12 @@ class LiveTracking:
                 self.target.experiment, run=self.mlflow_run, already_sent=self.sent, uploaded=self.uploaded
             )
         except PaddlectlError as error:
-            self._on_warning(
-                f"mlflow: {error.message}; the run is recorded here: push it later with "
-                f"'paddlectl mlflow push {self._paths.run_id}'"
-            )
+            if not self._final_failed:  # one line, also when the record was written (and pushed) twice
+                self._final_failed = True
+                self._on_warning(
+                    f"mlflow: {error.message}; the run is recorded here: push it later with "
+                    f"'paddlectl mlflow push {self._paths.run_id}'"
+                )
             return None
         return pusher, result
 
