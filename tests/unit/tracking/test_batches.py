@@ -51,7 +51,7 @@ def test_metrics_fill_batches_of_exactly_1000_in_order() -> None:
 def test_params_and_tags_stop_at_100_each_in_order() -> None:
     items = [Param(f"p{i}", "v") for i in range(250)] + [Tag(f"t{i}", "v") for i in range(250)]
     batches = list(pack(RUN, items))
-    counts = [(decoded(b)["params"].__len__(), decoded(b)["tags"].__len__()) for b in batches]
+    counts = [(len(decoded(b)["params"]), len(decoded(b)["tags"])) for b in batches]
     assert counts == [(100, 0), (100, 0), (50, 100), (0, 100), (0, 50)]
 
 
