@@ -119,3 +119,17 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real MLflow tracking server on 127.0.0.1 for the whole session (tests/mlflow_server.py), stopped by pid."""
+    from mlflow_server import mlflow_available, mlflow_server
+
+    if not mlflow_available():
+        message = "the mlflow command is missing (pip install -e '.[dev]')"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server

@@ -11,7 +11,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1  # a check, gate, comparison or verification answered "no"
     USAGE = 2  # bad input: options, config, files (also click's own usage errors)
-    UNAVAILABLE = 3  # the Docker engine, an image or a GPU runtime is not available
+    UNAVAILABLE = 3  # the Docker engine, an image, a GPU runtime or the MLflow server is not available
     TAMPERED = 4  # verify: a checksum or signature does not match
     UNSIGNED = 5  # verify: a key was given but the package carries no signature
     REFUSED = 6  # refused by policy: e.g. the registry's require_signature for an untrusted package

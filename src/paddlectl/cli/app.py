@@ -61,6 +61,10 @@ class RootGroup(LazyCommandGroup):
             "paddlectl.cli.dev:command",
             "Start JupyterLab in the dev image on this project, as you, on 127.0.0.1; print its URL with a token.",
         ),
+        "mlflow": LazyCommand(
+            "paddlectl.cli.mlflow:app",
+            "Push runs to an MLflow tracking server: params, every metric point, tags, status and artifacts.",
+        ),
         "reproduce": LazyCommand(
             "paddlectl.cli.reproduce:command",
             "Run RUN again (same image digest, commit + patch, params, settings) and compare its metrics.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,6 +13,8 @@ from paddlectl.cli.output import out
 
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import PullProgress
+    from paddlectl.project.workspace import Project
+    from paddlectl.tracking.live import LiveTracking
 
 
 class CliTrainEvents:
@@ -102,6 +105,14 @@ def command(
     ] = True,
     grace: Annotated[int, typer.Option("--grace", help="Seconds to wait after SIGTERM before killing.")] = 10,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the container spec; run nothing.")] = False,
+    mlflow: Annotated[
+        bool | None,
+        typer.Option(
+            "--mlflow/--no-mlflow",
+            help="Mirror the run live on the MLflow server (mlflow: in paddlectl.yaml) [default: mlflow.live].",
+            show_default=False,
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the final manifest as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id (on stdout).")] = False,
 ) -> None:
@@ -156,11 +167,18 @@ def command(
         return
     from paddlectl.engine.docker_engine import connect
 
+    live = _live_tracking(mlflow, project, detach)
     events = CliTrainEvents(json_mode=json_output, quiet=quiet)
     try:
-        outcome = train(prepared, project, connect, events)
+        outcome = train(prepared, project, connect, events, observer=live)
+    except BaseException:
+        if live is not None:
+            live.abandon()
+        raise
     finally:
         events.close()
+    if live is not None:
+        live.finish(outcome.manifest)
     manifest = outcome.manifest
     if json_output:
         out.json(manifest.to_dict())
@@ -181,6 +199,37 @@ def _code_state(git: dict[str, Any]) -> str:
         return f"code {commit} (clean)"
     files = len(git.get("changed") or []) + len(git.get("untracked") or [])
     return f"[yellow]code {commit} + uncommitted changes ({files} file{'s' if files != 1 else ''})[/yellow]"
+
+
+def _live_tracking(wanted: bool | None, project: Project, detach: bool) -> LiveTracking | None:
+    """The live MLflow mirror for this run, when --mlflow or mlflow.live asks for one (--no-mlflow: never)."""
+    if wanted is False:
+        return None
+    from rich.markup import escape
+
+    from paddlectl.tracking.config import read_mlflow_config, resolve_target
+
+    config = read_mlflow_config(project.config.path)
+    if not (config.live if wanted is None else wanted):
+        return None
+    if detach:
+        if wanted:
+            from paddlectl.errors import UsageError
+
+            raise UsageError(
+                "--mlflow follows a run from this process, and --detach leaves at once",
+                hint="drop --detach, or push the run when it has ended: paddlectl mlflow push RUN",
+            )
+        out.status("[dim]paddlectl:[/dim] mlflow: a detached run is not mirrored live; push it later (mlflow push)")
+        return None
+    from paddlectl.tracking.live import LiveTracking
+
+    target = resolve_target(config, project_name=project.config.name, environ=os.environ)
+    return LiveTracking(
+        target,
+        on_status=lambda message: out.status(f"[dim]paddlectl:[/dim] {escape(message)}"),
+        on_warning=lambda message: out.warn(escape(message)),
+    )
 
 
 def _summary(manifest: dict[str, Any]) -> None:

@@ -32,6 +32,16 @@ export:
   model_args: {{}}      # keyword arguments for the factory
   weights: null       # the .pdparams in the run's output directory; default: the only one there
   inputs: []          # e.g. - {{name: x, dtype: float32, shape: [-1, 3, 224, 224]}}
+
+# The model registry (paddlectl registry ...): path, backend, require_signature, trusted_keys and cold
+# (S3-compatible storage for old versions); README.md "Releasing a model" shows each. Empty: the defaults.
+registry: {{}}
+
+# MLflow (paddlectl mlflow push, train --mlflow): README.md "Using MLflow".
+mlflow:
+  tracking_uri: null  # the server; MLFLOW_TRACKING_URI and --tracking-uri win
+  experiment: null    # default: the project's name
+  live: false         # mirror every train live on the server
 """
 
 STORE_GITIGNORE = "# paddlectl's run store: runs are recorded here, never committed.\n*\n"

@@ -23,9 +23,10 @@ validates.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from paddlectl.project.defaults import (
     DEFAULT_CPU_IMAGE,
@@ -64,6 +65,35 @@ class Export(Section):
     inputs: list[ExportInput] = msgspec.field(default_factory=list)
 
 
+# The sections later features read (registry/, tracking/): declared here, so that the whole file is checked in one
+# place; each domain reads its own section (registry/settings.py also layers the user config over it).
+
+
+class ColdConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    endpoint: str | UnsetType = UNSET
+    bucket: str | UnsetType = UNSET
+    prefix: str | UnsetType = UNSET
+    region: str | UnsetType = UNSET
+
+
+class RegistryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Every key optional; UNSET means "not set in this file", so two files can be layered (settings.py)."""
+
+    path: str | UnsetType = UNSET
+    backend: Literal["local"] | UnsetType = UNSET
+    require_signature: bool | UnsetType = UNSET
+    trusted_keys: list[str] | UnsetType = UNSET
+    cold: ColdConfig | UnsetType = UNSET
+
+
+class MlflowConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """paddlectl.yaml's `mlflow:` section; every field optional."""
+
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    live: bool = False
+
+
 class ConfigDocument(Section):
     """The whole file."""
 
@@ -71,3 +101,5 @@ class ConfigDocument(Section):
     images: Images = msgspec.field(default_factory=Images)
     train: Train = msgspec.field(default_factory=Train)
     export: Export = msgspec.field(default_factory=Export)
+    registry: RegistryConfig = msgspec.field(default_factory=RegistryConfig)
+    mlflow: MlflowConfig = msgspec.field(default_factory=MlflowConfig)

@@ -16,29 +16,15 @@ registry:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET
 
 from paddlectl.errors import UsageError
+from paddlectl.project.schema import ColdConfig, RegistryConfig
 
-
-class ColdConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    endpoint: str | UnsetType = UNSET
-    bucket: str | UnsetType = UNSET
-    prefix: str | UnsetType = UNSET
-    region: str | UnsetType = UNSET
-
-
-class RegistryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Every key optional; UNSET means "not set in this file", so two files can be layered (settings.py)."""
-
-    path: str | UnsetType = UNSET
-    backend: Literal["local"] | UnsetType = UNSET
-    require_signature: bool | UnsetType = UNSET
-    trusted_keys: list[str] | UnsetType = UNSET
-    cold: ColdConfig | UnsetType = UNSET
+__all__ = ["ColdConfig", "RegistryConfig", "is_set", "parse_registry_section"]
 
 
 def is_set(value: object) -> bool:

@@ -269,28 +269,10 @@ class MetricRecorder:
         A last line without its newline is left for the next call (the helper may be writing it). Malformed
         lines are skipped and counted in `bad_lines`. A missing file (nothing logged yet) adds nothing.
         """
-        offset = self._offsets.get(path, 0)
-        try:
-            with path.open("rb") as handle:
-                if handle.seek(0, 2) < offset:
-                    offset = 0  # the file was replaced or truncated: start over
-                handle.seek(offset)
-                data = handle.read()
-        except FileNotFoundError:
-            return 0
-        end = data.rfind(b"\n") + 1
-        self._offsets[path] = offset + end
-        added = 0
-        for raw in data[:end].splitlines():
-            if not raw.strip():
-                continue
-            point = _helper_point(raw)
-            if point is None:
-                self.bad_lines += 1
-            else:
-                self.add(point)
-                added += 1
-        return added
+        points, self._offsets[path], bad = read_helper_points(path, self._offsets.get(path, 0))
+        self.bad_lines += bad
+        self.extend(points)
+        return len(points)
 
     def series(self) -> list[MetricPoint]:
         """All points in arrival order, without log-parsed points of names the helper also reported."""
@@ -316,6 +298,34 @@ class MetricRecorder:
                 entry["min"] = value if entry["min"] is None else min(entry["min"], value)
                 entry["max"] = value if entry["max"] is None else max(entry["max"], value)
         return result
+
+
+def read_helper_points(path: Path, offset: int = 0) -> tuple[list[MetricPoint], int, int]:
+    """The helper's points in `path` after byte `offset`: (points, the offset to pass next time, bad lines).
+
+    A last line without its newline is left for the next call (the helper may be writing it); a file now shorter
+    than `offset` was replaced and is read from the start; a missing file gives nothing.
+    """
+    try:
+        with path.open("rb") as handle:
+            if handle.seek(0, 2) < offset:
+                offset = 0
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], offset, 0
+    end = data.rfind(b"\n") + 1
+    points: list[MetricPoint] = []
+    bad = 0
+    for raw in data[:end].splitlines():
+        if not raw.strip():
+            continue
+        point = _helper_point(raw)
+        if point is None:
+            bad += 1
+        else:
+            points.append(point)
+    return points, offset + end, bad
 
 
 def load_series(path: Path) -> list[MetricPoint]:

@@ -47,6 +47,7 @@ from paddlectl.train.prepare import PreparedRun, container_spec_for
 
 if TYPE_CHECKING:
     from paddlectl.runs.metric_recorder import RunMetrics
+    from paddlectl.runs.metrics import MetricPoint
     from paddlectl.train.runner import ContainerRun
 
 
@@ -60,6 +61,16 @@ class TrainEvents(Protocol):
     def output(self, text: str) -> None: ...
 
     def pull_progress(self, progress: PullProgress) -> None: ...
+
+
+class RunObserver(Protocol):
+    """Follows an attached run as it goes (MLflow live tracking); every call must return at once and never raise."""
+
+    def started(self, manifest: Manifest, paths: RunPaths) -> None: ...
+
+    def metrics(self, points: list[MetricPoint]) -> None: ...
+
+    def finished(self, manifest: Manifest) -> None: ...
 
 
 @dataclass
@@ -82,7 +93,11 @@ class _Recorded:
 
 
 def train(
-    prepared: PreparedRun, project: Project, connect: Callable[[], ContainerEngine], events: TrainEvents
+    prepared: PreparedRun,
+    project: Project,
+    connect: Callable[[], ContainerEngine],
+    events: TrainEvents,
+    observer: RunObserver | None = None,
 ) -> TrainOutcome:
     """Run a prepared request to its end (or start it, with detach) and return the settled manifest.
 
@@ -100,7 +115,7 @@ def train(
         if prepared.request.detach:
             outcome = _detach(engine, recorded, store, events)
         else:
-            outcome = _run_attached(prepared, engine, recorded, store, project, events)
+            outcome = _run_attached(prepared, engine, recorded, store, project, events, observer)
         outcome.signal = signals.consume(since)
         if outcome.signal is not None:
             outcome.exit_code = 128 + outcome.signal
@@ -224,6 +239,7 @@ def _run_attached(
     store: RunStore,
     project: Project,
     events: TrainEvents,
+    observer: RunObserver | None,
 ) -> TrainOutcome:
     from paddlectl.runs.metric_recorder import RunMetrics
     from paddlectl.train.runner import run_container
@@ -232,7 +248,9 @@ def _run_attached(
     started = time.monotonic()
     probe = _RuntimeProbe(engine, recorded.image.id, project.store, prepared.gpus, spec.user)
     probe.start()
-    metrics = RunMetrics(paths)
+    metrics = RunMetrics(paths, on_points=observer.metrics if observer is not None else None)
+    if observer is not None:
+        observer.started(manifest, paths)
     events.status(f"run {paths.run_id} started in {manifest.image.reference}")
 
     def record_container(container: Container) -> None:
@@ -280,6 +298,8 @@ def _run_attached(
         manifest.runtime = probe.result()
     signals.phase("settle")
     store.write(manifest)
+    if observer is not None:
+        observer.finished(manifest)  # the recorded end; the observer's work overlaps the container's removal
     result.finish_cleanup()  # the container's removal, started in the background: done before we exit
     if result.log_error is not None:
         raise PaddlectlError(
