@@ -164,6 +164,8 @@ class DockerContainer:
         it would also replay the log file, and lines written during that replay, by a container started as soon
         as we have the answer, arrived twice (seen once in 20 concurrent runs).
         """
+        # docker-py has no public call that attaches without logs=1: these are private APIClient methods, which
+        # is why pyproject.toml caps docker-py and tests/unit/engine_adapter/test_docker_private_api.py checks them.
         api = self._client.api
         with translated_errors("attaching to the container"):
             params = {"logs": 0, "stdout": 1, "stderr": 1, "stream": 1}
