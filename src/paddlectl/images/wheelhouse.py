@@ -131,7 +131,7 @@ def ensure_wheelhouse(
     Downloads into a private folder next to the cache entry and renames it into place, so a crash or a concurrent
     build never leaves a half-filled wheelhouse under the key. Raises UnavailableError when pip fails.
     """
-    requirements = lock.for_python(target.python)
+    requirements = lock.for_python(target.python, target.machine)
     folder_root = (root or cache_root()) / "wheels"
     key = target.cache_key(lock)
     final = folder_root / key
