@@ -60,13 +60,25 @@ def check_sums(staging, digests):
             text = handle.read().decode("ascii")
         except UnicodeDecodeError:
             return ["%s: not ASCII text" % SUMS, *problems]
-    listed = {}
+    listed, line_problems = parse_sums(text)
+    return problems + line_problems + listing_problems(listed, digests)
+
+
+def parse_sums(text):
+    """({name: sha256}, problems) from SHA256SUMS's text."""
+    listed, problems = {}, []
     for number, line in enumerate(text.splitlines(), start=1):
         match = LINE.fullmatch(line)
         if match is None or match.group(2) in listed:
             problems.append("%s line %d: not '<sha256>  <name>' or a name listed twice" % (SUMS, number))
             continue
         listed[match.group(2)] = match.group(1)
+    return listed, problems
+
+
+def listing_problems(listed, digests):
+    """Each extracted file against its line, then the lines that name no file, then lines that cannot be."""
+    problems = []
     for name, digest in sorted(digests.items()):
         if name in (SUMS, SIGNATURE):
             continue
