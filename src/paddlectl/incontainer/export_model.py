@@ -14,6 +14,7 @@ outputs being the predictor's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import math
@@ -480,15 +481,82 @@ def _clear_previous(export_dir, stem):
             os.remove(path)
 
 
-def export(request):
-    timings = {}
+@contextlib.contextmanager
+def _timed(timings, key):
+    """Record the block's duration in timings[key] (seconds) when it ends without an exception."""
     started = time.perf_counter()
+    yield
+    timings[key] = round(time.perf_counter() - started, 3)
+
+
+def _import_numpy_and_paddle():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # paddle warns about ccache at import
         import numpy as np
         import paddle
-    timings["import_s"] = round(time.perf_counter() - started, 3)
+    return np, paddle
 
+
+def _model_with_weights(paddle, request, project_dir):
+    """The factory's model in eval mode, with the request's weights when it names some."""
+    model = build_model(paddle, request["factory"], request.get("model_args") or {}, project_dir)
+    if request.get("weights"):
+        load_weights(paddle, model, request["weights"], request.get("weights_name"))
+    model.eval()
+    return model
+
+
+def _samples(np, request, inputs):
+    if request.get("inputs_file"):
+        return file_samples(np, inputs, request["inputs_file"], request.get("inputs_file_name"))
+    shapes = {name: list(shape) for name, shape in request["sample_shapes"].items()}
+    return random_samples(np, inputs, shapes, int(request.get("samples", 8)), int(request.get("seed", 0)))
+
+
+def _inference_files(export_dir, stem):
+    """The names of the files paddle.jit.save wrote for `stem`, sorted."""
+    return sorted(
+        name
+        for name in os.listdir(export_dir)
+        if name.startswith(stem + ".") and name[len(stem) :] in INFERENCE_SUFFIXES
+    )
+
+
+def _predict_all(paddle, export_dir, stem, model_file, inputs, samples, use_gpu):
+    """Load the export with paddle.inference and run every sample: (the runner, outputs per sample)."""
+    predictor = make_predictor(
+        paddle, os.path.join(export_dir, model_file), os.path.join(export_dir, stem + ".pdiparams"), use_gpu
+    )
+    runner = Runner(predictor, inputs)
+    return runner, [runner(sample) for sample in samples]
+
+
+def output_specs(names, declared, first_outputs):
+    """Each output's name, dtype and shape: the declared shape (with its dynamic dims) when its rank matches what
+    the predictor returned, else the shape it returned."""
+    outputs = []
+    for index, name in enumerate(names):
+        array = first_outputs[index]
+        if index < len(declared) and len(declared[index][0]) == array.ndim:
+            shape = declared[index][0]
+        else:
+            shape = list(array.shape)
+        outputs.append({"name": name, "dtype": str(array.dtype), "shape": shape})
+    return outputs
+
+
+def _write_samples(np, export_dir, sample, names, outputs):
+    """samples.npz: the first sample's inputs and the predictor's outputs for it."""
+    arrays = {"input/" + name: array for name, array in sample.items()}
+    pairs = zip(names, outputs)  # noqa: B905 - same length, checked by the caller
+    arrays.update({"output/" + name: array for name, array in pairs})
+    np.savez(os.path.join(export_dir, SAMPLES_FILE), **arrays)
+
+
+def export(request):
+    timings = {}
+    with _timed(timings, "import_s"):
+        np, paddle = _import_numpy_and_paddle()
     inputs = request["inputs"]
     project_dir = request.get("project_dir") or ""
     export_dir = request["export_dir"]
@@ -496,42 +564,19 @@ def export(request):
     use_gpu = _gpu_visible(paddle)
     paddle.seed(int(request.get("seed", 0)))
 
-    step = time.perf_counter()
-    model = build_model(paddle, request["factory"], request.get("model_args") or {}, project_dir)
-    if request.get("weights"):
-        load_weights(paddle, model, request["weights"], request.get("weights_name"))
-    model.eval()
-    timings["build_s"] = round(time.perf_counter() - step, 3)
-
-    if request.get("inputs_file"):
-        samples = file_samples(np, inputs, request["inputs_file"], request.get("inputs_file_name"))
-    else:
-        shapes = {name: list(shape) for name, shape in request["sample_shapes"].items()}
-        samples = random_samples(np, inputs, shapes, int(request.get("samples", 8)), int(request.get("seed", 0)))
-
-    step = time.perf_counter()
-    references = run_dynamic(paddle, model, inputs, samples, project_dir)
-    timings["dynamic_s"] = round(time.perf_counter() - step, 3)
-
-    step = time.perf_counter()
-    _clear_previous(export_dir, stem)
-    declared = convert(paddle, model, inputs, os.path.join(export_dir, stem), project_dir)
-    fmt, model_file = detect_format(export_dir, stem)
-    timings["save_s"] = round(time.perf_counter() - step, 3)
-    files = sorted(
-        name
-        for name in os.listdir(export_dir)
-        if name.startswith(stem + ".") and name[len(stem) :] in INFERENCE_SUFFIXES
-    )
+    with _timed(timings, "build_s"):
+        model = _model_with_weights(paddle, request, project_dir)
+    samples = _samples(np, request, inputs)
+    with _timed(timings, "dynamic_s"):
+        references = run_dynamic(paddle, model, inputs, samples, project_dir)
+    with _timed(timings, "save_s"):
+        _clear_previous(export_dir, stem)
+        declared = convert(paddle, model, inputs, os.path.join(export_dir, stem), project_dir)
+        fmt, model_file = detect_format(export_dir, stem)
+    files = _inference_files(export_dir, stem)
     size = sum(os.path.getsize(os.path.join(export_dir, name)) for name in files)
-
-    step = time.perf_counter()
-    predictor = make_predictor(
-        paddle, os.path.join(export_dir, model_file), os.path.join(export_dir, stem + ".pdiparams"), use_gpu
-    )
-    runner = Runner(predictor, inputs)
-    predicted = [runner(sample) for sample in samples]
-    timings["predictor_s"] = round(time.perf_counter() - step, 3)
+    with _timed(timings, "predictor_s"):
+        runner, predicted = _predict_all(paddle, export_dir, stem, model_file, inputs, samples, use_gpu)
     if len(predicted[0]) != len(references[0]):
         raise ExportFailure(
             "predictor",
@@ -540,24 +585,11 @@ def export(request):
         )
     atol, rtol = float(request.get("atol", 1e-5)), float(request.get("rtol", 1e-4))
     passed, stats = compare(np, references, predicted, runner.output_names, atol, rtol)
-
-    outputs = []
-    for index, name in enumerate(runner.output_names):
-        if index < len(declared) and len(declared[index][0]) == predicted[0][index].ndim:
-            shape = declared[index][0]
-        else:
-            shape = list(predicted[0][index].shape)
-        outputs.append({"name": name, "dtype": str(predicted[0][index].dtype), "shape": shape})
-
-    step = time.perf_counter()
-    runs = int(request.get("latency_runs", 50))
-    latency = measure_latency(runner, samples[0], runs, warmup=min(5, max(1, runs // 10)))
-    timings["latency_s"] = round(time.perf_counter() - step, 3)
-
-    arrays = {"input/" + name: array for name, array in samples[0].items()}
-    pairs = zip(runner.output_names, predicted[0])  # noqa: B905 - same length, checked above
-    arrays.update({"output/" + name: array for name, array in pairs})
-    np.savez(os.path.join(export_dir, SAMPLES_FILE), **arrays)
+    outputs = output_specs(runner.output_names, declared, predicted[0])
+    with _timed(timings, "latency_s"):
+        runs = int(request.get("latency_runs", 50))
+        latency = measure_latency(runner, samples[0], runs, warmup=min(5, max(1, runs // 10)))
+    _write_samples(np, export_dir, samples[0], runner.output_names, predicted[0])
 
     return {
         "status": "passed" if passed else "unverified",
