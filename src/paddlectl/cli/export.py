@@ -10,84 +10,102 @@ import typer
 from paddlectl.cli.output import out
 
 if TYPE_CHECKING:
-    from paddlectl.export.run import ExportOutcome
+    from paddlectl.export.run import ExportOptions, ExportOutcome, ExportPlan
+
+# The options, one alias each, so that the command reads as what it does.
+RunArgument = Annotated[
+    str | None, typer.Argument(metavar="[RUN]", help="A run id (or run directory) whose weights to export.")
+]
+WeightsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--weights",
+        metavar="PATH",
+        help="The .pdparams to export (with RUN: relative to its outputs/; default: the only one).",
+    ),
+]
+RandomInitOption = Annotated[
+    bool,
+    typer.Option(
+        "--random-init",
+        help="No weights: export the factory's random initialisation, for smoke-testing that a model exports.",
+    ),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        metavar="MODULE:CALLABLE",
+        help="Factory module:callable, importable from the project root or e.g. paddle.vision.models:resnet18.",
+    ),
+]
+ModelArgOption = Annotated[
+    list[str] | None,
+    typer.Option("--model-arg", metavar="K=V", help="Factory argument k=v, typed as YAML (repeatable)."),
+]
+InputOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input",
+        metavar="NAME:DTYPE:SHAPE",
+        help="Input name:dtype:shape, -1 or ? for a dynamic dim (repeatable).",
+    ),
+]
+SampleShapeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sample-shape",
+        metavar="NAME:SHAPE",
+        help="Concrete sample shape name:2,1,8,8 for dynamic dims (repeatable).",
+    ),
+]
+SamplesOption = Annotated[int, typer.Option("--samples", metavar="N", help="Random samples to verify with.")]
+InputsFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--inputs-file",
+        metavar="FILE",
+        help="Verify with these inputs instead (.npz keyed by input name, or .npy).",
+    ),
+]
+AtolOption = Annotated[float, typer.Option("--atol", metavar="X", help="Absolute tolerance.")]
+RtolOption = Annotated[float, typer.Option("--rtol", metavar="X", help="Relative tolerance.")]
+LatencyRunsOption = Annotated[int, typer.Option("--latency-runs", metavar="M", help="Timed predictor runs.")]
+ImageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--image",
+        metavar="IMAGE",
+        help="Image to export in (default: the run's own, else the project's CPU image).",
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", metavar="DIR", help="Export directory without RUN (default ./export)."),
+]
+AllowFailedOption = Annotated[
+    bool, typer.Option("--allow-failed", help="Export a run that failed or was interrupted (what it saved).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the export record as JSON on stdout.")]
 
 
 def command(
-    run: Annotated[
-        str | None, typer.Argument(metavar="[RUN]", help="A run id (or run directory) whose weights to export.")
-    ] = None,
-    weights: Annotated[
-        Path | None,
-        typer.Option(
-            "--weights",
-            metavar="PATH",
-            help="The .pdparams to export (with RUN: relative to its outputs/; default: the only one).",
-        ),
-    ] = None,
-    random_init: Annotated[
-        bool,
-        typer.Option(
-            "--random-init",
-            help="No weights: export the factory's random initialisation, for smoke-testing that a model exports.",
-        ),
-    ] = False,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            metavar="MODULE:CALLABLE",
-            help="Factory module:callable, importable from the project root or e.g. paddle.vision.models:resnet18.",
-        ),
-    ] = None,
-    model_arg: Annotated[
-        list[str] | None,
-        typer.Option("--model-arg", metavar="K=V", help="Factory argument k=v, typed as YAML (repeatable)."),
-    ] = None,
-    input_spec: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input",
-            metavar="NAME:DTYPE:SHAPE",
-            help="Input name:dtype:shape, -1 or ? for a dynamic dim (repeatable).",
-        ),
-    ] = None,
-    sample_shape: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--sample-shape",
-            metavar="NAME:SHAPE",
-            help="Concrete sample shape name:2,1,8,8 for dynamic dims (repeatable).",
-        ),
-    ] = None,
-    samples: Annotated[int, typer.Option("--samples", metavar="N", help="Random samples to verify with.")] = 8,
-    inputs_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--inputs-file",
-            metavar="FILE",
-            help="Verify with these inputs instead (.npz keyed by input name, or .npy).",
-        ),
-    ] = None,
-    atol: Annotated[float, typer.Option("--atol", metavar="X", help="Absolute tolerance.")] = 1e-5,
-    rtol: Annotated[float, typer.Option("--rtol", metavar="X", help="Relative tolerance.")] = 1e-4,
-    latency_runs: Annotated[int, typer.Option("--latency-runs", metavar="M", help="Timed predictor runs.")] = 50,
-    image: Annotated[
-        str | None,
-        typer.Option(
-            "--image",
-            metavar="IMAGE",
-            help="Image to export in (default: the run's own, else the project's CPU image).",
-        ),
-    ] = None,
-    output_dir: Annotated[
-        Path | None,
-        typer.Option("-o", "--output", metavar="DIR", help="Export directory without RUN (default ./export)."),
-    ] = None,
-    allow_failed: Annotated[
-        bool, typer.Option("--allow-failed", help="Export a run that failed or was interrupted (what it saved).")
-    ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the export record as JSON on stdout.")] = False,
+    run: RunArgument = None,
+    weights: WeightsOption = None,
+    random_init: RandomInitOption = False,
+    model: ModelOption = None,
+    model_arg: ModelArgOption = None,
+    input_spec: InputOption = None,
+    sample_shape: SampleShapeOption = None,
+    samples: SamplesOption = 8,
+    inputs_file: InputsFileOption = None,
+    atol: AtolOption = 1e-5,
+    rtol: RtolOption = 1e-4,
+    latency_runs: LatencyRunsOption = 50,
+    image: ImageOption = None,
+    output_dir: OutputOption = None,
+    allow_failed: AllowFailedOption = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Export a model to a static graph in a pinned image and verify the predictor matches the dynamic graph.
 
@@ -96,7 +114,6 @@ def command(
     factory, weights or input spec, 3 when the image is gone.
     """
     from paddlectl.engine.docker_engine import connect
-    from paddlectl.errors import ExitCode, PaddlectlError
     from paddlectl.export.run import ExportOptions, plan_export, run_export
     from paddlectl.project.workspace import open_existing_project
 
@@ -119,23 +136,38 @@ def command(
         allow_failed=allow_failed,
     )
     plan = plan_export(open_existing_project(), options)
+    _announce(plan)
+    outcome = run_export(connect(), plan)
+    _render(outcome, options, json_output=json_output)
+
+
+def _announce(plan: ExportPlan) -> None:
     for warning in plan.warnings:
         out.warn(warning)
     out.status(f"exporting {plan.factory} to {plan.export_dir} ...")
-    outcome = run_export(connect(), plan)
+
+
+def _render(outcome: ExportOutcome, options: ExportOptions, *, json_output: bool) -> None:
+    """The record (JSON) or a summary (stderr); then exit 1 when the predictor did not match the dynamic graph.
+
+    Raises typer.Exit(1) with --json (the document is the answer), else a PaddlectlError saying by how much.
+    """
+    from paddlectl.errors import ExitCode, PaddlectlError
+
     if json_output:
         out.json(outcome.record)
     else:
         _summary(outcome)
-    if not outcome.verified:
-        if json_output:
-            raise typer.Exit(int(ExitCode.FAILED))
-        raise PaddlectlError(
-            f"verification failed: {_worst(outcome.record)} exceeds atol {atol:g} / rtol {rtol:g}; "
-            "the export is kept and marked unverified",
-            hint="look for ops that differ between the dynamic graph and the predictor, or loosen --atol/--rtol",
-            code=ExitCode.FAILED,
-        )
+    if outcome.verified:
+        return
+    if json_output:
+        raise typer.Exit(int(ExitCode.FAILED))
+    raise PaddlectlError(
+        f"verification failed: {_worst(outcome.record)} exceeds atol {options.atol:g} / rtol {options.rtol:g}; "
+        "the export is kept and marked unverified",
+        hint="look for ops that differ between the dynamic graph and the predictor, or loosen --atol/--rtol",
+        code=ExitCode.FAILED,
+    )
 
 
 def _worst(record: dict[str, Any]) -> str:

@@ -350,9 +350,14 @@ def gc_command(
     if json_output:
         out.json(report.as_dict())
         return
-    verb = "would remove" if dry_run else "removed"
     if keep is None and older_than is None and not statuses:
         out.status("no runs selected (give --keep, --older-than or --status to delete runs)")
+    _print_gc(report, dry_run=dry_run)
+
+
+def _print_gc(report: GcReport, *, dry_run: bool) -> None:
+    """What gc removed (or would): runs, then containers, then images; stderr, for people."""
+    verb = "would remove" if dry_run else "removed"
     for item in report.runs:
         out.status(f"{verb} run {item['id']} ({item['status']}, started {item['started_at']})")
     for item in report.containers:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -159,19 +160,8 @@ def _missing_image(
 
 
 def _git_check(root: Path) -> Check:
-    try:
-        import git
-
-        repo = git.Repo(root, search_parent_directories=True)
-        commit = repo.head.commit.hexsha if repo.head.is_valid() else None
-        return Check(
-            "git repository",
-            True,
-            f"{repo.working_tree_dir} at {commit[:10] if commit else 'no commits'}",
-            required=False,
-            data={"root": repo.working_tree_dir, "commit": commit},
-        )
-    except Exception:  # not a repository, or git missing
+    top = _git_line(root, "rev-parse", "--show-toplevel")
+    if top is None:  # not a repository, or git missing
         return Check(
             "git repository",
             False,
@@ -180,6 +170,30 @@ def _git_check(root: Path) -> Check:
             commands=(git_fix(root),),
             required=False,
         )
+    commit = _git_line(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    return Check(
+        "git repository",
+        True,
+        f"{top} at {commit[:10] if commit else 'no commits'}",
+        required=False,
+        data={"root": top, "commit": commit},
+    )
+
+
+def _git_line(cwd: Path, *args: str) -> str | None:
+    """The output of `git ARGS` in `cwd`, or None when git fails (no repository, no commit) or is not installed.
+
+    Like the run's git capture (train/git_capture.py): the project's own repository, whatever GIT_DIR says, and
+    no optional locks, so looking never rewrites the user's index.
+    """
+    env = {key: value for key, value in os.environ.items() if key not in ("GIT_DIR", "GIT_WORK_TREE")}
+    env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, check=False)
+    except OSError:
+        return None
+    text = done.stdout.decode("utf-8", "surrogateescape").strip()
+    return (text or None) if done.returncode == 0 else None
 
 
 def _store_check(project: Project) -> Check:

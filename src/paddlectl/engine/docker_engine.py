@@ -164,6 +164,8 @@ class DockerContainer:
         it would also replay the log file, and lines written during that replay, by a container started as soon
         as we have the answer, arrived twice (seen once in 20 concurrent runs).
         """
+        # docker-py has no public call that attaches without logs=1: these are private APIClient methods, which
+        # is why pyproject.toml caps docker-py and tests/unit/engine_adapter/test_docker_private_api.py checks them.
         api = self._client.api
         with translated_errors("attaching to the container"):
             params = {"logs": 0, "stdout": 1, "stderr": 1, "stream": 1}
@@ -222,33 +224,9 @@ def _demultiplexed(sock: Any, response: Any) -> Iterator[bytes]:
     buffer = bytearray()
     held: dict[int, bytearray] = {}
     try:
-        while True:
-            data = read(_READ_SIZE)
-            if not data:
-                break
+        while data := read(_READ_SIZE):
             buffer += data
-            position, size_total = 0, len(buffer)
-            payloads = []
-            while position + 8 <= size_total:
-                size = int.from_bytes(buffer[position + 4 : position + 8], "big")
-                end = position + 8 + size
-                if end > size_total:
-                    break
-                stream = buffer[position]
-                payload = buffer[position + 8 : end]
-                if held and stream in held:
-                    payload = held.pop(stream) + payload
-                position = end
-                if not payload or payload[-1] == 10:  # ends a line: the common case, nothing to hold
-                    payloads.append(payload)
-                    continue
-                cut = max(payload.rfind(b"\n"), payload.rfind(b"\r"), payload.rfind(b"\x08")) + 1
-                if len(payload) - cut > _MAX_HELD:
-                    cut = len(payload)
-                if cut:
-                    payloads.append(payload[:cut])
-                if cut < len(payload):
-                    held[stream] = payload[cut:]
+            position, payloads = _whole_frames(buffer, held)
             if position:
                 del buffer[:position]
             if payloads:
@@ -258,6 +236,41 @@ def _demultiplexed(sock: Any, response: Any) -> Iterator[bytes]:
     finally:
         with contextlib.suppress(Exception):
             response.close()
+
+
+def _whole_frames(buffer: bytearray, held: dict[int, bytearray]) -> tuple[int, list[bytearray]]:
+    """The payloads of the complete frames at the start of `buffer`, and where the last one ends.
+
+    Each payload is cut after its last line end; the unfinished rest waits in `held[stream]` and goes before that
+    stream's next payload.
+    """
+    position, size_total = 0, len(buffer)
+    payloads = []
+    while position + 8 <= size_total:
+        size = int.from_bytes(buffer[position + 4 : position + 8], "big")
+        end = position + 8 + size
+        if end > size_total:
+            break
+        stream = buffer[position]
+        payload = buffer[position + 8 : end]
+        if held and stream in held:
+            payload = held.pop(stream) + payload
+        position = end
+        if not payload or payload[-1] == 10:  # ends a line: the common case, nothing to hold
+            payloads.append(payload)
+            continue
+        cut = _line_end(payload)
+        if cut:
+            payloads.append(payload[:cut])
+        if cut < len(payload):
+            held[stream] = payload[cut:]
+    return position, payloads
+
+
+def _line_end(payload: bytearray) -> int:
+    """Where the payload's last line ends (after a newline, `\\r` or `\\b`); its end when the rest is too long."""
+    cut = max(payload.rfind(b"\n"), payload.rfind(b"\r"), payload.rfind(b"\x08")) + 1
+    return len(payload) if len(payload) - cut > _MAX_HELD else cut
 
 
 def _guarded(frames: Iterator[bytes]) -> Iterator[bytes]:

@@ -133,17 +133,7 @@ def build_images(
     unusable package, UnavailableError for a missing image or wheel, PaddlectlError (naming the step) for a
     failed build.
     """
-    if request.role is ImageRole.PROD and request.package is None:
-        raise UsageError(
-            "a prod image serves one package: pass --package NAME-X.Y.Z.tar",
-            hint="make one with: paddlectl package EXPORT_DIR --name NAME --version X.Y.Z",
-        )
-    if request.role is not ImageRole.PROD and (request.package is not None or request.key is not None):
-        raise UsageError("--package and --key are for prod images", hint="drop them, or build prod")
-    if request.package is not None and not request.package.is_file():
-        raise UsageError(
-            f"--package {request.package}: no such file", hint="pass the NAME-X.Y.Z.tar that paddlectl package wrote"
-        )
+    _check_request(request)
     sources = image_sources()
     reference = request.paddle_image or project.config.image_for(project.config.gpus)
     PinnedImage.parse(reference)  # refuses latest, floating and untagged references before anything runs
@@ -171,7 +161,47 @@ def build_images(
     return [base, _build_dev(plan, base.image)]
 
 
+def _check_request(request: BuildRequest) -> None:
+    """Raises UsageError when a prod build has no package (or one that is not there), or another role has one."""
+    if request.role is ImageRole.PROD and request.package is None:
+        raise UsageError(
+            "a prod image serves one package: pass --package NAME-X.Y.Z.tar",
+            hint="make one with: paddlectl package EXPORT_DIR --name NAME --version X.Y.Z",
+        )
+    if request.role is not ImageRole.PROD and (request.package is not None or request.key is not None):
+        raise UsageError("--package and --key are for prod images", hint="drop them, or build prod")
+    if request.package is not None and not request.package.is_file():
+        raise UsageError(
+            f"--package {request.package}: no such file", hint="pass the NAME-X.Y.Z.tar that paddlectl package wrote"
+        )
+
+
 # ---------------------------------------------------------------- the three images
+
+
+@dataclass(frozen=True)
+class _ImageSpec:
+    """One image to build or reuse: its inputs (hashed into its tag) and what its build needs."""
+
+    role: ImageRole
+    version: str  # the tag's version part
+    inputs: dict[str, Any]
+    parent: str  # the image it is built on
+    buildargs: dict[str, str]
+    lock: LockFile | None = None  # the locked wheels it installs
+    files: dict[str, Path] = field(default_factory=dict)  # more files for the build context, by name there
+    extra: dict[str, Any] = field(default_factory=dict)  # recorded with the image
+
+
+def _paddle_args(plan: _Plan) -> dict[str, str]:
+    """The build arguments of an image built directly on the Paddle image (base, prod)."""
+    return {
+        **plan.common_args,
+        "PADDLE_IMAGE": plan.paddle_reference,
+        "PADDLE_IMAGE_ID": plan.paddle.id,
+        "PADDLE_IMAGE_DIGEST": plan.paddle_digest or "",
+        "PADDLE_VERSION": plan.paddle_version,
+    }
 
 
 def _build_base(plan: _Plan) -> BuildResult:
@@ -184,14 +214,8 @@ def _build_base(plan: _Plan) -> BuildResult:
         "python": plan.probe.python,
         "platform": plan.probe.target.platform_tag,
     }
-    args = {
-        **plan.common_args,
-        "PADDLE_IMAGE": plan.paddle_reference,
-        "PADDLE_IMAGE_ID": plan.paddle.id,
-        "PADDLE_IMAGE_DIGEST": plan.paddle_digest or "",
-        "PADDLE_VERSION": plan.paddle_version,
-    }
-    return _build_or_reuse(plan, ImageRole.BASE, plan.paddle_version, inputs, plan.paddle_reference, args, lock)
+    spec = _ImageSpec(ImageRole.BASE, plan.paddle_version, inputs, plan.paddle_reference, _paddle_args(plan), lock)
+    return _build_or_reuse(plan, spec)
 
 
 def _build_dev(plan: _Plan, base: BuiltImage) -> BuildResult:
@@ -205,7 +229,7 @@ def _build_dev(plan: _Plan, base: BuiltImage) -> BuildResult:
         "platform": plan.probe.target.platform_tag,
     }
     args = {**plan.common_args, "BASE_IMAGE": base.tag, "BASE_IMAGE_ID": base.id, "PADDLE_VERSION": plan.paddle_version}
-    return _build_or_reuse(plan, ImageRole.DEV, plan.paddle_version, inputs, base.tag, args, lock)
+    return _build_or_reuse(plan, _ImageSpec(ImageRole.DEV, plan.paddle_version, inputs, base.tag, args, lock))
 
 
 def _build_prod(plan: _Plan, package: Path, key: Path | None) -> BuildResult:
@@ -215,8 +239,13 @@ def _build_prod(plan: _Plan, package: Path, key: Path | None) -> BuildResult:
     report = verify_package(package, key)
     report.raise_for_problems()
     card = report.card or {}
-    name, version = str(card.get("name") or package.stem), str(card.get("version") or "0.0.0")
     _check_runtime(card, plan.probe.paddle_version, plan.paddle_reference)
+    return _build_or_reuse(plan, _prod_spec(plan, package, report.sha256, card))
+
+
+def _prod_spec(plan: _Plan, package: Path, package_sha256: str, card: dict[str, Any]) -> _ImageSpec:
+    """The prod image of a verified package: named after the package, its files and checksums among its inputs."""
+    name, version = str(card.get("name") or package.stem), str(card.get("version") or "0.0.0")
     inputs = {
         "role": ImageRole.PROD.value,
         "dockerfile_sha256": sha256_file(plan.sources.dockerfile(ImageRole.PROD)),
@@ -224,34 +253,22 @@ def _build_prod(plan: _Plan, package: Path, key: Path | None) -> BuildResult:
         "verify_sha256": sha256_file(VERIFY_SCRIPT),
         "parent": {"id": plan.paddle.id, "digest": plan.paddle_digest},
         "package": {
-            "sha256": report.sha256,
+            "sha256": package_sha256,
             "name": name,
             "version": version,
             "format": card.get("format"),
             "paddle_version": card.get("paddle_version"),
         },
     }
-    args = {
-        **plan.common_args,
-        "PADDLE_IMAGE": plan.paddle_reference,
-        "PADDLE_IMAGE_ID": plan.paddle.id,
-        "PADDLE_IMAGE_DIGEST": plan.paddle_digest or "",
-        "PADDLE_VERSION": plan.paddle_version,
-        "PACKAGE_NAME": name,
-        "PACKAGE_VERSION": version,
-        "PACKAGE_SHA256": report.sha256,
-    }
-    files = {"model.tar": package.resolve(), "serve.py": SERVE_SCRIPT, "verify_package.py": VERIFY_SCRIPT}
-    return _build_or_reuse(
-        plan,
+    args = {**_paddle_args(plan), "PACKAGE_NAME": name, "PACKAGE_VERSION": version, "PACKAGE_SHA256": package_sha256}
+    return _ImageSpec(
         ImageRole.PROD,
         f"{name}-{version}",
         inputs,
         plan.paddle_reference,
         args,
-        None,
-        files,
-        {"package_path": str(package.resolve())},
+        files={"model.tar": package.resolve(), "serve.py": SERVE_SCRIPT, "verify_package.py": VERIFY_SCRIPT},
+        extra={"package_path": str(package.resolve())},
     )
 
 
@@ -281,93 +298,80 @@ def _check_runtime(card: dict[str, Any], runtime: str | None, image: str) -> Non
 # ---------------------------------------------------------------- build or reuse
 
 
-def _build_or_reuse(
-    plan: _Plan,
-    role: ImageRole,
-    version: str,
-    inputs: dict[str, Any],
-    parent: str,
-    buildargs: dict[str, str],
-    lock: LockFile | None,
-    files: dict[str, Path] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> BuildResult:
+def _build_or_reuse(plan: _Plan, spec: _ImageSpec) -> BuildResult:
     started = time.monotonic()
-    digest = inputs_hash(inputs)
-    tag = image_tag(plan.project.config.name, role, version, digest)
+    digest = inputs_hash(spec.inputs)
+    tag = image_tag(plan.project.config.name, spec.role, spec.version, digest)
     existing = plan.engine.image(tag)
     if existing is not None and existing.labels.get(LABEL_INPUTS) == digest and not plan.rebuild:
-        plan.events.status(f"{role.value}: {tag} is up to date (same inputs), reusing it")
-        earlier = next(
-            (image for image in plan.store.load().images if image.tag == tag and image.id == existing.id), None
-        )
-        record = _record(
-            role,
-            tag,
-            existing,
-            inputs,
-            digest,
-            parent,
-            extra,
-            built_at=earlier.built_at if earlier else _created(existing),
-            seconds=earlier.build_seconds if earlier else None,
-        )
+        record = _reused(plan, spec, tag, existing, digest)
         _save(plan, record)
         return BuildResult(record, reused=True, seconds=round(time.monotonic() - started, 2))
-    wheelhouse = None
     with _context() as context:
-        shutil.copyfile(plan.sources.dockerfile(role), context / role.dockerfile)
-        (context / "wheels").mkdir()
-        if lock is not None:
-            target = plan.probe.target
-            plan.events.status(f"{role.value}: wheels for Python {target.python} on {target.platform_tag}")
-            house = ensure_wheelhouse(lock, target)
-            wheelhouse = str(house.path)
-            plan.events.status(
-                f"{role.value}: {len(house.files)} wheels "
-                f"{'downloaded into' if house.downloaded else 'reused from'} {house.path}"
-            )
-            shutil.copyfile(lock.path, context / lock.path.name)
-            for name in house.files:
-                _place(house.path / name, context / "wheels" / name)
-        for name, source in (files or {}).items():
-            _place(source, context / name)
-        plan.events.status(f"{role.value}: building {tag}")
-        labels = {LABEL_PROJECT: plan.project.config.name, LABEL_ROLE: role.value, LABEL_INPUTS: digest}
-        stage_args = {**buildargs, "PADDLECTL_PROJECT": plan.project.config.name}  # labels every stage
+        wheelhouse = _fill_context(plan, spec, context)
+        plan.events.status(f"{spec.role.value}: building {tag}")
+        labels = {LABEL_PROJECT: plan.project.config.name, LABEL_ROLE: spec.role.value, LABEL_INPUTS: digest}
+        stage_args = {**spec.buildargs, "PADDLECTL_PROJECT": plan.project.config.name}  # labels every stage
         # While the lock is held, `runs gc` leaves this project's untagged stages alone: the build stands on them.
         with held_lock(plan.project.store / BUILD_LOCK_NAME):
-            info = plan.engine.build(context, role.dockerfile, tag, stage_args, labels, plan.events.output)
+            info = plan.engine.build(context, spec.role.dockerfile, tag, stage_args, labels, plan.events.output)
     seconds = round(time.monotonic() - started, 2)
-    record = _record(role, tag, info, inputs, digest, parent, extra, built_at=_now(), seconds=seconds)
+    record = _record(spec, tag, info, digest, built_at=_now(), seconds=seconds)
     _save(plan, record)
     return BuildResult(record, reused=False, seconds=seconds, wheelhouse=wheelhouse)
 
 
+def _reused(plan: _Plan, spec: _ImageSpec, tag: str, existing: ImageInfo, digest: str) -> BuiltImage:
+    """The record of an image already built from the same inputs; its first build's time when it was recorded."""
+    plan.events.status(f"{spec.role.value}: {tag} is up to date (same inputs), reusing it")
+    earlier = next((image for image in plan.store.load().images if image.tag == tag and image.id == existing.id), None)
+    return _record(
+        spec,
+        tag,
+        existing,
+        digest,
+        built_at=earlier.built_at if earlier else _created(existing),
+        seconds=earlier.build_seconds if earlier else None,
+    )
+
+
+def _fill_context(plan: _Plan, spec: _ImageSpec, context: Path) -> str | None:
+    """Put the Dockerfile, the lock and its wheels, and the spec's files in `context`; the wheelhouse's folder."""
+    shutil.copyfile(plan.sources.dockerfile(spec.role), context / spec.role.dockerfile)
+    (context / "wheels").mkdir()
+    wheelhouse = None
+    if spec.lock is not None:
+        target = plan.probe.target
+        plan.events.status(f"{spec.role.value}: wheels for Python {target.python} on {target.platform_tag}")
+        house = ensure_wheelhouse(spec.lock, target)
+        wheelhouse = str(house.path)
+        plan.events.status(
+            f"{spec.role.value}: {len(house.files)} wheels "
+            f"{'downloaded into' if house.downloaded else 'reused from'} {house.path}"
+        )
+        shutil.copyfile(spec.lock.path, context / spec.lock.path.name)
+        for name in house.files:
+            _place(house.path / name, context / "wheels" / name)
+    for name, source in spec.files.items():
+        _place(source, context / name)
+    return wheelhouse
+
+
 def _record(
-    role: ImageRole,
-    tag: str,
-    info: ImageInfo,
-    inputs: dict[str, Any],
-    digest: str,
-    parent: str,
-    extra: dict[str, Any] | None,
-    *,
-    built_at: str,
-    seconds: float | None,
+    spec: _ImageSpec, tag: str, info: ImageInfo, digest: str, *, built_at: str, seconds: float | None
 ) -> BuiltImage:
     return BuiltImage(
-        role=role.value,
+        role=spec.role.value,
         tag=tag,
         id=info.id,
         digest=digest_of(info, tag.rsplit(":", 1)[0]),
         size=info.size,
-        inputs=inputs,
+        inputs=spec.inputs,
         inputs_hash=digest,
         built_at=built_at,
         build_seconds=seconds,
-        parent=parent,
-        extra=dict(extra or {}),
+        parent=spec.parent,
+        extra=dict(spec.extra),
     )
 
 

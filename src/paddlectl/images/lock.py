@@ -3,8 +3,9 @@
 The lock is pip's own format, as pip-compile --generate-hashes writes it: `name==version [; marker]` followed by one
 or more `--hash=sha256:...`, continued with backslashes. pip evaluates markers inside the image; the host needs the
 same answer to download the right wheels, and `pip download --python-version` evaluates markers against the host's
-own interpreter instead. So this module reads the one marker form images/lock.py writes: `python_version OP "X.Y"`
-clauses joined by `and` / `or` (no parentheses), which is enough to say "these Python versions".
+own interpreter instead. So markers are evaluated here (packaging.markers) against the *image's* environment, never
+the host's, and may name only `python_version`: that is all images/lock.py writes, and enough to say "these Python
+versions".
 """
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.markers import InvalidMarker
+from packaging.markers import Marker as PEP508Marker
+
 from paddlectl.errors import UsageError
 
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.!+_-]*")
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
-_CLAUSE = re.compile(r'python_version\s*(==|!=|<=|>=|<|>)\s*["\'](\d+)\.(\d+)["\']')
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_MARKER_KEYWORDS = frozenset({"and", "or", "in", "not"})
+SUPPORTED_VARIABLES = frozenset({"python_version"})
 
 
 def normalize_name(name: str) -> str:
@@ -27,45 +34,55 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _version_key(python: str) -> tuple[int, int]:
-    major, _, minor = python.partition(".")
-    return int(major), int(minor or 0)
+def image_environment(python: str, machine: str = "x86_64") -> dict[str, str]:
+    """PEP 508's marker variables inside a Linux CPython `python` ("3.11") image on `machine`.
+
+    Every variable is given: Marker.evaluate fills in any that is missing from the interpreter running it, which is
+    the host's. Those paddlectl cannot know for an image (its kernel, its exact patch release) are empty; markers
+    may not name them anyway (SUPPORTED_VARIABLES).
+    """
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": python,
+        "os_name": "posix",
+        "platform_machine": machine,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": python,
+        "python_version": python,
+        "sys_platform": "linux",
+    }
 
 
 @dataclass(frozen=True)
 class Marker:
-    """`python_version` clauses: a disjunction of conjunctions, [[(op, (major, minor)), ...], ...]."""
+    """A requirement's PEP 508 environment marker, naming only SUPPORTED_VARIABLES."""
 
     text: str
-    alternatives: tuple[tuple[tuple[str, tuple[int, int]], ...], ...]
+    parsed: PEP508Marker
 
     @classmethod
     def parse(cls, text: str, where: str) -> Marker:
-        alternatives = []
-        for alternative in re.split(r"\s+or\s+", text.strip()):
-            clauses = []
-            for clause in re.split(r"\s+and\s+", alternative.strip()):
-                match = _CLAUSE.fullmatch(clause.strip())
-                if match is None:
-                    raise UsageError(
-                        f"{where}: unsupported marker {clause.strip()!r}",
-                        hint='markers may only compare python_version with "X.Y" (regenerate with images/lock.py)',
-                    )
-                clauses.append((match.group(1), (int(match.group(2)), int(match.group(3)))))
-            alternatives.append(tuple(clauses))
-        return cls(text=text.strip(), alternatives=tuple(alternatives))
+        """Raises UsageError for a marker that is not PEP 508, or that names another variable than python_version."""
+        text = text.strip()
+        hint = 'markers may only compare python_version with "X.Y" (regenerate with images/lock.py)'
+        try:
+            parsed = PEP508Marker(text)
+        except InvalidMarker as exc:
+            reason = str(exc).splitlines()[0]
+            raise UsageError(f"{where}: unsupported marker {text!r}: {reason}", hint=hint) from None
+        # The marker parsed, so every word outside its quoted values is a variable or and/or/in/not.
+        named = set(_WORD.findall(_QUOTED.sub(" ", text))) - _MARKER_KEYWORDS
+        if named - SUPPORTED_VARIABLES:
+            unsupported = ", ".join(sorted(named - SUPPORTED_VARIABLES))
+            raise UsageError(f"{where}: unsupported marker {text!r} (it names {unsupported})", hint=hint)
+        return cls(text=text, parsed=parsed)
 
-    def matches(self, python: str) -> bool:
-        version = _version_key(python)
-        compare = {
-            "==": lambda a, b: a == b,
-            "!=": lambda a, b: a != b,
-            "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b,
-            ">": lambda a, b: a > b,
-            ">=": lambda a, b: a >= b,
-        }
-        return any(all(compare[op](version, bound) for op, bound in clauses) for clauses in self.alternatives)
+    def matches(self, python: str, machine: str = "x86_64") -> bool:
+        """Does the marker hold inside an image with Python `python` ("3.11") on `machine`?"""
+        return self.parsed.evaluate(image_environment(python, machine))
 
 
 @dataclass(frozen=True)
@@ -76,8 +93,8 @@ class LockedRequirement:
     marker: Marker | None = None
     line: int = 0
 
-    def applies_to(self, python: str) -> bool:
-        return self.marker is None or self.marker.matches(python)
+    def applies_to(self, python: str, machine: str = "x86_64") -> bool:
+        return self.marker is None or self.marker.matches(python, machine)
 
     def pip_line(self) -> str:
         """The line for a marker-free requirements file: `name==version --hash=... ...`."""
@@ -91,9 +108,10 @@ class LockFile:
     sha256: str  # of the file's bytes: part of every cache key and image tag built from it
     requirements: tuple[LockedRequirement, ...]
 
-    def for_python(self, python: str) -> list[LockedRequirement]:
-        """The requirements that apply to Python `python` ("3.11"); one per package, or a UsageError."""
-        chosen = [requirement for requirement in self.requirements if requirement.applies_to(python)]
+    def for_python(self, python: str, machine: str = "x86_64") -> list[LockedRequirement]:
+        """The requirements that apply to an image with Python `python` ("3.11") on `machine`; one per package,
+        or a UsageError."""
+        chosen = [requirement for requirement in self.requirements if requirement.applies_to(python, machine)]
         seen: dict[str, LockedRequirement] = {}
         for requirement in chosen:
             if requirement.name in seen:

@@ -131,7 +131,7 @@ def ensure_wheelhouse(
     Downloads into a private folder next to the cache entry and renames it into place, so a crash or a concurrent
     build never leaves a half-filled wheelhouse under the key. Raises UnavailableError when pip fails.
     """
-    requirements = lock.for_python(target.python)
+    requirements = lock.for_python(target.python, target.machine)
     folder_root = (root or cache_root()) / "wheels"
     key = target.cache_key(lock)
     final = folder_root / key
@@ -141,61 +141,79 @@ def ensure_wheelhouse(
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder_root))
     try:
         if requirements:
-            (staging / "requirements.txt").write_text(
-                "".join(requirement.pip_line() + "\n" for requirement in requirements), encoding="utf-8"
-            )
-            command = [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--require-hashes",
-                "--disable-pip-version-check",
-                "--progress-bar",
-                "off",
-                "--python-version",
-                target.python,
-                "-d",
-                str(staging),
-                "-r",
-                str(staging / "requirements.txt"),
-            ]
-            for tag in target.pip_platforms():
-                command += ["--platform", tag]
-            result = run_pip(command)
-            if result.returncode != 0:
-                raise _pip_failure(result, target)
+            _download(requirements, target, staging, run_pip)
         missing = missing_requirements(staging, requirements)
         if missing:
             raise UnavailableError(
                 f"pip finished but the wheelhouse lacks {', '.join(missing[:5])}",
                 hint="regenerate the lock for this Python and platform with images/lock.py",
             )
-        files = tuple(sorted(p.name for p in staging.glob("*.whl")))
-        (staging / MANIFEST).write_text(
-            json.dumps(
-                {
-                    "lock_sha256": lock.sha256,
-                    "python": target.python,
-                    "platform": target.platform_tag,
-                    "files": list(files),
-                },
-                indent=1,
-            ),
-            encoding="utf-8",
-        )
-        staging.chmod(0o755)
-        if final.exists():
-            shutil.rmtree(final, ignore_errors=True)  # incomplete or corrupted: replaced whole
-        try:
-            os.replace(staging, final)
-        except OSError:
-            if not (final / MANIFEST).is_file():  # a concurrent build won the race: use its folder
-                raise
-            shutil.rmtree(staging, ignore_errors=True)
+        files = _write_manifest(staging, lock, target)
+        _move_into_place(staging, final)
         return Wheelhouse(final, key, files, downloaded=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _download(
+    requirements: Sequence[LockedRequirement], target: TargetPlatform, folder: Path, run_pip: PipRunner
+) -> None:
+    """pip download the requirements' wheels for `target` into `folder`; raises UnavailableError when pip fails."""
+    (folder / "requirements.txt").write_text(
+        "".join(requirement.pip_line() + "\n" for requirement in requirements), encoding="utf-8"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--require-hashes",
+        "--disable-pip-version-check",
+        "--progress-bar",
+        "off",
+        "--python-version",
+        target.python,
+        "-d",
+        str(folder),
+        "-r",
+        str(folder / "requirements.txt"),
+    ]
+    for tag in target.pip_platforms():
+        command += ["--platform", tag]
+    result = run_pip(command)
+    if result.returncode != 0:
+        raise _pip_failure(result, target)
+
+
+def _write_manifest(folder: Path, lock: LockFile, target: TargetPlatform) -> tuple[str, ...]:
+    """Mark the folder's wheels complete for `lock` on `target`; the wheel file names."""
+    files = tuple(sorted(p.name for p in folder.glob("*.whl")))
+    (folder / MANIFEST).write_text(
+        json.dumps(
+            {
+                "lock_sha256": lock.sha256,
+                "python": target.python,
+                "platform": target.platform_tag,
+                "files": list(files),
+            },
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
+    return files
+
+
+def _move_into_place(staging: Path, final: Path) -> None:
+    """Rename the filled folder to its key, replacing an incomplete one; a concurrent build's complete one wins."""
+    staging.chmod(0o755)
+    if final.exists():
+        shutil.rmtree(final, ignore_errors=True)  # incomplete or corrupted: replaced whole
+    try:
+        os.replace(staging, final)
+    except OSError:
+        if not (final / MANIFEST).is_file():  # a concurrent build won the race: use its folder
+            raise
+        shutil.rmtree(staging, ignore_errors=True)

@@ -14,6 +14,7 @@ outputs being the predictor's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import math
@@ -23,6 +24,16 @@ import sys
 import time
 import traceback
 import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: never evaluated, so the image's Python 3.8 reads them
+    from collections.abc import Callable, Iterable, Iterator
+    from types import TracebackType
+
+    Request = dict[str, Any]  # request.json, as paddlectl.export.run writes it
+    Spec = dict[str, Any]  # one declared input: {"name": str, "dtype": str, "shape": [int or None, ...]}
+    Sample = dict[str, Any]  # input name -> numpy array
+    Declared = list[tuple[list[int], str]]  # each output's shape and dtype, as Paddle declares them
 
 MAX_LISTED = 5
 MAX_MESSAGE = 600
@@ -34,7 +45,7 @@ FLOAT_DTYPES = ("float16", "float32", "float64")
 class ExportFailure(Exception):
     """A failure with a kind the host maps to a one-line error."""
 
-    def __init__(self, kind, message, hint=None, details=None):
+    def __init__(self, kind: str, message: str, hint: str | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -42,7 +53,7 @@ class ExportFailure(Exception):
         self.details = details or {}
 
 
-def _capped(items, limit=MAX_LISTED):
+def _capped(items: Iterable[object], limit: int = MAX_LISTED) -> str:
     items = list(items)
     shown = ", ".join(str(item) for item in items[:limit])
     if len(items) > limit:
@@ -50,24 +61,24 @@ def _capped(items, limit=MAX_LISTED):
     return shown
 
 
-def _one_line(text, limit=MAX_MESSAGE):
+def _one_line(text: object, limit: int = MAX_MESSAGE) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _strip_paddle_noise(text):
+def _strip_paddle_noise(text: str) -> str:
     """Drop Paddle's C++ source locations and error-code prefixes, which say nothing to a model author."""
     text = re.sub(r"\s*\(at /[^)]*\)", "", text)
     text = re.sub(r"^\s*\((InvalidArgument|PreconditionNotMet|Unimplemented|NotFound|OutOfRange)\)\s*", "", text)
     return text.strip()
 
 
-def _spec_text(spec, shape=None):
+def _spec_text(spec: Spec, shape: list[Any] | None = None) -> str:
     dims = shape if shape is not None else spec["shape"]
     return "%s:%s:[%s]" % (spec["name"], spec["dtype"], ", ".join(str(d) for d in dims))
 
 
-def _user_frame(tb, project_dir):
+def _user_frame(tb: TracebackType | None, project_dir: str) -> str | None:
     """The deepest traceback frame inside the project, as 'file.py:line', or None."""
     found = None
     for frame in traceback.extract_tb(tb):
@@ -79,7 +90,7 @@ def _user_frame(tb, project_dir):
 # ---------------------------------------------------------------- model and weights
 
 
-def build_model(paddle, factory, args, project_dir):
+def build_model(paddle: Any, factory: str, args: dict[str, Any], project_dir: str) -> Any:
     module_name, _, attr_path = factory.partition(":")
     if project_dir and project_dir not in sys.path:
         sys.path.insert(0, project_dir)
@@ -141,11 +152,11 @@ def build_model(paddle, factory, args, project_dir):
     return model
 
 
-def _shape_of(value):
+def _shape_of(value: Any) -> list[int]:
     return [int(d) for d in getattr(value, "shape", ())]
 
 
-def load_weights(paddle, model, path, shown=None):
+def load_weights(paddle: Any, model: Any, path: str, shown: str | None = None) -> None:
     """paddle.load the weights and check keys and shapes against the model before setting them."""
     shown = shown or os.path.basename(path)
     try:
@@ -196,7 +207,7 @@ def load_weights(paddle, model, path, shown=None):
 # ---------------------------------------------------------------- samples
 
 
-def _random_array(np, rng, dtype, shape):
+def _random_array(np: Any, rng: Any, dtype: str, shape: list[int]) -> Any:
     if dtype in FLOAT_DTYPES:
         return rng.standard_normal(shape).astype(dtype)
     if dtype == "bool":
@@ -206,7 +217,9 @@ def _random_array(np, rng, dtype, shape):
     return rng.integers(0, 10, size=shape).astype(dtype)
 
 
-def random_samples(np, inputs, sample_shapes, count, seed):
+def random_samples(
+    np: Any, inputs: list[Spec], sample_shapes: dict[str, list[int]], count: int, seed: int
+) -> list[Sample]:
     rng = np.random.default_rng(seed)
     return [
         {spec["name"]: _random_array(np, rng, spec["dtype"], sample_shapes[spec["name"]]) for spec in inputs}
@@ -214,7 +227,7 @@ def random_samples(np, inputs, sample_shapes, count, seed):
     ]
 
 
-def _fit_array(np, spec, array, source):
+def _fit_array(np: Any, spec: Spec, array: Any, source: str) -> list[Any]:
     declared = spec["shape"]
     if array.dtype.kind == "f" and spec["dtype"] not in FLOAT_DTYPES:
         raise ExportFailure(
@@ -230,7 +243,7 @@ def _fit_array(np, spec, array, source):
         )
     batches = [array] if array.ndim == len(declared) else list(array)
     for batch in batches:
-        for dim, want in zip(batch.shape, declared):  # noqa: B905 - Python 3.8 has no strict=
+        for dim, want in zip(batch.shape, declared):  # Python 3.8 has no strict=
             if want not in (-1, None) and dim != want:
                 raise ExportFailure(
                     "request",
@@ -241,7 +254,7 @@ def _fit_array(np, spec, array, source):
     return [np.ascontiguousarray(batch.astype(spec["dtype"])) for batch in batches]
 
 
-def file_samples(np, inputs, path, shown=None):
+def file_samples(np: Any, inputs: list[Spec], path: str, shown: str | None = None) -> list[Sample]:
     source = shown or os.path.basename(path)
     try:
         loaded = np.load(path, allow_pickle=False)
@@ -282,7 +295,7 @@ def file_samples(np, inputs, path, shown=None):
 # ---------------------------------------------------------------- dynamic graph, conversion, predictor
 
 
-def _flat_outputs(paddle, outputs):
+def _flat_outputs(paddle: Any, outputs: Any) -> list[Any]:
     flatten = getattr(paddle.utils, "flatten", None)
     items = (
         flatten(outputs)
@@ -292,7 +305,7 @@ def _flat_outputs(paddle, outputs):
     return [item.numpy() for item in items if isinstance(item, paddle.Tensor)]
 
 
-def _forward_failure_text(exc):
+def _forward_failure_text(exc: BaseException) -> str:
     """Paddle's first two sentences, plus its '[Hint: Expected X, but received Y.]' where it gives one."""
     text = str(exc).strip()
     body = _strip_paddle_noise(text.split("[Hint:")[0].split("[operator <")[0])
@@ -304,7 +317,9 @@ def _forward_failure_text(exc):
     return line
 
 
-def run_dynamic(paddle, model, inputs, samples, project_dir):
+def run_dynamic(
+    paddle: Any, model: Any, inputs: list[Spec], samples: list[Sample], project_dir: str
+) -> list[list[Any]]:
     references = []
     with paddle.no_grad():
         for sample in samples:
@@ -325,7 +340,7 @@ def run_dynamic(paddle, model, inputs, samples, project_dir):
     return references
 
 
-def _conversion_text(exc, project_dir):
+def _conversion_text(exc: BaseException, project_dir: str) -> str:
     """Paddle's to_static errors carry a long 'In transformed code' story; keep the error line and the user frame."""
     text = str(exc)
     error_line = None
@@ -347,7 +362,7 @@ def _conversion_text(exc, project_dir):
     return _one_line(error_line, 400) + (" (at %s)" % where if where else "")
 
 
-def convert(paddle, model, inputs, prefix, project_dir):
+def convert(paddle: Any, model: Any, inputs: list[Spec], prefix: str, project_dir: str) -> Declared:
     """to_static + jit.save; returns the declared output shapes and dtypes (None when Paddle does not say)."""
     from paddle.static import InputSpec
 
@@ -378,7 +393,7 @@ def convert(paddle, model, inputs, prefix, project_dir):
     return declared
 
 
-def detect_format(export_dir, stem):
+def detect_format(export_dir: str, stem: str) -> tuple[str, str]:
     if os.path.exists(os.path.join(export_dir, stem + ".json")):
         return "pir-json", stem + ".json"
     if os.path.exists(os.path.join(export_dir, stem + ".pdmodel")):
@@ -386,7 +401,7 @@ def detect_format(export_dir, stem):
     raise ExportFailure("conversion", "paddle.jit.save wrote neither %s.json nor %s.pdmodel" % (stem, stem))
 
 
-def make_predictor(paddle, model_file, params_file, use_gpu):
+def make_predictor(paddle: Any, model_file: str, params_file: str, use_gpu: bool) -> Any:
     try:
         config = paddle.inference.Config(model_file, params_file)
         if use_gpu:
@@ -404,7 +419,7 @@ def make_predictor(paddle, model_file, params_file, use_gpu):
 class Runner:
     """Feeds one sample to the predictor by input name and reads every output by the predictor's own names."""
 
-    def __init__(self, predictor, inputs):
+    def __init__(self, predictor: Any, inputs: list[Spec]) -> None:
         self.predictor = predictor
         names = list(predictor.get_input_names())
         declared = [spec["name"] for spec in inputs]
@@ -413,24 +428,26 @@ class Runner:
         self.input_names = names
         self.output_names = list(predictor.get_output_names())
 
-    def feed(self, sample):
+    def feed(self, sample: Sample) -> None:
         for name in self.input_names:
             handle = self.predictor.get_input_handle(name)
             handle.reshape(list(sample[name].shape))
             handle.copy_from_cpu(sample[name])
 
-    def __call__(self, sample):
+    def __call__(self, sample: Sample) -> list[Any]:
         self.feed(sample)
         self.predictor.run()
         return [self.predictor.get_output_handle(name).copy_to_cpu() for name in self.output_names]
 
 
-def compare(np, references, predicted, names, atol, rtol):
+def compare(
+    np: Any, references: list[list[Any]], predicted: list[list[Any]], names: list[str], atol: float, rtol: float
+) -> tuple[bool, list[dict[str, Any]]]:
     tiny = np.finfo(np.float64).tiny
-    stats = [{"name": name, "max_abs_diff": 0.0, "max_rel_diff": 0.0} for name in names]
+    stats: list[dict[str, Any]] = [{"name": name, "max_abs_diff": 0.0, "max_rel_diff": 0.0} for name in names]
     passed = True
-    for ref_outputs, pred_outputs in zip(references, predicted):  # noqa: B905 - no strict= before 3.10
-        for stat, ref, pred in zip(stats, ref_outputs, pred_outputs):  # noqa: B905 - lengths checked by caller
+    for ref_outputs, pred_outputs in zip(references, predicted):  # no strict= before 3.10
+        for stat, ref, pred in zip(stats, ref_outputs, pred_outputs):  # lengths checked by the caller
             if ref.shape != pred.shape:
                 raise ExportFailure(
                     "predictor",
@@ -447,7 +464,7 @@ def compare(np, references, predicted, names, atol, rtol):
     return passed, stats
 
 
-def measure_latency(runner, sample, runs, warmup):
+def measure_latency(runner: Callable[[Sample], object], sample: Sample, runs: int, warmup: int) -> dict[str, float]:
     for _ in range(warmup):
         runner(sample)
     times = []
@@ -457,8 +474,8 @@ def measure_latency(runner, sample, runs, warmup):
         times.append((time.perf_counter() - start) * 1000.0)
     times.sort()
 
-    def percentile(q):  # nearest rank
-        return times[min(len(times) - 1, max(0, int(math.ceil(q * len(times))) - 1))]
+    def percentile(q: float) -> float:  # nearest rank
+        return times[min(len(times) - 1, max(0, math.ceil(q * len(times)) - 1))]
 
     return {"p50": round(percentile(0.50), 4), "p95": round(percentile(0.95), 4), "runs": runs}
 
@@ -466,29 +483,98 @@ def measure_latency(runner, sample, runs, warmup):
 # ---------------------------------------------------------------- the job
 
 
-def _gpu_visible(paddle):
+def _gpu_visible(paddle: Any) -> bool:
     try:
         return bool(paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0)
     except Exception:  # a CUDA build without a driver
         return False
 
 
-def _clear_previous(export_dir, stem):
+def _clear_previous(export_dir: str, stem: str) -> None:
     for name in [stem + suffix for suffix in INFERENCE_SUFFIXES] + [SAMPLES_FILE]:
         path = os.path.join(export_dir, name)
         if os.path.isfile(path):
             os.remove(path)
 
 
-def export(request):
-    timings = {}
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    """Record the block's duration in timings[key] (seconds) when it ends without an exception."""
     started = time.perf_counter()
+    yield
+    timings[key] = round(time.perf_counter() - started, 3)
+
+
+def _import_numpy_and_paddle() -> tuple[Any, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # paddle warns about ccache at import
         import numpy as np
         import paddle
-    timings["import_s"] = round(time.perf_counter() - started, 3)
+    return np, paddle
 
+
+def _model_with_weights(paddle: Any, request: Request, project_dir: str) -> Any:
+    """The factory's model in eval mode, with the request's weights when it names some."""
+    model = build_model(paddle, request["factory"], request.get("model_args") or {}, project_dir)
+    if request.get("weights"):
+        load_weights(paddle, model, request["weights"], request.get("weights_name"))
+    model.eval()
+    return model
+
+
+def _samples(np: Any, request: Request, inputs: list[Spec]) -> list[Sample]:
+    if request.get("inputs_file"):
+        return file_samples(np, inputs, request["inputs_file"], request.get("inputs_file_name"))
+    shapes = {name: list(shape) for name, shape in request["sample_shapes"].items()}
+    return random_samples(np, inputs, shapes, int(request.get("samples", 8)), int(request.get("seed", 0)))
+
+
+def _inference_files(export_dir: str, stem: str) -> list[str]:
+    """The names of the files paddle.jit.save wrote for `stem`, sorted."""
+    return sorted(
+        name
+        for name in os.listdir(export_dir)
+        if name.startswith(stem + ".") and name[len(stem) :] in INFERENCE_SUFFIXES
+    )
+
+
+def _predict_all(
+    paddle: Any, export_dir: str, stem: str, model_file: str, inputs: list[Spec], samples: list[Sample], use_gpu: bool
+) -> tuple[Runner, list[list[Any]]]:
+    """Load the export with paddle.inference and run every sample: (the runner, outputs per sample)."""
+    predictor = make_predictor(
+        paddle, os.path.join(export_dir, model_file), os.path.join(export_dir, stem + ".pdiparams"), use_gpu
+    )
+    runner = Runner(predictor, inputs)
+    return runner, [runner(sample) for sample in samples]
+
+
+def output_specs(names: list[str], declared: Declared, first_outputs: list[Any]) -> list[dict[str, Any]]:
+    """Each output's name, dtype and shape: the declared shape (with its dynamic dims) when its rank matches what
+    the predictor returned, else the shape it returned."""
+    outputs = []
+    for index, name in enumerate(names):
+        array = first_outputs[index]
+        if index < len(declared) and len(declared[index][0]) == array.ndim:
+            shape = declared[index][0]
+        else:
+            shape = list(array.shape)
+        outputs.append({"name": name, "dtype": str(array.dtype), "shape": shape})
+    return outputs
+
+
+def _write_samples(np: Any, export_dir: str, sample: Sample, names: list[str], outputs: list[Any]) -> None:
+    """samples.npz: the first sample's inputs and the predictor's outputs for it."""
+    arrays = {"input/" + name: array for name, array in sample.items()}
+    pairs = zip(names, outputs)  # same length, checked by the caller
+    arrays.update({"output/" + name: array for name, array in pairs})
+    np.savez(os.path.join(export_dir, SAMPLES_FILE), **arrays)
+
+
+def export(request: Request) -> dict[str, Any]:
+    timings: dict[str, float] = {}
+    with _timed(timings, "import_s"):
+        np, paddle = _import_numpy_and_paddle()
     inputs = request["inputs"]
     project_dir = request.get("project_dir") or ""
     export_dir = request["export_dir"]
@@ -496,42 +582,19 @@ def export(request):
     use_gpu = _gpu_visible(paddle)
     paddle.seed(int(request.get("seed", 0)))
 
-    step = time.perf_counter()
-    model = build_model(paddle, request["factory"], request.get("model_args") or {}, project_dir)
-    if request.get("weights"):
-        load_weights(paddle, model, request["weights"], request.get("weights_name"))
-    model.eval()
-    timings["build_s"] = round(time.perf_counter() - step, 3)
-
-    if request.get("inputs_file"):
-        samples = file_samples(np, inputs, request["inputs_file"], request.get("inputs_file_name"))
-    else:
-        shapes = {name: list(shape) for name, shape in request["sample_shapes"].items()}
-        samples = random_samples(np, inputs, shapes, int(request.get("samples", 8)), int(request.get("seed", 0)))
-
-    step = time.perf_counter()
-    references = run_dynamic(paddle, model, inputs, samples, project_dir)
-    timings["dynamic_s"] = round(time.perf_counter() - step, 3)
-
-    step = time.perf_counter()
-    _clear_previous(export_dir, stem)
-    declared = convert(paddle, model, inputs, os.path.join(export_dir, stem), project_dir)
-    fmt, model_file = detect_format(export_dir, stem)
-    timings["save_s"] = round(time.perf_counter() - step, 3)
-    files = sorted(
-        name
-        for name in os.listdir(export_dir)
-        if name.startswith(stem + ".") and name[len(stem) :] in INFERENCE_SUFFIXES
-    )
+    with _timed(timings, "build_s"):
+        model = _model_with_weights(paddle, request, project_dir)
+    samples = _samples(np, request, inputs)
+    with _timed(timings, "dynamic_s"):
+        references = run_dynamic(paddle, model, inputs, samples, project_dir)
+    with _timed(timings, "save_s"):
+        _clear_previous(export_dir, stem)
+        declared = convert(paddle, model, inputs, os.path.join(export_dir, stem), project_dir)
+        fmt, model_file = detect_format(export_dir, stem)
+    files = _inference_files(export_dir, stem)
     size = sum(os.path.getsize(os.path.join(export_dir, name)) for name in files)
-
-    step = time.perf_counter()
-    predictor = make_predictor(
-        paddle, os.path.join(export_dir, model_file), os.path.join(export_dir, stem + ".pdiparams"), use_gpu
-    )
-    runner = Runner(predictor, inputs)
-    predicted = [runner(sample) for sample in samples]
-    timings["predictor_s"] = round(time.perf_counter() - step, 3)
+    with _timed(timings, "predictor_s"):
+        runner, predicted = _predict_all(paddle, export_dir, stem, model_file, inputs, samples, use_gpu)
     if len(predicted[0]) != len(references[0]):
         raise ExportFailure(
             "predictor",
@@ -540,24 +603,11 @@ def export(request):
         )
     atol, rtol = float(request.get("atol", 1e-5)), float(request.get("rtol", 1e-4))
     passed, stats = compare(np, references, predicted, runner.output_names, atol, rtol)
-
-    outputs = []
-    for index, name in enumerate(runner.output_names):
-        if index < len(declared) and len(declared[index][0]) == predicted[0][index].ndim:
-            shape = declared[index][0]
-        else:
-            shape = list(predicted[0][index].shape)
-        outputs.append({"name": name, "dtype": str(predicted[0][index].dtype), "shape": shape})
-
-    step = time.perf_counter()
-    runs = int(request.get("latency_runs", 50))
-    latency = measure_latency(runner, samples[0], runs, warmup=min(5, max(1, runs // 10)))
-    timings["latency_s"] = round(time.perf_counter() - step, 3)
-
-    arrays = {"input/" + name: array for name, array in samples[0].items()}
-    pairs = zip(runner.output_names, predicted[0])  # noqa: B905 - same length, checked above
-    arrays.update({"output/" + name: array for name, array in pairs})
-    np.savez(os.path.join(export_dir, SAMPLES_FILE), **arrays)
+    outputs = output_specs(runner.output_names, declared, predicted[0])
+    with _timed(timings, "latency_s"):
+        runs = int(request.get("latency_runs", 50))
+        latency = measure_latency(runner, samples[0], runs, warmup=min(5, max(1, runs // 10)))
+    _write_samples(np, export_dir, samples[0], runner.output_names, predicted[0])
 
     return {
         "status": "passed" if passed else "unverified",
@@ -575,7 +625,7 @@ def export(request):
     }
 
 
-def _write_json(path, document):
+def _write_json(path: str, document: dict[str, Any]) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as handle:
         json.dump(document, handle, indent=2)
@@ -584,7 +634,7 @@ def _write_json(path, document):
     os.replace(tmp, path)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--request", required=True)
     args = parser.parse_args(argv)

@@ -55,7 +55,7 @@ def log_metric(name: str, value: Any, step: Optional[int] = None) -> None:
 def log_metrics(values: Mapping[str, Any], step: Optional[int] = None) -> None:
     """Record several metrics at the same step in one write (they land together or not at all)."""
     if not isinstance(values, Mapping):
-        raise TypeError("log_metrics takes a dict of name -> value, got {}".format(type(values).__name__))
+        raise TypeError(f"log_metrics takes a dict of name -> value, got {type(values).__name__}")
     _write([_record(name, value, step) for name, value in values.items()])
 
 
@@ -65,13 +65,13 @@ def params() -> Dict[str, Any]:
     if not path:
         return {}
     try:
-        with open(path, "r", encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             loaded = json.load(handle)
     except FileNotFoundError:
-        _warn_once("paddlectl_metrics: params file {} is missing; using no params".format(path))
+        _warn_once(f"paddlectl_metrics: params file {path} is missing; using no params")
         return {}
     if not isinstance(loaded, dict):
-        raise ValueError("paddlectl params file {} does not hold a JSON object".format(path))
+        raise ValueError(f"paddlectl params file {path} does not hold a JSON object")
     return loaded
 
 
@@ -82,13 +82,13 @@ def output_dir() -> str:
 
 def _record(name: Any, value: Any, step: Any) -> str:
     if not isinstance(name, str) or not name:
-        raise TypeError("metric name must be a non-empty string, got {!r}".format(name))
+        raise TypeError(f"metric name must be a non-empty string, got {name!r}")
     if isinstance(value, (str, bytes)):
-        raise TypeError("metric {} must be a number, got {}".format(name, type(value).__name__))
+        raise TypeError(f"metric {name} must be a number, got {type(value).__name__}")
     number = _to_float(name, value)
     if step is not None:
         if isinstance(step, bool) or not hasattr(step, "__index__"):
-            raise TypeError("step of metric {} must be an integer, got {!r}".format(name, step))
+            raise TypeError(f"step of metric {name} must be an integer, got {step!r}")
         step = int(step.__index__())  # numpy and paddle integer scalars too
     record = {
         "name": name,
@@ -112,7 +112,7 @@ def _to_float(name: str, value: Any) -> float:
             return float(item())  # numpy 2 refuses float() of a shape-[1] array; .item() takes any 1 element
         except Exception as exc:
             problem = exc
-    raise TypeError("metric {} must be a number or a 1-element tensor: {}".format(name, problem))
+    raise TypeError(f"metric {name} must be a number or a 1-element tensor: {problem}")
 
 
 def _rank() -> int:
@@ -132,9 +132,7 @@ def _write(lines: List[str]) -> None:
     path = os.environ.get(METRICS_ENV)
     if not path:
         _warn_once(
-            "paddlectl_metrics: {} is not set (not running under paddlectl); metrics are not recorded".format(
-                METRICS_ENV
-            )
+            f"paddlectl_metrics: {METRICS_ENV} is not set (not running under paddlectl); metrics are not recorded"
         )
         return
     if not lines:
@@ -149,7 +147,7 @@ def _write(lines: List[str]) -> None:
             while written < len(data):  # only on ENOSPC-like trouble; finish rather than leave half a line
                 written += os.write(fd, data[written:])
         except OSError as exc:
-            _warn_once("paddlectl_metrics: cannot write {}: {}; metrics are not recorded".format(path, exc))
+            _warn_once(f"paddlectl_metrics: cannot write {path}: {exc}; metrics are not recorded")
 
 
 def _prefix_rank(line: str, rank: int) -> str:

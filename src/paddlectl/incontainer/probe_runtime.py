@@ -1,15 +1,18 @@
 """Print, as one JSON line, the Paddle/CUDA/Python runtime found in this image (runs inside the container)."""
 
+from __future__ import annotations
+
 import json
 import platform
 import sys
+from typing import Any
 
 
-def probe():
-    info = {"python": platform.python_version(), "python_executable": sys.executable}
+def probe() -> dict[str, Any]:
+    info: dict[str, Any] = {"python": platform.python_version(), "python_executable": sys.executable}
     try:
         import paddle
-    except Exception as exc:  # noqa: BLE001 - any import failure is the answer
+    except Exception as exc:  # any import failure is the answer
         info["paddle_error"] = "%s: %s" % (type(exc).__name__, exc)
         return info
     info["paddle_version"] = paddle.__version__
@@ -26,7 +29,7 @@ def probe():
         try:
             for index in range(paddle.device.cuda.device_count()):
                 gpus.append(paddle.device.cuda.get_device_name(index))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             info["gpu_error"] = str(exc)
     info["gpus"] = gpus
     return info

@@ -26,6 +26,11 @@ import threading
 import urllib.request
 import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: never evaluated, so the image's Python 3.8 reads them
+    from collections.abc import Mapping
+    from types import FrameType
 
 DEFAULT_MODEL_DIR = "/opt/paddlectl/model"
 DEFAULT_PORT = 8080
@@ -37,7 +42,7 @@ class RequestError(Exception):
     """Bad input from a client or a file: a message for a 400 answer or a one-line error."""
 
 
-def find_model_files(model_dir):
+def find_model_files(model_dir: str) -> tuple[str, str]:
     """(model file, params file): model.json (PIR) first, else model.pdmodel, with the one .pdiparams."""
     params = sorted(glob.glob(os.path.join(model_dir, "*.pdiparams")))
     if len(params) != 1:
@@ -52,13 +57,13 @@ def find_model_files(model_dir):
 class Model:
     """A paddle.inference predictor and its input/output names; one request at a time (predictors are not shared)."""
 
-    def __init__(self, model_dir):
+    def __init__(self, model_dir: str) -> None:
         import numpy as np
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # paddle warns about a missing ccache on import: noise here
             import paddle
-            import paddle.inference as inference
+            from paddle import inference
         model_file, params_file = find_model_files(model_dir)
         config = inference.Config(model_file, params_file)
         if self._use_gpu(paddle):
@@ -66,11 +71,11 @@ class Model:
         else:
             config.disable_gpu()
         config.disable_glog_info()
-        self.np = np
+        self.np: Any = np
         self.predictor = inference.create_predictor(config)
         self.input_names = list(self.predictor.get_input_names())
         self.output_names = list(self.predictor.get_output_names())
-        self.input_dtypes = {}
+        self.input_dtypes: dict[str, str] = {}
         for name in self.input_names:
             dtype = str(self.predictor.get_input_handle(name).type()).rsplit(".", 1)[-1].lower()
             self.input_dtypes[name] = (
@@ -82,23 +87,23 @@ class Model:
         self.lock = threading.Lock()
 
     @staticmethod
-    def _use_gpu(paddle):
+    def _use_gpu(paddle: Any) -> bool:
         device = os.environ.get("PADDLECTL_DEVICE", "auto").lower()
         if device == "cpu":
             return False
         available = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
         if device == "gpu" and not available:
             raise SystemExit("serve.py: PADDLECTL_DEVICE=gpu but no GPU is visible to this Paddle build")
-        return available
+        return bool(available)
 
-    def metadata(self):
+    def metadata(self) -> dict[str, Any]:
         return {
             "model_file": self.model_file,
             "inputs": [{"name": n, "dtype": self.input_dtypes[n]} for n in self.input_names],
             "outputs": self.output_names,
         }
 
-    def arrays_from_mapping(self, mapping):
+    def arrays_from_mapping(self, mapping: Mapping[str, Any]) -> dict[str, Any]:
         """Input arrays by name from a mapping keyed by name or "input/<name>", cast to the model's dtypes."""
         np = self.np
         arrays = {}
@@ -112,7 +117,7 @@ class Model:
                 raise RequestError("input %r is not a %s array: %s" % (name, self.input_dtypes[name], exc)) from None
         return arrays
 
-    def predict(self, arrays):
+    def predict(self, arrays: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             for name in self.input_names:
                 handle = self.predictor.get_input_handle(name)
@@ -126,7 +131,7 @@ class Model:
             return {name: self.predictor.get_output_handle(name).copy_to_cpu() for name in self.output_names}
 
 
-def paddle_reason(exc):
+def paddle_reason(exc: BaseException) -> str:
     """The line of a Paddle error that says what went wrong ("InvalidArgumentError: ..."), not its C++ frames."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     for line in lines:
@@ -135,7 +140,7 @@ def paddle_reason(exc):
     return lines[-1][:300] if lines else type(exc).__name__
 
 
-def load_npz_or_npy(model, data):
+def load_npz_or_npy(model: Model, data: bytes) -> dict[str, Any]:
     """Arrays by input name from .npz or .npy bytes; never unpickles (allow_pickle=False)."""
     np = model.np
     try:
@@ -150,7 +155,7 @@ def load_npz_or_npy(model, data):
         return model.arrays_from_mapping({key: loaded[key] for key in loaded.files})
 
 
-def npz_bytes(model, outputs):
+def npz_bytes(model: Model, outputs: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     model.np.savez(buffer, **outputs)
     return buffer.getvalue()
@@ -159,7 +164,7 @@ def npz_bytes(model, outputs):
 # ---------------------------------------------------------------- commands
 
 
-def predict_command(model, source, target):
+def predict_command(model: Model, source: str, target: str) -> None:
     with open(source, "rb") as handle:
         arrays = load_npz_or_npy(model, handle.read())
     outputs = model.predict(arrays)
@@ -175,23 +180,23 @@ def predict_command(model, source, target):
 
 
 class Handler(BaseHTTPRequestHandler):
-    model = None  # set by serve_command
+    model: Model  # set by serve_command, before the server starts
     server_version = "paddlectl-serve/1"
 
-    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's own signature
+    def log_message(self, format: str, *args: Any) -> None:  # BaseHTTPRequestHandler's own signature
         sys.stderr.write("serve.py: %s %s\n" % (self.address_string(), format % args))
 
-    def _send(self, status, body, content_type):
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, status, document):
+    def _json(self, status: int, document: object) -> None:
         self._send(status, json.dumps(document).encode("utf-8"), "application/json")
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         if self.path == "/health":
             self._json(200, {"status": "ok"})
         elif self.path == "/metadata":
@@ -199,7 +204,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": "not found: GET /health, GET /metadata or POST /predict"})
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         if self.path != "/predict":
             self._json(404, {"error": "not found: POST /predict"})
             return
@@ -238,12 +243,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, npz_bytes(self.model, outputs), "application/octet-stream")
 
 
-def serve_command(model, host, port):
+def serve_command(model: Model, host: str, port: int) -> None:
     Handler.model = model
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
 
-    def stop(signum, frame):
+    def stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() waits for serve_forever to return: call it from another thread, not this handler's
         threading.Thread(target=server.shutdown, daemon=True).start()
 
@@ -259,7 +264,7 @@ def serve_command(model, host, port):
         server.server_close()
 
 
-def health_command(port):
+def health_command(port: int) -> int:
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=4) as response:  # noqa: S310
             return 0 if response.status == 200 else 1
@@ -268,7 +273,7 @@ def health_command(port):
         return 1
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
         os.execvp(argv[0], argv)  # noqa: S606 - `docker run IMAGE id -u`, `docker run IMAGE sh`
     parser = argparse.ArgumentParser(prog="serve.py", description=__doc__.splitlines()[0])

@@ -8,6 +8,8 @@ SHA256SUMS must list every other file (never itself or SHA256SUMS.sig) with its 
 must be there. On any problem it names them, exits 1 and leaves DEST uncreated. Python 3.8+.
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
 import re
@@ -23,9 +25,10 @@ NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,99}")
 CHUNK = 1 << 20
 
 
-def extract(package, staging):
+def extract(package: str, staging: str) -> tuple[dict[str, str], list[str]]:
     """Write every member into `staging` (hashing on the way) and return (digests, problems)."""
-    digests, problems = {}, []
+    digests: dict[str, str] = {}
+    problems: list[str] = []
     with tarfile.open(package, "r:") as archive:  # a package is an uncompressed tar
         for member in archive:
             if not member.isreg():
@@ -38,6 +41,7 @@ def extract(package, staging):
                 problems.append("%s: in the archive twice" % member.name)
                 continue
             source = archive.extractfile(member)
+            assert source is not None  # a regular file always has content to read
             digest = hashlib.sha256()
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
             with os.fdopen(os.open(os.path.join(staging, member.name), flags, 0o644), "wb") as target:
@@ -51,7 +55,7 @@ def extract(package, staging):
     return digests, problems
 
 
-def check_sums(staging, digests):
+def check_sums(staging: str, digests: dict[str, str]) -> list[str]:
     problems = [] if CARD in digests else ["%s: missing" % CARD]
     if SUMS not in digests:
         return ["%s: missing" % SUMS, *problems]
@@ -60,13 +64,26 @@ def check_sums(staging, digests):
             text = handle.read().decode("ascii")
         except UnicodeDecodeError:
             return ["%s: not ASCII text" % SUMS, *problems]
-    listed = {}
+    listed, line_problems = parse_sums(text)
+    return problems + line_problems + listing_problems(listed, digests)
+
+
+def parse_sums(text: str) -> tuple[dict[str, str], list[str]]:
+    """({name: sha256}, problems) from SHA256SUMS's text."""
+    listed: dict[str, str] = {}
+    problems: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
         match = LINE.fullmatch(line)
         if match is None or match.group(2) in listed:
             problems.append("%s line %d: not '<sha256>  <name>' or a name listed twice" % (SUMS, number))
             continue
         listed[match.group(2)] = match.group(1)
+    return listed, problems
+
+
+def listing_problems(listed: dict[str, str], digests: dict[str, str]) -> list[str]:
+    """Each extracted file against its line, then the lines that name no file, then lines that cannot be."""
+    problems = []
     for name, digest in sorted(digests.items()):
         if name in (SUMS, SIGNATURE):
             continue
@@ -82,7 +99,7 @@ def check_sums(staging, digests):
     return problems
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: verify_package.py PACKAGE.tar DEST\n")
         return 2

@@ -168,6 +168,11 @@ def check_card(data: bytes, archive_sizes: dict[str, int]) -> tuple[dict[str, An
 
 
 def _card_problems(card: dict[str, Any], archive_sizes: dict[str, int]) -> list[str]:
+    return [*_field_problems(card), *_file_list_problems(card, archive_sizes)]
+
+
+def _field_problems(card: dict[str, Any]) -> list[str]:
+    """What is wrong with the card's schema version, name, version, status and framework."""
     problems: list[str] = []
     version = card.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= CARD_SCHEMA:
@@ -181,13 +186,18 @@ def _card_problems(card: dict[str, Any], archive_sizes: dict[str, int]) -> list[
         problems.append(f"status {card.get('status')!r} is not staging, production or archived")
     if card.get("framework") != FRAMEWORK:
         problems.append(f"framework {card.get('framework')!r} is not {FRAMEWORK}")
+    return problems
 
+
+def _file_list_problems(card: dict[str, Any], archive_sizes: dict[str, int]) -> list[str]:
+    """Where the card's `files` and `format` disagree with the files the archive holds."""
     files = card.get("files")
     if not isinstance(files, list) or not all(
         isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("size"), int)
         for entry in files
     ):
-        return [*problems, "files is not a list of {name, size}"]
+        return ["files is not a list of {name, size}"]
+    problems: list[str] = []
     listed = {entry["name"]: entry["size"] for entry in files}
     for file, size in listed.items():
         if file not in archive_sizes:

@@ -229,42 +229,61 @@ def _scan_members(path: Path, reader: _HashingReader, store: MemberStore | None,
     last = "the start"
     while True:
         header = reader.read(BLOCK_SIZE)
-        if len(header) < BLOCK_SIZE:
-            if reader.offset == len(header):
-                raise _first_header_error(path, header)
-            scan.problems.append(Problem(None, f"the archive ends after {last} without an end marker (truncated)"))
-            return
-        if header.count(0) == BLOCK_SIZE:
-            if reader.offset == BLOCK_SIZE:
-                raise _first_header_error(path, b"\0")
-            if reader.rest_is_zero():
-                scan.complete = True
-            else:
-                scan.problems.append(Problem(None, f"data after the end-of-archive marker (after {last})"))
+        if _archive_ends(path, reader, header, last, scan):
             return
         info = _parse_header(path, reader, header, last, scan)
-        if info is None:
+        if info is None or not _take_member(reader, info, header, store, scan) or not _read_padding(reader, info, scan):
             return
-        scan.names.append(info.name)
-        reason = _refusal(info, header, scan.files)
-        if reason:
-            scan.problems.append(Problem(info.name, reason))
-            if not _skip(reader, info.size):
-                scan.problems.append(Problem(info.name, "the archive ends inside this member (truncated)"))
-                return
-        else:
-            sink = store.create(info.name) if store is not None else None
-            try:
-                complete = _read_member(reader, info.name, info.size, sink, scan)
-            finally:
-                if sink is not None:
-                    sink.close()
-            if not complete:
-                return
-        padding = reader.read(-info.size % BLOCK_SIZE)
-        if len(padding) < -info.size % BLOCK_SIZE:
-            scan.problems.append(Problem(None, f"the archive ends after {info.name} (truncated)"))
-            return
-        if padding.count(0) != len(padding):
-            scan.problems.append(Problem(info.name, "the padding after this file is not zero"))
         last = info.name
+
+
+def _archive_ends(path: Path, reader: _HashingReader, header: bytes, last: str, scan: Scan) -> bool:
+    """Is `header` where the archive ends (cut short, or the end-of-archive zero blocks)? Records what is wrong.
+
+    Raises UsageError (_first_header_error) when that is its first block: then the file is not an archive at all.
+    """
+    if len(header) < BLOCK_SIZE:
+        if reader.offset == len(header):
+            raise _first_header_error(path, header)
+        scan.problems.append(Problem(None, f"the archive ends after {last} without an end marker (truncated)"))
+        return True
+    if header.count(0) != BLOCK_SIZE:
+        return False
+    if reader.offset == BLOCK_SIZE:
+        raise _first_header_error(path, b"\0")
+    if reader.rest_is_zero():
+        scan.complete = True
+    else:
+        scan.problems.append(Problem(None, f"data after the end-of-archive marker (after {last})"))
+    return True
+
+
+def _take_member(
+    reader: _HashingReader, info: tarfile.TarInfo, header: bytes, store: MemberStore | None, scan: Scan
+) -> bool:
+    """Read an acceptable member (into `store` when given), skip a refused one; False when the archive ends inside."""
+    scan.names.append(info.name)
+    reason = _refusal(info, header, scan.files)
+    if reason:
+        scan.problems.append(Problem(info.name, reason))
+        if _skip(reader, info.size):
+            return True
+        scan.problems.append(Problem(info.name, "the archive ends inside this member (truncated)"))
+        return False
+    sink = store.create(info.name) if store is not None else None
+    try:
+        return _read_member(reader, info.name, info.size, sink, scan)
+    finally:
+        if sink is not None:
+            sink.close()
+
+
+def _read_padding(reader: _HashingReader, info: tarfile.TarInfo, scan: Scan) -> bool:
+    """Read the zeros after a member up to the next block; False when the archive ends inside them."""
+    padding = reader.read(-info.size % BLOCK_SIZE)
+    if len(padding) < -info.size % BLOCK_SIZE:
+        scan.problems.append(Problem(None, f"the archive ends after {info.name} (truncated)"))
+        return False
+    if padding.count(0) != len(padding):
+        scan.problems.append(Problem(info.name, "the padding after this file is not zero"))
+    return True

@@ -96,7 +96,13 @@ def _checksum_problems(scan: Scan) -> list[Problem]:
     for name in (SUMS_NAME, SIG_NAME):
         if name in listed:
             problems.append(Problem(SUMS_NAME, f"lists {name}, which it cannot cover"))
-    for name, member in scan.files.items():
+    return problems + _listing_problems(listed, scan.files)
+
+
+def _listing_problems(listed: dict[str, str], files: dict[str, ScannedFile]) -> list[Problem]:
+    """Each file of the archive against its SHA256SUMS line, then the lines that name no file."""
+    problems: list[Problem] = []
+    for name, member in files.items():
         if name in (SUMS_NAME, SIG_NAME):
             continue
         if name not in listed:
@@ -104,7 +110,7 @@ def _checksum_problems(scan: Scan) -> list[Problem]:
         elif listed[name] != member.sha256:
             problems.append(Problem(name, "checksum mismatch: the file, or its line in SHA256SUMS, was changed"))
     for name in listed:
-        if name not in scan.files and name not in (SUMS_NAME, SIG_NAME):
+        if name not in files and name not in (SUMS_NAME, SIG_NAME):
             problems.append(Problem(name, "listed in SHA256SUMS but not in the archive"))
     return problems
 

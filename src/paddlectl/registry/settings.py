@@ -111,6 +111,11 @@ def load_settings(project_config: Path | None = None, *, policy: bool = True) ->
     path: Path = Path(env_path).expanduser() if env_path else default_registry_dir()
     if not layers:
         return RegistrySettings(path=path)
+    return _layered(layers, path, path_fixed=bool(env_path))
+
+
+def _layered(layers: list[tuple[RegistryConfig, Path]], path: Path, *, path_fixed: bool) -> RegistrySettings:
+    """The files' settings key by key, user config first and the project's over it (require_signature: either)."""
     from msgspec import structs
 
     from paddlectl.registry.config import ColdConfig, is_set
@@ -119,8 +124,8 @@ def load_settings(project_config: Path | None = None, *, policy: bool = True) ->
     keys: tuple[Path, ...] = ()
     require = False
     cold: dict[str, str] = {}
-    for config, base in layers:  # user first, then the project over it
-        if isinstance(config.path, str) and not env_path:
+    for config, base in layers:
+        if isinstance(config.path, str) and not path_fixed:
             path = base / Path(config.path).expanduser()
         if isinstance(config.backend, str):
             backend = config.backend

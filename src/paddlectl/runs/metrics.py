@@ -149,27 +149,34 @@ class LogMetricParser:
             match = _HAPI_STEP.match(text)
             if match:
                 return self._hapi_step(int(match[1]), int(match[2]) if match[2] else None, match[3])
-        elif head == "E":
-            if _HAPI_EPOCH.match(text):
-                self._mode = "train"
-                self._train.new_epoch()
-                return []
-            if text == "Eval begin...":
-                self._mode, self._eval_values = "eval", None
-                return []
-            if _HAPI_EVAL_END.match(text):
-                self._mode = "train"
-                return self._flush_eval()
-        elif head == "P":
-            if text == "Predict begin...":
-                self._mode = "predict"
-                return []
-            if text.startswith("Predict samples:"):
-                self._mode = "train"
-                return []
+        elif head in ("E", "P"):
+            points = self._hapi_mode_line(text)
+            if points is not None:
+                return points
         if ":" not in text or len(_COLON_NUMBER.findall(text)) < 2:
             return []
         return self._trainer_line(text)
+
+    def _hapi_mode_line(self, text: str) -> list[MetricPoint] | None:
+        """hapi's lines that switch between training, eval and predict (an eval's end gives its values); None for
+        any other line."""
+        if _HAPI_EPOCH.match(text):
+            self._mode = "train"
+            self._train.new_epoch()
+            return []
+        if text == "Eval begin...":
+            self._mode, self._eval_values = "eval", None
+            return []
+        if _HAPI_EVAL_END.match(text):
+            self._mode = "train"
+            return self._flush_eval()
+        if text == "Predict begin...":
+            self._mode = "predict"
+            return []
+        if text.startswith("Predict samples:"):
+            self._mode = "train"
+            return []
+        return None
 
     def _hapi_step(self, local: int, total: int | None, fields: str) -> list[MetricPoint]:
         values = _hapi_values(fields)

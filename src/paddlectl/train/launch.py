@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, GpuRequest, ImageInfo, PullProgress
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
@@ -283,15 +283,7 @@ def _run_attached(
         raise
     _apply_result(manifest, result, prepared, paths, started, metrics)
     if result.engine_error is not None:
-        manifest.status = RunStatus.RUNNING  # settled later by reconciliation, never recorded as succeeded
-        manifest.owner_pid = None
-        manifest.reason = f"lost contact with the Docker engine: {result.engine_error.message}"
-        manifest.ended_at = None
-        store.write(manifest)
-        raise UnavailableError(
-            f"run {paths.run_id}: lost contact with the Docker engine during the run",
-            hint="restart the engine; the next paddlectl command settles the run from its container",
-        )
+        _leave_for_reconciliation(manifest, store, result.engine_error)
     recorded.private.remove()  # the container is done with the params file
     manifest.container.private_dir = None
     if probe.done:  # the usual case (cached per image id): one write records outcome and runtime
@@ -309,15 +301,34 @@ def _run_attached(
         )
     if not manifest.runtime.probed:
         # The probe may take seconds on a first run: only after the outcome is recorded, so a signal loses just this.
-        try:
-            signals.phase("probe")
-            with signals.interruptible():
-                manifest.runtime = probe.result()
-        except Interrupted as interrupt:
-            signals.handled(interrupt)
-            manifest.runtime = RuntimeRecord(probe_error=f"not waited for: the CLI got {signal_name(interrupt.signum)}")
+        manifest.runtime = _wait_for_the_probe(probe)
         store.write(manifest)
     return TrainOutcome(manifest, exit_code_for(manifest), paths)
+
+
+def _leave_for_reconciliation(manifest: Manifest, store: RunStore, error: PaddlectlError) -> NoReturn:
+    """The engine went away mid-run: record the run as still running (reconciliation settles it from its container
+    once the engine is back; never recorded as succeeded) and raise UnavailableError."""
+    manifest.status = RunStatus.RUNNING
+    manifest.owner_pid = None
+    manifest.reason = f"lost contact with the Docker engine: {error.message}"
+    manifest.ended_at = None
+    store.write(manifest)
+    raise UnavailableError(
+        f"run {manifest.id}: lost contact with the Docker engine during the run",
+        hint="restart the engine; the next paddlectl command settles the run from its container",
+    )
+
+
+def _wait_for_the_probe(probe: _RuntimeProbe) -> RuntimeRecord:
+    """The first run of an image waits for its runtime probe; a stop signal ends the wait (the run is recorded)."""
+    try:
+        signals.phase("probe")
+        with signals.interruptible():
+            return probe.result()
+    except Interrupted as interrupt:
+        signals.handled(interrupt)
+        return RuntimeRecord(probe_error=f"not waited for: the CLI got {signal_name(interrupt.signum)}")
 
 
 def _apply_result(

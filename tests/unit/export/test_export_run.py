@@ -336,3 +336,25 @@ def test_cli_json_prints_only_the_record_and_fails_when_unverified(
     result = CliRunner().invoke(app, ["export", RUN_ID, "--json"])
     assert result.exit_code == ExitCode.FAILED
     assert json.loads(result.stdout)["verification"]["status"] == "unverified"
+
+
+def test_cli_summary_and_the_error_name_the_given_tolerances_when_unverified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: Callable[..., FakeOneshot]
+) -> None:
+    from paddlectl.cli.app import app
+
+    write_run(tmp_path)
+    (tmp_path / "paddlectl.yaml").write_text(
+        "project: p\nexport:\n  model: convnet:build_model\n  inputs:\n    - {name: x, shape: [-1, 1, 8, 8]}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("paddlectl.engine.docker_engine.connect", lambda: FakeEngine({IMAGE_ID: LOCAL}))
+    fake(passed_result(max_abs=0.5, status="unverified"), exit_code=1)
+    result = CliRunner().invoke(app, ["export", RUN_ID, "--atol", "0.001", "--rtol", "0.002"])
+    assert result.stdout == ""
+    assert "verification unverified over 8 sample(s) (atol 0.001, rtol 0.002)" in result.stderr
+    error = result.exception  # the CLI boundary (cli/app.py) prints it; CliRunner hands it over
+    assert isinstance(error, PaddlectlError) and error.code == ExitCode.FAILED
+    assert error.message.startswith(
+        "verification failed: fetch_name_0 max abs diff 0.5, max rel diff 3e-06 exceeds atol 0.001 / rtol 0.002"
+    )

@@ -84,12 +84,31 @@ def test_lock_lines_continuations_markers_and_names() -> None:
         ('python_version > "3.9"', ["3.10", "3.11"], ["3.9", "3.8"]),  # numeric, not text: 3.10 > 3.9
         ('python_version == "3.10" or python_version == "3.12"', ["3.10", "3.12"], ["3.11"]),
         ("python_version >= '3.10' and python_version < '3.12'", ["3.10", "3.11"], ["3.12", "3.9"]),
+        (
+            '(python_version == "3.8" or python_version >= "3.12") and python_version != "3.13"',
+            ["3.8", "3.12"],
+            ["3.13"],
+        ),
+        ('python_version in "3.10 3.11"', ["3.10", "3.11"], ["3.12"]),
     ],
 )
 def test_python_version_markers(marker: str, yes: list[str], no: list[str]) -> None:
     parsed = Marker.parse(marker, "x")
     assert all(parsed.matches(python) for python in yes)
     assert not any(parsed.matches(python) for python in no)
+
+
+def test_markers_are_evaluated_for_the_image_not_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    import packaging.markers
+
+    from paddlectl.images.lock import image_environment
+
+    # Marker.evaluate starts from the running interpreter's environment: the image's must give every variable.
+    assert set(packaging.markers.default_environment()) <= set(image_environment("3.11"))
+    host = dict.fromkeys(packaging.markers.default_environment(), "9.9")
+    monkeypatch.setattr(packaging.markers, "default_environment", lambda: host)
+    assert Marker.parse('python_version == "3.8"', "x").matches("3.8")
+    assert not Marker.parse('python_version == "9.9"', "x").matches("3.8")
 
 
 @pytest.mark.parametrize(
@@ -101,6 +120,8 @@ def test_python_version_markers(marker: str, yes: list[str], no: list[str]) -> N
         (f"pyyaml==6.0.3 --hash=md5:{'0' * 32}", "needs --hash"),
         (f"pyyaml==6.0.3 --hash=sha256:{H1} --index-url http://evil", "needs --hash"),
         (f'pyyaml==6.0.3 ; sys_platform == "linux" --hash=sha256:{H1}', "unsupported marker"),
+        (f'pyyaml==6.0.3 ; os.name == "posix" --hash=sha256:{H1}', "unsupported marker"),
+        (f'pyyaml==6.0.3 ; python_version ~ "3" --hash=sha256:{H1}', "unsupported marker"),
         (f"-e git+https://x/y --hash=sha256:{H1}", "does not pin one version"),
     ],
 )

@@ -17,6 +17,8 @@ from paddlectl.project.config import (
 )
 from paddlectl.project.workspace import open_project
 
+SECTIONS = "project, images, train, export, registry, mlflow"  # what the error lists, in schema order
+
 FULL = """\
 project: digits
 images:
@@ -83,10 +85,13 @@ def test_the_project_root_is_found_from_a_subfolder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("document", "says"),
     [
-        (["a", "list"], "paddlectl.yaml must be a mapping of sections (project, images, train, export, registry, mlflow), not a list"),
+        (
+            ["a", "list"],
+            f"paddlectl.yaml must be a mapping of sections ({SECTIONS}), not a list",
+        ),
         (
             "just a string",
-            "paddlectl.yaml must be a mapping of sections (project, images, train, export, registry, mlflow), not a string",
+            f"paddlectl.yaml must be a mapping of sections ({SECTIONS}), not a string",
         ),
         ({"images": ["a:1"]}, "paddlectl.yaml: images must be a mapping, not a list"),
         ({"train": {"params": [1, 2]}}, "train.params must be a mapping"),

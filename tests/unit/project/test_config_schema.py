@@ -15,6 +15,8 @@ from paddlectl.project.config import DEFAULT_CPU_IMAGE, DEFAULT_SHM_SIZE, InputS
 from paddlectl.project.create import init_project
 from paddlectl.project.schema import ConfigDocument, Section
 
+SECTIONS = "project, images, train, export, registry, mlflow"  # what the error lists, in schema order
+
 
 class Host(Section):
     url: str
@@ -109,7 +111,7 @@ def test_a_value_of_the_wrong_type_is_named_with_its_line(tmp_path: Path, text: 
 )
 def test_a_document_that_is_no_mapping(tmp_path: Path, text: str, says: str) -> None:
     error = error_for(tmp_path, text)
-    assert says in error.message and "must be a mapping of sections (project, images, train, export, registry, mlflow)" in error.message
+    assert says in error.message and f"must be a mapping of sections ({SECTIONS})" in error.message
 
 
 def test_null_sections_and_values_take_the_defaults(tmp_path: Path) -> None:
