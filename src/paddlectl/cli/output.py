@@ -81,13 +81,16 @@ class Output:
         sys.stdout.flush()
 
     def error(self, error: PaddlectlError) -> None:
+        """One line for the error and one for its hint, whatever text from outside they quote."""
         from rich.markup import escape
+
+        from paddlectl.foundation.display import printable
 
         if self.json_mode:
             self.json({"error": error.message, "hint": error.hint, "exit_code": int(error.code)})
-        self.console.print(f"[bold red]error:[/bold red] {escape(error.message)}")
+        self.console.print(f"[bold red]error:[/bold red] {escape(printable(error.message))}")
         if error.hint:
-            self.console.print(f"[dim]hint:[/dim] {escape(error.hint)}")
+            self.console.print(f"[dim]hint:[/dim] {escape(printable(error.hint))}")
 
 
 out = Output()

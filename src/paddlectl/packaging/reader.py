@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from paddlectl.errors import ExitCode, UsageError
+from paddlectl.foundation.display import printable
 from paddlectl.packaging.checksums import BackgroundSha256
 from paddlectl.packaging.layout import CHUNK_SIZE, RESERVED_NAMES, unsafe_name_reason
 
@@ -45,7 +46,8 @@ class Problem:
     code: ExitCode = ExitCode.TAMPERED
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.reason}" if self.file else self.reason
+        """One line, whatever the member's name holds (a crafted archive may name one with line breaks)."""
+        return f"{printable(self.file)}: {self.reason}" if self.file else self.reason
 
 
 @dataclass(frozen=True)

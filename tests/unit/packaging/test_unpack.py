@@ -283,3 +283,11 @@ def test_destination_filled_meanwhile_is_left_alone(
         unpack_package(package, dest)
     assert os.listdir(dest) == ["someone-elses.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_member_name_with_line_breaks_stays_on_one_line_in_the_error(tmp_path: Path) -> None:
+    """Found by fuzzing: a flipped byte turned MODEL.yaml into ']ODEL\\x1eyaml', and the message broke in two."""
+    from paddlectl.packaging.reader import Problem
+
+    assert str(Problem("]ODEL\x1eyaml", "unsafe member")) == "]ODEL\\x1eyaml: unsafe member"
+    assert len(str(Problem("a\nb\u2028c\x85d", "x")).splitlines()) == 1
