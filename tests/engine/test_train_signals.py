@@ -279,19 +279,18 @@ def test_probe_left_by_kill9_is_reaped(tmp_path: Path, paddle_image: str) -> Non
     from paddlectl.runs.leftovers import reap_one_shots
 
     project = TrainProject(tmp_path / "cold", paddle_image)  # no probe cache on purpose
-    probes_before = set(labelled_containers(KIND_LABEL, "probe"))
     ours: set[str] = set()
     cli = Cli(["train", "ready_sleep.py"], project.root, env={"PADDLECTL_TEST_PAUSE_AT": "probe-started"})
     try:
         wait_until(lambda: "paused at probe-started" in cli.stderr(), 60, "the probe to be held at its start")
-        ours.update(set(labelled_containers(KIND_LABEL, "probe")) - probes_before)
+        ours.update(_probes_of(project))
         assert len(ours) == 1, "the first run in a project probes its image in one container"
         cli.send(signal.SIGKILL)
         cli.wait(10)
-        assert ours <= set(labelled_containers(KIND_LABEL, "probe")), "nobody is left to remove the probe"
+        assert ours <= _probes_of(project), "nobody is left to remove the probe"
 
-        assert ours <= set(reap_one_shots(connect())), "its owner is dead: the reaper removes it"
-        assert not ours & set(labelled_containers(KIND_LABEL, "probe"))
+        assert ours <= set(reap_one_shots(connect(), project.name)), "its owner is dead: the reaper removes it"
+        assert not ours & _probes_of(project)
     finally:
         cli.close()
         if ours:
@@ -328,3 +327,9 @@ def test_runs_stop_of_a_detached_run_is_settled_interrupted(project: TrainProjec
     manifest = project.manifest(run_id)
     assert manifest["status"] == "interrupted" and "runs stop" in manifest["reason"], manifest
     assert labelled_containers(RUN_LABEL, run_id) == []
+
+
+def _probes_of(project: TrainProject) -> set[str]:
+    """The probe containers working for this project (other projects' probes come and go meanwhile)."""
+    kind, of_project = f"label={KIND_LABEL}=probe", f"label=io.paddlectl.project={project.name}"
+    return set(docker("ps", "-a", "-q", "--no-trunc", "--filter", kind, "--filter", of_project).split())

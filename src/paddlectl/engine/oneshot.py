@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec
-from paddlectl.foundation.names import KIND_LABEL, OWNER_LABEL, owner_value
+from paddlectl.foundation.names import KIND_LABEL, OWNER_LABEL, PROJECT_LABEL, owner_value
 from paddlectl.foundation.signals import signals
 
 
@@ -36,14 +36,26 @@ def read_marked_json(output: str, marker: str) -> dict[str, Any] | None:
     return None
 
 
-def run_oneshot(engine: ContainerEngine, spec: ContainerSpec, kind: str, timeout: float | None = None) -> OneshotResult:
+def run_oneshot(
+    engine: ContainerEngine,
+    spec: ContainerSpec,
+    kind: str,
+    timeout: float | None = None,
+    project: str | None = None,
+) -> OneshotResult:
     """Create, start, wait for and remove a container; never leaves it behind, on errors and stop signals too.
+
+    `project` labels the container with the project it works for, so only that project's CLIs reap it once its
+    owner is gone (a one-shot of no project may be reaped by any).
 
     Creating and starting happen with stop signals held (a request cut in two can leave a container the client
     never heard of); the wait may be cut short by one, which then propagates as Interrupted once the container
     is removed.
     """
-    labelled = dataclasses.replace(spec, labels={**spec.labels, KIND_LABEL: kind, OWNER_LABEL: owner_value()})
+    labels = {**spec.labels, KIND_LABEL: kind, OWNER_LABEL: owner_value()}
+    if project is not None:
+        labels[PROJECT_LABEL] = project
+    labelled = dataclasses.replace(spec, labels=labels)
     with signals.held():
         container = engine.create(labelled)
         try:

@@ -107,6 +107,7 @@ class ExportPlan:
     """Everything decided before the engine is touched."""
 
     project_root: Path
+    project_name: str
     factory: str
     model_args: dict[str, Any]
     inputs: tuple[InputSpec, ...]
@@ -218,6 +219,7 @@ def plan_export(project: Project, options: ExportOptions) -> ExportPlan:
     _check_export_dir(export_dir)
     return ExportPlan(
         project_root=project.root,
+        project_name=project.config.name,
         factory=factory,
         model_args=model_args,
         inputs=inputs,
@@ -414,6 +416,7 @@ def _export(engine: ContainerEngine, plan: ExportPlan) -> ExportOutcome:
             container_spec(plan, image.run_reference, job_dir, staging),
             KIND_EXPORT,
             timeout=EXPORT_TIMEOUT_SECONDS,
+            project=plan.project_name,
         )
         document = _read_result(job_dir / "result.json")
         if document is None or document.get("status") not in ("passed", "unverified", "error"):

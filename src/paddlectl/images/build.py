@@ -148,7 +148,7 @@ def build_images(
         store=ImageStore(project.store),
         paddle_reference=reference,
         paddle=paddle,
-        probe=probe_image(engine, paddle.id),
+        probe=probe_image(engine, paddle.id, project.config.name),
         rebuild=request.rebuild,
         common_args=_common_args(project.root),
     )

@@ -67,7 +67,7 @@ def parse_probe_output(output: str, image: str) -> ImageProbe:
     )
 
 
-def probe_image(engine: ContainerEngine, image: str) -> ImageProbe:
+def probe_image(engine: ContainerEngine, image: str, project: str | None = None) -> ImageProbe:
     """Run the probe in a throw-away container (no network); the container never outlives the call."""
     spec = ContainerSpec(
         image=image,
@@ -76,7 +76,7 @@ def probe_image(engine: ContainerEngine, image: str) -> ImageProbe:
         network_mode="none",
         init=True,
     )
-    result = run_oneshot(engine, spec, KIND_IMAGE_PROBE, timeout=PROBE_TIMEOUT_SECONDS)
+    result = run_oneshot(engine, spec, KIND_IMAGE_PROBE, timeout=PROBE_TIMEOUT_SECONDS, project=project)
     if result.exit_code == 127 and PLATFORM_PROBE_MARK not in result.output:  # 127: the shell's "command not found"
         raise UnavailableError(f"{image} has no python3", hint="build on a Paddle image (they all ship python3)")
     return parse_probe_output(result.output, image)

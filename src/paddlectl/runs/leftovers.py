@@ -3,8 +3,9 @@
 Every container and image stage paddlectl makes carries `io.paddlectl.kind` (foundation/names.py). A leftover is:
 - run: a run container of this project whose run has ended, or whose folder is gone (the run's CLI, or
   reconciliation, removes the container of a run it settles; this catches the rest);
-- probe, export, image-probe (one-shot containers): their owner, the CLI named by `io.paddlectl.owner`
-  (host:pid), is no longer alive on this host; probes made before owner labels: ended over two minutes ago;
+- probe, export, image-probe (one-shot containers) of this project, or of none: their owner, the CLI named by
+  `io.paddlectl.owner` (host:pid), is no longer alive on this host; probes made before owner labels: ended over
+  two minutes ago. Another project's are its own CLIs' to reap (its gc may be looking at them);
 - dev: this project's dev container once it no longer runs (`paddlectl dev --stop` removes a running one);
 - build: this project's untagged stage images (every Dockerfile stage is labelled `io.paddlectl.stage` and the
   project): the classic builder keeps a multi-stage build's first stage, an interrupted build every finished step;
@@ -65,8 +66,8 @@ def find_leftovers(
     build_lock: Path,
     run_status: Callable[[RunPaths], str],
 ) -> list[Leftover]:
-    """Every leftover of this project, and every one-shot container whose owner is gone (of any project)."""
-    found = [*_run_containers(store, project_name, engine, run_status), *one_shot_leftovers(engine)]
+    """Every leftover of this project, and the one-shot containers of no project whose owner is gone."""
+    found = [*_run_containers(store, project_name, engine, run_status), *one_shot_leftovers(engine, project_name)]
     for container in engine.containers({KIND_LABEL: KIND_DEV, PROJECT_LABEL: project_name}):
         if not container.state().running:
             found.append(Leftover(KIND_DEV, "container", container.id, "dev container stopped"))
@@ -77,11 +78,13 @@ def find_leftovers(
     return found
 
 
-def one_shot_leftovers(engine: ContainerEngine) -> list[Leftover]:
-    """Probe, export and image-probe containers whose owning CLI is gone (killed before it could remove them)."""
+def one_shot_leftovers(engine: ContainerEngine, project_name: str) -> list[Leftover]:
+    """This project's (or no project's) probe, export and image-probe containers whose owning CLI is gone."""
     found = []
     for kind in ONE_SHOT_KINDS:
         for container in engine.containers({KIND_LABEL: kind}):
+            if container.labels.get(PROJECT_LABEL, project_name) != project_name:
+                continue
             owner = parse_owner(container.labels.get(OWNER_LABEL))
             if owner is None or owner[0] != socket.gethostname() or owner_process_alive(owner[1], owner[0]):
                 continue  # another host's, or alive: not ours to judge
@@ -105,10 +108,10 @@ def remove_leftover(engine: ContainerEngine, leftover: Leftover) -> None:
     container.remove()
 
 
-def reap_one_shots(engine: ContainerEngine) -> list[str]:
-    """Remove one-shot containers whose CLI is gone; return their ids (errors are skipped: gc reports them)."""
+def reap_one_shots(engine: ContainerEngine, project_name: str) -> list[str]:
+    """Remove this project's one-shot containers whose CLI is gone; return their ids (gc reports any error)."""
     removed = []
-    for leftover in one_shot_leftovers(engine):
+    for leftover in one_shot_leftovers(engine, project_name):
         with contextlib.suppress(PaddlectlError):
             remove_leftover(engine, leftover)
             removed.append(leftover.id)

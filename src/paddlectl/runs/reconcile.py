@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from paddlectl.engine.protocol import Container, ContainerEngine
 from paddlectl.errors import PaddlectlError
 from paddlectl.foundation import clock
-from paddlectl.foundation.names import KIND_LABEL, KIND_RUN, RUN_LABEL
+from paddlectl.foundation.names import KIND_LABEL, KIND_RUN, PROJECT_LABEL, RUN_LABEL
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.private_files import PrivateFiles, private_files_of
 from paddlectl.runs.settle import settle_from_state
@@ -98,6 +98,7 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
             store.runs_dir.parent,
             parse_gpus(manifest.container.gpus),
             manifest.container.user,
+            container.labels.get(PROJECT_LABEL),
         )
     previous_reason = manifest.reason
     settle_from_state(manifest, state, None, paths, secret_values)

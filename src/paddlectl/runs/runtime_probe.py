@@ -28,7 +28,12 @@ def _cache_path(store: Path, image_id: str, gpus: GpuRequest | None) -> Path:
 
 
 def probe_runtime(
-    engine: ContainerEngine, image_id: str, store: Path, gpus: GpuRequest | None, user: str | None = None
+    engine: ContainerEngine,
+    image_id: str,
+    store: Path,
+    gpus: GpuRequest | None,
+    user: str | None = None,
+    project: str | None = None,
 ) -> RuntimeRecord:
     """The runtime record for an image; never raises for a probe that fails (the record says what failed)."""
     cache = _cache_path(store, image_id, gpus)
@@ -44,7 +49,7 @@ def probe_runtime(
         network_mode="none",
     )
     try:
-        result = run_oneshot(engine, spec, KIND_PROBE, timeout=120)
+        result = run_oneshot(engine, spec, KIND_PROBE, timeout=120, project=project)
     except Exception as exc:
         return RuntimeRecord(probe_error=str(exc))
     found = read_marked_json(result.output, RUNTIME_PROBE_MARK)

@@ -109,7 +109,7 @@ def train(
         engine = connect()
         signals.phase("connect")
         signals.checkpoint()
-        pinned, image = _find_image(engine, prepared, events)
+        pinned, image = _find_image(engine, prepared, project.config.name, events)
         store = RunStore(project.runs_dir)
         recorded = _record(prepared, project, engine, store, pinned, image, events)
         if prepared.request.detach:
@@ -122,7 +122,9 @@ def train(
         return outcome
 
 
-def _find_image(engine: ContainerEngine, prepared: PreparedRun, events: TrainEvents) -> tuple[PinnedImage, ImageInfo]:
+def _find_image(
+    engine: ContainerEngine, prepared: PreparedRun, project_name: str, events: TrainEvents
+) -> tuple[PinnedImage, ImageInfo]:
     """The pinned image, pulled when asked (a pull may be cut short by a signal: nothing is recorded yet)."""
     from paddlectl.engine.image_lookup import resolve_image
     from paddlectl.runs.leftovers import reap_one_shots
@@ -137,7 +139,8 @@ def _find_image(engine: ContainerEngine, prepared: PreparedRun, events: TrainEve
     with signals.interruptible():
         found = resolve_image(engine, prepared.image, pull=prepared.request.pull, on_progress=events.pull_progress)
     with contextlib.suppress(PaddlectlError):
-        reap_one_shots(engine)  # probes and exports left by CLIs killed with SIGKILL: nobody else removes them
+        # Probes and exports of this project left by CLIs killed with SIGKILL: nobody else removes them.
+        reap_one_shots(engine, project_name)
     signals.checkpoint()
     return found
 
@@ -246,7 +249,7 @@ def _run_attached(
 
     paths, manifest, spec = recorded.paths, recorded.manifest, recorded.spec
     started = time.monotonic()
-    probe = _RuntimeProbe(engine, recorded.image.id, project.store, prepared.gpus, spec.user)
+    probe = _RuntimeProbe(engine, recorded.image.id, project.store, prepared.gpus, spec.user, project.config.name)
     probe.start()
     metrics = RunMetrics(paths, on_points=observer.metrics if observer is not None else None)
     if observer is not None:
@@ -457,9 +460,15 @@ class _RuntimeProbe:
     """Probes the image's runtime in a thread while the run goes on (cached per image id after the first)."""
 
     def __init__(
-        self, engine: ContainerEngine, image_id: str, store: Path, gpus: GpuRequest | None, user: str | None
+        self,
+        engine: ContainerEngine,
+        image_id: str,
+        store: Path,
+        gpus: GpuRequest | None,
+        user: str | None,
+        project: str,
     ) -> None:
-        self._args = (engine, image_id, store, gpus, user)
+        self._args = (engine, image_id, store, gpus, user, project)
         self._result: RuntimeRecord | None = None
         self._done = threading.Event()
         # Not a daemon: a CLI that exits early (an error, Ctrl-C) still lets the probe remove its container.

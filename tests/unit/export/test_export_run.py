@@ -81,7 +81,10 @@ class FakeOneshot:
     def mount(self, spec: ContainerSpec, target: str) -> Path:
         return Path(next(m.source for m in spec.mounts if m.target == target))
 
-    def __call__(self, engine: object, spec: ContainerSpec, kind: str, timeout: float | None = None) -> OneshotResult:
+    def __call__(
+        self, engine: object, spec: ContainerSpec, kind: str, timeout: float | None = None, project: str | None = None
+    ) -> OneshotResult:
+        assert project == "p", "the export container carries its project (only its CLIs reap it)"
         assert kind == "export"
         self.specs.append(spec)
         job = self.mount(spec, "/paddlectl/job")

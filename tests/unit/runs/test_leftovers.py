@@ -47,12 +47,18 @@ def test_one_shots_whose_cli_is_gone_are_reaped_and_live_ones_kept() -> None:
         reused = add(engine, {KIND_LABEL: "probe", OWNER_LABEL: f"{HOST}:{os.getpid()}"})  # alive, but not paddlectl
         elsewhere = add(engine, {KIND_LABEL: "image-probe", OWNER_LABEL: f"another-host:{dead_pid()}"})
         unowned = add(engine, {KIND_LABEL: "export"})  # no owner to judge by: never ours to remove
-        removed = reap_one_shots(engine)
+        ours = add(engine, {KIND_LABEL: "probe", OWNER_LABEL: f"{HOST}:{dead_pid()}", PROJECT_LABEL: "proj"})
+        # Another project's: its own CLIs reap it (its gc may be showing it to someone right now).
+        theirs = add(engine, {KIND_LABEL: "probe", OWNER_LABEL: f"{HOST}:{dead_pid()}", PROJECT_LABEL: "other"})
+        removed = reap_one_shots(engine, "proj")
+        left = set(engine.live)
+        removed_by_other = reap_one_shots(engine, "other")
     finally:
         cli.kill()
         cli.wait()
-    assert sorted(removed) == sorted([gone, probe_gone, reused])
-    assert set(engine.live) == {alive, elsewhere, unowned}
+    assert sorted(removed) == sorted([gone, probe_gone, reused, ours])
+    assert left == {alive, elsewhere, unowned, theirs}
+    assert removed_by_other == [theirs]
 
 
 def test_probes_from_before_owner_labels_go_once_they_ended_long_ago() -> None:
@@ -61,7 +67,7 @@ def test_probes_from_before_owner_labels_go_once_they_ended_long_ago() -> None:
     engine.live[old].state = lambda: _state("exited", "2020-01-01T00:00:00.000000000Z")  # type: ignore[method-assign]
     recent = add(engine, {PROBE_LABEL: "1"})
     engine.live[recent].state = lambda: _state("exited", _now())  # type: ignore[method-assign]
-    assert reap_one_shots(engine) == [old]
+    assert reap_one_shots(engine, "proj") == [old]
 
 
 def test_gc_finds_each_kind(tmp_path: Path) -> None:
