@@ -5,7 +5,8 @@ Every container and image stage paddlectl makes carries `io.paddlectl.kind` (fou
   reconciliation, removes the container of a run it settles; this catches the rest);
 - probe, export, image-probe (one-shot containers) of this project, or of none: their owner, the CLI named by
   `io.paddlectl.owner` (host:pid), is no longer alive on this host; probes made before owner labels: ended over
-  two minutes ago. Another project's are its own CLIs' to reap (its gc may be looking at them);
+  two minutes ago. Another project's are its own CLIs' to reap (its gc may be looking at them). A detached
+  run's probe (no owner, labelled with the run): its run has ended (settling the run reads and removes it);
 - dev: this project's dev container once it no longer runs (`paddlectl dev --stop` removes a running one);
 - build: this project's untagged stage images (every Dockerfile stage is labelled `io.paddlectl.stage` and the
   project): the classic builder keeps a multi-stage build's first stage, an interrupted build every finished step;
@@ -27,9 +28,11 @@ from paddlectl.errors import PaddlectlError
 from paddlectl.foundation import clock
 from paddlectl.foundation.locks import is_locked
 from paddlectl.foundation.names import (
+    FOR_RUN_LABEL,
     KIND_BUILD,
     KIND_DEV,
     KIND_LABEL,
+    KIND_PROBE,
     KIND_RUN,
     ONE_SHOT_KINDS,
     OWNER_LABEL,
@@ -67,7 +70,11 @@ def find_leftovers(
     run_status: Callable[[RunPaths], str],
 ) -> list[Leftover]:
     """Every leftover of this project, and the one-shot containers of no project whose owner is gone."""
-    found = [*_run_containers(store, project_name, engine, run_status), *one_shot_leftovers(engine, project_name)]
+    found = [
+        *_run_containers(store, project_name, engine, run_status),
+        *_run_probes(store, project_name, engine, run_status),
+        *one_shot_leftovers(engine, project_name),
+    ]
     for container in engine.containers({KIND_LABEL: KIND_DEV, PROJECT_LABEL: project_name}):
         if not container.state().running:
             found.append(Leftover(KIND_DEV, "container", container.id, "dev container stopped"))
@@ -126,16 +133,34 @@ def _run_containers(
         run_id = container.labels.get(RUN_LABEL)
         if not run_id or container.labels.get(KIND_LABEL, KIND_RUN) != KIND_RUN:
             continue
-        paths = store.paths(run_id)
-        if "/" in run_id or run_id.startswith(".") or not paths.root.is_dir():
-            why = "run folder gone"
-        else:
-            status = run_status(paths)
-            if status in ("running", BAD_STATUS):
-                continue
-            why = f"run {status}"
-        found.append(Leftover(KIND_RUN, "container", container.id, why, run_id))
+        why = _why_run_is_over(store, run_id, run_status)
+        if why is not None:
+            found.append(Leftover(KIND_RUN, "container", container.id, why, run_id))
     return found
+
+
+def _run_probes(
+    store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], str]
+) -> list[Leftover]:
+    """Probes started beside a detached run that its settlement did not collect (it found one still probing)."""
+    found = []
+    for container in engine.containers({KIND_LABEL: KIND_PROBE, PROJECT_LABEL: project_name}):
+        run_id = container.labels.get(FOR_RUN_LABEL)
+        if not run_id or OWNER_LABEL in container.labels:
+            continue  # an owned one-shot: one_shot_leftovers judges it by its owner
+        why = _why_run_is_over(store, run_id, run_status)
+        if why is not None:
+            found.append(Leftover(KIND_PROBE, "container", container.id, f"probe of a detached run: {why}", run_id))
+    return found
+
+
+def _why_run_is_over(store: RunStore, run_id: str, run_status: Callable[[RunPaths], str]) -> str | None:
+    """Why a container working for `run_id` is left over ("run failed", "run folder gone"), or None (it runs)."""
+    paths = store.paths(run_id)
+    if "/" in run_id or run_id.startswith(".") or not paths.root.is_dir():
+        return "run folder gone"
+    status = run_status(paths)
+    return None if status in ("running", BAD_STATUS) else f"run {status}"
 
 
 def _ended_long_ago(container: Container) -> bool:

@@ -16,12 +16,14 @@ from paddlectl.engine.protocol import Container, ContainerEngine
 from paddlectl.errors import PaddlectlError
 from paddlectl.foundation import clock
 from paddlectl.foundation.names import KIND_LABEL, KIND_RUN, PROJECT_LABEL, RUN_LABEL
-from paddlectl.runs.manifest import Manifest, RunStatus
+from paddlectl.runs.manifest import Manifest, RunStatus, RuntimeRecord
 from paddlectl.runs.private_files import PrivateFiles, private_files_of
 from paddlectl.runs.settle import settle_from_state
 from paddlectl.runs.store import RunPaths, RunStore
 
 _RUNNING_MARK = b"\nstatus: running\n"
+# A detached run's probe started with it; only one settled within seconds of its start can find it still busy.
+PROBE_WAIT_SECONDS = 30.0
 
 
 def running_run_dirs(store: RunStore) -> list[RunPaths]:
@@ -88,17 +90,9 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
         return False
     secret_values = private.secret_values() if private is not None else []
     _recover_log_and_metrics(container, paths, manifest, secret_values)
-    if not manifest.runtime and manifest.image.id:  # a detached run: its runtime is probed now (cached per image)
-        from paddlectl.engine.protocol import parse_gpus
-        from paddlectl.runs.runtime_probe import probe_runtime
-
-        manifest.runtime = probe_runtime(
-            engine,
-            manifest.image.id,
-            store.runs_dir.parent,
-            parse_gpus(manifest.container.gpus),
-            manifest.container.user,
-            container.labels.get(PROJECT_LABEL),
+    if not manifest.runtime.probed and manifest.image.id:  # a detached run: its probe ran beside it (never started here)
+        manifest.runtime = _detached_runtime(
+            store, engine, manifest, manifest.image.id, container.labels.get(PROJECT_LABEL)
         )
     previous_reason = manifest.reason
     settle_from_state(manifest, state, None, paths, secret_values)
@@ -113,6 +107,17 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
         with contextlib.suppress(PaddlectlError):
             container.remove()
     return True
+
+
+def _detached_runtime(
+    store: RunStore, engine: ContainerEngine, manifest: Manifest, image_id: str, project: str | None
+) -> RuntimeRecord:
+    from paddlectl.engine.protocol import parse_gpus
+    from paddlectl.runs.runtime_probe import ProbeTarget, collect_run_probe
+
+    gpus = parse_gpus(manifest.container.gpus)
+    target = ProbeTarget(image_id, store.runs_dir.parent, gpus, manifest.container.user, project)
+    return collect_run_probe(engine, target, manifest.id, PROBE_WAIT_SECONDS)
 
 
 def _forget_private(manifest: Manifest, private: PrivateFiles | None) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, GpuRequest, ImageInfo, PullProgress
+from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, ImageInfo, PullProgress
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
 from paddlectl.foundation.clock import utc_now
 from paddlectl.foundation.image_ref import PinnedImage
@@ -41,6 +41,7 @@ from paddlectl.runs.manifest import (
     RuntimeRecord,
 )
 from paddlectl.runs.private_files import PrivateFiles
+from paddlectl.runs.runtime_probe import ProbeTarget
 from paddlectl.runs.settle import exit_code_for, settle_from_state
 from paddlectl.runs.store import RunPaths, RunStore
 from paddlectl.train.prepare import PreparedRun, container_spec_for
@@ -113,7 +114,7 @@ def train(
         store = RunStore(project.runs_dir)
         recorded = _record(prepared, project, engine, store, pinned, image, events)
         if prepared.request.detach:
-            outcome = _detach(engine, recorded, store, events)
+            outcome = _detach(engine, recorded, store, _probe_target(recorded, project, prepared), events)
         else:
             outcome = _run_attached(prepared, engine, recorded, store, project, events, observer)
         outcome.signal = signals.consume(since)
@@ -249,7 +250,7 @@ def _run_attached(
 
     paths, manifest, spec = recorded.paths, recorded.manifest, recorded.spec
     started = time.monotonic()
-    probe = _RuntimeProbe(engine, recorded.image.id, project.store, prepared.gpus, spec.user, project.config.name)
+    probe = _RuntimeProbe(engine, _probe_target(recorded, project, prepared))
     probe.start()
     metrics = RunMetrics(paths, on_points=observer.metrics if observer is not None else None)
     if observer is not None:
@@ -430,8 +431,16 @@ def _initial_manifest(
     )
 
 
-def _detach(engine: ContainerEngine, recorded: _Recorded, store: RunStore, events: TrainEvents) -> TrainOutcome:
-    """Start the container and return; its private files stay until the run is settled (reconciliation)."""
+def _probe_target(recorded: _Recorded, project: Project, prepared: PreparedRun) -> ProbeTarget:
+    return ProbeTarget(recorded.image.id, project.store, prepared.gpus, recorded.spec.user, project.config.name)
+
+
+def _detach(
+    engine: ContainerEngine, recorded: _Recorded, store: RunStore, probe: ProbeTarget, events: TrainEvents
+) -> TrainOutcome:
+    """Start the container, and its runtime probe beside it, and return; the run's settlement (reconciliation)
+    reads the probe's answer and removes the run's private files."""
+    from paddlectl.runs.runtime_probe import start_run_probe
     from paddlectl.train.runner import start_detached
 
     paths, manifest = recorded.paths, recorded.manifest
@@ -452,6 +461,11 @@ def _detach(engine: ContainerEngine, recorded: _Recorded, store: RunStore, event
         store.write(manifest)
         return TrainOutcome(manifest, interrupt.exit_code, paths)
     store.write(manifest)
+    try:
+        with signals.held():  # a create cut in two would leave a probe nobody knows of
+            start_run_probe(engine, probe, paths.run_id)
+    except PaddlectlError as error:
+        events.warning(f"the run's runtime (Paddle, CUDA) will not be recorded: its probe did not start: {error}")
     events.status(f"run {paths.run_id} started detached; follow it with 'paddlectl runs logs {paths.run_id} -f'")
     return TrainOutcome(manifest, 0, paths)
 
@@ -459,16 +473,8 @@ def _detach(engine: ContainerEngine, recorded: _Recorded, store: RunStore, event
 class _RuntimeProbe:
     """Probes the image's runtime in a thread while the run goes on (cached per image id after the first)."""
 
-    def __init__(
-        self,
-        engine: ContainerEngine,
-        image_id: str,
-        store: Path,
-        gpus: GpuRequest | None,
-        user: str | None,
-        project: str,
-    ) -> None:
-        self._args = (engine, image_id, store, gpus, user, project)
+    def __init__(self, engine: ContainerEngine, target: ProbeTarget) -> None:
+        self._engine, self._target = engine, target
         self._result: RuntimeRecord | None = None
         self._done = threading.Event()
         # Not a daemon: a CLI that exits early (an error, Ctrl-C) still lets the probe remove its container.
@@ -478,7 +484,7 @@ class _RuntimeProbe:
         from paddlectl.runs.runtime_probe import probe_runtime
 
         try:
-            self._result = probe_runtime(*self._args)
+            self._result = probe_runtime(self._engine, self._target)
         finally:
             self._done.set()
 
