@@ -100,10 +100,10 @@ class TrainProject:
     def reconcile(self) -> list[str]:
         """Settle orphaned runs the way every later command does (in this process: the CLI that owned them is gone)."""
         from paddlectl.engine.docker_engine import connect
-        from paddlectl.runs.reconcile import reconcile_runs
+        from paddlectl.runs.project_runs import ProjectRuns
         from paddlectl.runs.store import RunStore
 
-        return reconcile_runs(RunStore(self.runs_dir), connect())
+        return ProjectRuns(RunStore(self.runs_dir), connect).settle_all().changed
 
     def seed_probe_cache(self, cache: Path | None) -> None:
         """Copy a warm runtime-probe cache in, so the run starts no probe container of its own."""

@@ -135,7 +135,7 @@ def command(
         output_dir=output_dir,
         allow_failed=allow_failed,
     )
-    plan = plan_export(open_existing_project(), options)
+    plan = plan_export(open_existing_project(), options, connect)
     _announce(plan)
     outcome = run_export(connect(), plan)
     _render(outcome, options, json_output=json_output)

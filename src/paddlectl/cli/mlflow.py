@@ -53,6 +53,7 @@ def push_command(
     the server as one push would. Exits 3 when the server cannot be reached or refuses the credentials.
     """
     from paddlectl.project.workspace import open_project
+    from paddlectl.runs.project_runs import ProjectRuns
     from paddlectl.runs.store import RunStore
     from paddlectl.tracking.config import read_mlflow_config, resolve_target
     from paddlectl.tracking.push import push_runs
@@ -66,7 +67,7 @@ def push_command(
         experiment=experiment,
         environ=os.environ,
     )
-    report = push_runs(RunStore(project.runs_dir), runs, target, engine_factory=_connect)
+    report = push_runs(ProjectRuns(RunStore(project.runs_dir), _connect, out.warn), runs, target)
     from rich.markup import escape
 
     for warning in [*report.warnings, *(warning for result in report.results for warning in result.warnings)]:

@@ -83,11 +83,11 @@ def _original(run: str, project: Project, stack: contextlib.ExitStack) -> tuple[
         source = stack.enter_context(registered_run(stack.enter_context(open_registry()), run))
         out.status(f"reproducing {source.record.ref} (run {source.manifest.id}) from its package")
         return source.manifest, source.patch
-    from paddlectl.runs.query import resolve_run
+    from paddlectl.engine.docker_engine import connect
+    from paddlectl.runs.project_runs import ProjectRuns
     from paddlectl.runs.store import RunStore
 
-    store = RunStore(project.runs_dir)
-    return store.read(resolve_run(store, run).run_id), None
+    return ProjectRuns(RunStore(project.runs_dir), connect, out.warn).read(run), None
 
 
 def _fmt(value: float | None) -> str:

@@ -18,7 +18,7 @@ from paddlectl.cli.output import out
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import ContainerEngine
     from paddlectl.runs.cleanup import GcReport
-    from paddlectl.runs.store import RunStore
+    from paddlectl.runs.project_runs import ProjectRuns
 
 app = typer.Typer(
     cls=CommandGroup,
@@ -39,13 +39,14 @@ def _connect() -> ContainerEngine:
     return connect()
 
 
-def _store() -> tuple[RunStore, str, Path]:
-    """The current project's run store, its project name and root; a usage error outside any project."""
+def _project_runs() -> tuple[ProjectRuns, str, Path]:
+    """The current project's runs (settled before they are read), its name and root; a usage error outside any."""
     from paddlectl.project.workspace import open_existing_project
+    from paddlectl.runs.project_runs import ProjectRuns
     from paddlectl.runs.store import RunStore
 
     project = open_existing_project()
-    return RunStore(project.runs_dir), project.config.name, project.root
+    return ProjectRuns(RunStore(project.runs_dir), _connect, out.warn), project.config.name, project.root
 
 
 @app.command("list")
@@ -85,7 +86,7 @@ def list_command(
 ) -> None:
     """List runs (newest first), filtered and sorted; an unreadable manifest is one row with status 'bad'."""
     from paddlectl.errors import UsageError
-    from paddlectl.runs.query import RunQuery, list_runs
+    from paddlectl.runs.query import RunQuery
 
     out.json_mode = json_output
     if json_output and csv_output:
@@ -101,8 +102,8 @@ def list_command(
         sort=sort or (),
         limit=TABLE_LIMIT if table and limit is None else limit,
     )
-    store, _, _ = _store()
-    listing = list_runs(store, query, _connect)
+    runs, _, _ = _project_runs()
+    listing = runs.listing(query)
     for warning in listing.warnings:
         out.warn(warning)
     if json_output:
@@ -124,24 +125,14 @@ def list_command(
 @app.command("show")
 def show_command(run: RunArgument, json_output: JsonOption = False) -> None:
     """Everything a run's manifest records, with metric sparklines; --json prints the manifest itself."""
-    from paddlectl.runs.query import resolve_run, settle_running
-    from paddlectl.runs.reconcile import owner_alive
-    from paddlectl.runs.store import RunStore
-
     out.json_mode = json_output
-    store, _, _ = _store()
-    paths = resolve_run(store, run)
-    stored = RunStore.load(paths)
+    runs, _, _ = _project_runs()
+    paths = runs.resolve(run)
+    stored = runs.load(paths)
     if stored.manifest is not None and stored.manifest.read_only:
         from paddlectl.runs.manifest import READ_ONLY_HINT
 
         out.warn(f"{stored.manifest.read_only_reason()}; {READ_ONLY_HINT}")
-    elif stored.manifest is not None and stored.manifest.status.value == "running" and not owner_alive(stored.manifest):
-        changed, warning = settle_running(store, [paths.run_id], _connect)
-        if warning:
-            out.warn(warning)
-        if changed:
-            stored = RunStore.load(paths)
     if stored.manifest is None:
         from paddlectl.errors import UsageError
 
@@ -162,13 +153,12 @@ def compare_command(
     """Params, metrics (last), image and commit of several runs side by side; differing rows highlighted."""
     from paddlectl.errors import UsageError
     from paddlectl.runs.compare import compare_runs
-    from paddlectl.runs.query import resolve_run
 
     out.json_mode = json_output
     if len(runs) < 2:
         raise UsageError("compare needs at least two runs", hint="e.g. paddlectl runs compare last~1 last")
-    store, _, _ = _store()
-    manifests = [store.read(resolve_run(store, target).run_id) for target in runs]
+    project_runs, _, _ = _project_runs()
+    manifests = [project_runs.read(target) for target in runs]
     comparison = compare_runs(manifests)
     if json_output:
         out.json(comparison.as_dict())
@@ -191,12 +181,11 @@ def diff_command(
     2 for a RUN that does not resolve.
     """
     from paddlectl.runs.compare import diff_runs
-    from paddlectl.runs.query import resolve_run
 
     out.json_mode = json_output
-    store, _, root = _store()
-    paths_a, paths_b = resolve_run(store, a), resolve_run(store, b)
-    result = diff_runs(store.read(paths_a.run_id), store.read(paths_b.run_id), paths_a, paths_b, root)
+    runs, _, root = _project_runs()
+    paths_a, paths_b = runs.resolve(a), runs.resolve(b)
+    result = diff_runs(runs.read(paths_a.run_id), runs.read(paths_b.run_id), paths_a, paths_b, root)
     if json_output:
         out.json(result.as_dict())
     else:
@@ -220,13 +209,13 @@ def logs_command(
     from paddlectl.foundation.signals import Interrupted, signals
     from paddlectl.runs.cleanup import run_status
     from paddlectl.runs.logs import RunWatch, follow_log, read_log
-    from paddlectl.runs.query import resolve_run
 
-    store, _, _ = _store()
-    paths = resolve_run(store, run)
+    runs, _, _ = _project_runs()
+    paths = runs.resolve(run)
+    runs.load(paths)  # a run whose CLI died gets its complete log from the engine first
     if not paths.log.exists() and run_status(paths) != "running":
         out.warn(f"run {paths.run_id} has no saved output ({paths.log.name})")
-    chunks = follow_log(paths, RunWatch(store, paths, _connect, out.warn)) if follow else read_log(paths)
+    chunks = follow_log(paths, RunWatch(runs, paths, out.warn)) if follow else read_log(paths)
     try:
         for chunk in chunks:
             sys.stdout.buffer.write(chunk)
@@ -249,7 +238,7 @@ def stop_command(
     from paddlectl.runs.cleanup import stop_run
 
     out.json_mode = json_output
-    store, _, _ = _store()
+    store = _project_runs()[0].store
     result = stop_run(store, run, _connect, grace)
     if json_output:
         out.json(result.as_dict())
@@ -273,7 +262,7 @@ def rm_command(
     from paddlectl.runs.cleanup import remove_runs
 
     out.json_mode = json_output
-    store, _, _ = _store()
+    store = _project_runs()[0].store
     removed = remove_runs(store, runs, force=force, dry_run=dry_run, engine_factory=_connect)
     if json_output:
         out.json({"dry_run": dry_run, "runs": [item.as_dict() for item in removed]})
@@ -323,7 +312,8 @@ def gc_command(
     if "running" in statuses or "bad" in statuses:
         raise UsageError("gc only removes ended runs", hint="use 'paddlectl runs rm RUN' (with --force if running)")
     age = parse_duration(older_than) if older_than else None
-    store, project_name, _ = _store()
+    runs, project_name, _ = _project_runs()
+    store = runs.store
 
     def collect(dry: bool, only: frozenset[str] | None = None) -> GcReport:
         from paddlectl.runs.cleanup import collect_garbage
@@ -409,7 +399,7 @@ def plot_command(
     from paddlectl.runs.plot import collect_run_lines, plot_png
 
     out.json_mode = json_output
-    store, _, _ = _store()
+    store = _project_runs()[0].store
     lines = collect_run_lines(store, runs, metric)
     written = plot_png(lines, metric, output or Path("plots") / f"{metric}.png")
     if json_output:
@@ -449,15 +439,15 @@ def gate_command(
     lists what the run has; a metric only one of them recorded fails its check (exit 1).
     """
     from paddlectl.runs.gate import MaxDrop, MetricCheck, gate
-    from paddlectl.runs.query import parse_condition, resolve_run
+    from paddlectl.runs.query import parse_condition
 
     out.json_mode = json_output
     drop = MaxDrop.parse(max_drop)
     checks = [MetricCheck(name, drop, lower_is_better) for name in metric or ()]
     conditions = [parse_condition(text) for text in require or ()]
-    store, _, _ = _store()
-    candidate = store.read(resolve_run(store, run).run_id)
-    base = store.read(resolve_run(store, baseline).run_id) if baseline else None
+    runs, _, _ = _project_runs()
+    candidate = runs.read(run)
+    base = runs.read(baseline) if baseline else None
     report = gate(candidate, base, checks, conditions)
     if json_output:
         out.json(report.as_dict())

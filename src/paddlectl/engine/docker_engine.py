@@ -31,6 +31,7 @@ from paddlectl.engine.protocol import (
 )
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
 from paddlectl.foundation.checkout import checkout_script, script_command
+from paddlectl.foundation.image_ref import ImageRef
 
 DEFAULT_TIMEOUT_SECONDS = 60
 REGISTRY_TIMEOUT_SECONDS = 15  # doctor's question to a registry: long enough for a slow one, short for none
@@ -326,7 +327,8 @@ class DockerEngine:
             self._client.images.remove(image_id, force=False)
 
     def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo:
-        repository, _, tag = reference.partition("@") if "@" in reference else _split_tag(reference)
+        parts = ImageRef.split(reference)
+        repository, tag = parts.repository, parts.digest or parts.tag
         with translated_errors(f"pulling {reference}"):
             kwargs: dict[str, Any] = {"stream": True, "decode": True}
             stream = self._client.api.pull(repository, tag=tag or None, **kwargs)
@@ -518,10 +520,3 @@ class _BuildLines:
 
     def last_output_note(self) -> str:
         return f" (last output: {_one_line(self.last_output, 200)})" if self.last_output else ""
-
-
-def _split_tag(reference: str) -> tuple[str, str, str]:
-    head, sep, tag = reference.rpartition(":")
-    if not sep or "/" in tag:
-        return reference, "", ""
-    return head, ":", tag

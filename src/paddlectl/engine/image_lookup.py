@@ -6,16 +6,12 @@ from collections.abc import Callable
 
 from paddlectl.engine.protocol import ContainerEngine, ImageInfo, PullProgress
 from paddlectl.errors import UnavailableError, UsageError
-from paddlectl.foundation.image_ref import PinnedImage
+from paddlectl.foundation.image_ref import PinnedImage, digest_for
 
 
-def digest_of(image: ImageInfo, repository: str) -> str | None:
+def digest_of(image: ImageInfo, repository: str | None) -> str | None:
     """The registry digest for this repository (or any), None for an image built locally."""
-    for entry in image.repo_digests:
-        repo, _, digest = entry.partition("@")
-        if repo == repository or repo.endswith("/" + repository):
-            return digest
-    return image.repo_digests[0].partition("@")[2] if image.repo_digests else None
+    return digest_for(image.repo_digests, repository)
 
 
 def resolve_image(

@@ -219,3 +219,6 @@ class ContainerEngine(Protocol):
         Never pulls; a failing step raises PaddlectlError naming the step and its last output line.
         """
         ...
+
+
+EngineFactory = Callable[[], ContainerEngine]  # connects on first use: commands that need no engine never reach it

@@ -17,8 +17,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from paddlectl.engine.image_lookup import digest_of
 from paddlectl.engine.oneshot import run_oneshot
-from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, ImageInfo, Mount
+from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, EngineFactory, Mount
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
 from paddlectl.export.record import RECORD_NAME, SAMPLES_NAME, SCHEMA_VERSION, VerificationStatus, update_run_manifest
 from paddlectl.export.source import RunSource, find_run_weights, load_run, resolve_run_dir
@@ -33,12 +34,13 @@ from paddlectl.export.spec import (
 )
 from paddlectl.foundation import clock
 from paddlectl.foundation.atomic import write_atomic
-from paddlectl.foundation.image_ref import PinnedImage
+from paddlectl.foundation.image_ref import ImageRef, PinnedImage
 from paddlectl.foundation.names import FOR_RUN_LABEL, KIND_EXPORT
 from paddlectl.foundation.signals import signals
 from paddlectl.foundation.yamlio import dump_yaml
 from paddlectl.project.config import InputSpec
 from paddlectl.project.workspace import Project
+from paddlectl.runs.manifest import RunStatus
 
 MODEL_PREFIX = "model"
 EXPORT_TIMEOUT_SECONDS = 3600.0
@@ -181,7 +183,7 @@ def _inputs_target(path: Path) -> str:
 # ---------------------------------------------------------------- the plan
 
 
-def plan_export(project: Project, options: ExportOptions) -> ExportPlan:
+def plan_export(project: Project, options: ExportOptions, engine_factory: EngineFactory | None = None) -> ExportPlan:
     """Validate every option against the config and the run; raises UsageError before any container starts."""
     config = project.config.export
     factory = validate_factory(options.model or config.model)
@@ -215,7 +217,7 @@ def plan_export(project: Project, options: ExportOptions) -> ExportPlan:
             hint="--random-init exports untrained weights, for smoke-testing an export",
         )
 
-    run, weights, label, export_dir, warnings = _locate(project, options)
+    run, weights, label, export_dir, warnings = _locate(project, options, engine_factory)
     _check_export_dir(export_dir)
     return ExportPlan(
         project_root=project.root,
@@ -239,7 +241,7 @@ def plan_export(project: Project, options: ExportOptions) -> ExportPlan:
 
 
 def _locate(
-    project: Project, options: ExportOptions
+    project: Project, options: ExportOptions, engine_factory: EngineFactory | None
 ) -> tuple[RunSource | None, Path | None, str | None, Path, list[str]]:
     """The run (if any), the weights and how the record names them, the export directory, and warnings."""
     if options.run is None:
@@ -256,17 +258,19 @@ def _locate(
         raise UsageError("--random-init does not combine with a RUN", hint="drop RUN to smoke-test an export")
     if options.output_dir is not None:
         raise UsageError("a run's export always goes to its run directory (export/)", hint="drop -o")
-    run = load_run(resolve_run_dir(options.run, project))
+    run = load_run(resolve_run_dir(options.run, project, engine_factory))
     warnings = []
-    if run.status not in (None, "succeeded"):
+    if run.status is not RunStatus.SUCCEEDED:
         if not options.allow_failed:  # checked before the weights: a failed run's missing weights are no config bug
             raise UsageError(
-                f"run {run.run_id} {run.status}"
+                f"run {run.run_id} {run.status.value}"
                 + (f" ({run.reason})" if run.reason else "")
                 + ": its weights may be missing or half-trained",
                 hint="train it again, or pass --allow-failed to export what it saved",
             )
-        warnings.append(f"run {run.run_id} is {run.status}, not succeeded (exporting it because of --allow-failed)")
+        warnings.append(
+            f"run {run.run_id} is {run.status.value}, not succeeded (exporting it because of --allow-failed)"
+        )
     weights = find_run_weights(run, options.weights, project.config.export.weights)
     if options.image:
         warnings.append(f"exporting with --image {options.image}, not the run's own image")
@@ -299,21 +303,6 @@ def _check_export_dir(export_dir: Path) -> None:
 # ---------------------------------------------------------------- the image
 
 
-def _repository(reference: str) -> str:
-    name = reference.split("@", 1)[0]
-    head, sep, tag = name.rpartition(":")
-    return head if sep and "/" not in tag else name
-
-
-def _digest_of(info: ImageInfo, reference: str | None) -> str | None:
-    repository = _repository(reference) if reference else None
-    for entry in info.repo_digests:
-        repo, _, digest = entry.partition("@")
-        if repository is None or repo == repository:
-            return digest
-    return None
-
-
 def choose_image(engine: ContainerEngine, plan: ExportPlan) -> ImageChoice:
     """The explicit image, else the run's exact image (by digest, else by id); UnavailableError when it is gone."""
     if plan.image is not None:
@@ -324,15 +313,16 @@ def choose_image(engine: ContainerEngine, plan: ExportPlan) -> ImageChoice:
             raise UnavailableError(f"image {plan.image} is not present locally", hint=f"docker pull {plan.image}")
         reference = None if plan.image.startswith("sha256:") else plan.image
         return ImageChoice(
-            plan.image, reference or (info.tags[0] if info.tags else None), info.id, _digest_of(info, reference)
+            plan.image,
+            reference or (info.tags[0] if info.tags else None),
+            info.id,
+            digest_of(info, ImageRef.split(reference).repository if reference else None),
         )
     assert plan.run is not None
     recorded = plan.run.image
-    reference = recorded.get("reference")
-    digest = recorded.get("digest")
-    image_id = recorded.get("id")
+    reference, digest, image_id = recorded.reference, recorded.digest, recorded.id
     if digest and ("@" in str(digest) or reference):
-        pinned = str(digest) if "@" in str(digest) else f"{_repository(str(reference))}@{digest}"
+        pinned = str(digest) if "@" in str(digest) else ImageRef.split(str(reference)).by_digest(str(digest))
         info = engine.image(pinned)
         if info is None:
             raise UnavailableError(

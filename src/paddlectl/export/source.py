@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from paddlectl.errors import UsageError
-from paddlectl.foundation.yamlio import load_yaml
 from paddlectl.project.workspace import Project
+from paddlectl.runs.manifest import ImageRecord, RunStatus
+from paddlectl.runs.store import RunPaths
+
+if TYPE_CHECKING:
+    from paddlectl.engine.protocol import EngineFactory
 
 
 @dataclass(frozen=True)
@@ -17,60 +21,60 @@ class RunSource:
 
     run_id: str
     run_dir: Path
-    image: dict[str, Any]
-    status: str | None
+    image: ImageRecord
+    status: RunStatus
     reason: str | None = None
 
     @property
     def manifest_path(self) -> Path:
-        return self.run_dir / "manifest.yaml"
+        return RunPaths(self.run_dir).manifest
 
     @property
     def outputs_dir(self) -> Path:
-        return self.run_dir / "outputs"
+        return RunPaths(self.run_dir).outputs
 
 
-def resolve_run_dir(target: str, project: Project) -> Path:
-    """A run (id, unique prefix, name, or `last`) or a run directory path; raises UsageError when none matches."""
-    from paddlectl.runs.query import resolve_run
+def resolve_run_dir(target: str, project: Project, engine_factory: EngineFactory | None = None) -> Path:
+    """A run (id, unique prefix, name, or `last`) or a run directory path; raises UsageError when none matches.
+
+    A run of the project still marked running whose CLI is gone is settled first (with an engine factory).
+    """
+    from paddlectl.runs.project_runs import ProjectRuns
     from paddlectl.runs.store import RunStore
 
     path = Path(target)
-    if ("/" in target or target in (".", "..")) and (path / "manifest.yaml").is_file():
+    if ("/" in target or target in (".", "..")) and RunPaths(path).manifest.is_file():
         return path.resolve()
-    return resolve_run(RunStore(project.runs_dir), target).root.resolve()
+    runs = ProjectRuns(RunStore(project.runs_dir), engine_factory)
+    paths = runs.resolve(target)
+    runs.load(paths)
+    return paths.root.resolve()
 
 
 def load_run(run_dir: Path) -> RunSource:
-    """Read the run's manifest: its id, status and image.
+    """The run's id, status and image, read through the run store.
 
-    Raises UsageError for a manifest that is no mapping, records no image, or was written by a newer paddlectl
-    (exporting records the export in it, and this version must not rewrite it).
+    Raises UsageError for a manifest that does not read as one, records no image, or was written by a newer
+    paddlectl (exporting records the export in it, and this version must not rewrite it).
     """
-    from paddlectl.runs.manifest import READ_ONLY_HINT, SCHEMA_VERSION
+    from paddlectl.runs.manifest import READ_ONLY_HINT
+    from paddlectl.runs.store import RunStore
 
-    path = run_dir / "manifest.yaml"
-    manifest = load_yaml(path.read_text(encoding="utf-8"), str(path))
-    if not isinstance(manifest, dict):
-        raise UsageError(f"{path} is not a run manifest (not a mapping)", hint="the run's record is damaged")
-    version = manifest.get("schema_version")
-    if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise UsageError(
-            f"run {run_dir.name} was recorded by a newer paddlectl (manifest schema {version}; this one knows "
-            f"{SCHEMA_VERSION}): it is read-only here, and an export would be recorded in it",
-            hint=READ_ONLY_HINT,
-        )
-    image = manifest.get("image")
-    if not isinstance(image, dict) or not (image.get("id") or image.get("digest")):
-        raise UsageError(f"{path} records no image id or digest", hint="export it with --weights and --image")
-    run_id = manifest.get("id") or manifest.get("run_id") or run_dir.name
-    status, reason = manifest.get("status"), manifest.get("reason")
+    paths = RunPaths(run_dir)
+    stored = RunStore.load(paths)
+    manifest = stored.manifest
+    if manifest is None:
+        raise UsageError(f"run {run_dir.name}: {stored.problem}", hint=f"look at {paths.manifest}")
+    if manifest.read_only:
+        raise UsageError(f"{manifest.read_only_reason()}, and an export would be recorded in it", hint=READ_ONLY_HINT)
+    if not (manifest.image.id or manifest.image.digest):
+        raise UsageError(f"{paths.manifest} records no image id or digest", hint="export it with --weights and --image")
     return RunSource(
-        run_id=str(run_id),
+        run_id=manifest.id,
         run_dir=run_dir,
-        image=image,
-        status=None if status is None else str(status),
-        reason=None if reason is None else str(reason),
+        image=manifest.image,
+        status=manifest.status,
+        reason=manifest.reason,
     )
 
 

@@ -1,4 +1,6 @@
-"""Pinned image references: `repo:tag` with a tag that does not move, or `repo@sha256:...`."""
+"""Image references: `ImageRef` splits any reference into repository, tag and digest (the one place that knows
+where a registry's port ends and a tag begins); `PinnedImage` validates one that names fixed bytes: `repo:tag`
+with a tag that does not move, or `repo@sha256:...`."""
 
 from __future__ import annotations
 
@@ -11,6 +13,41 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _REPO = re.compile(r"^[a-z0-9]+(?:[._-]+[a-z0-9]+|/[a-z0-9]+)*(?:[._/-]+[a-z0-9]+)*$")
 PINNED_EXAMPLE = "paddlepaddle/paddle:3.2.0"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """Any image reference, split but not validated: `localhost:5000/team/paddle:3.2.0@sha256:...`."""
+
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def split(cls, reference: str) -> ImageRef:
+        """The parts of `reference`; a colon before the last slash belongs to a registry's port, not a tag."""
+        name, at, digest = reference.strip().partition("@")
+        head, sep, tag = name.rpartition(":")
+        if sep and "/" not in tag:
+            return cls(head, tag or None, digest if at else None)
+        return cls(name, None, digest if at else None)
+
+    def by_digest(self, digest: str) -> str:
+        """`repository@digest`: the exact image a digest names in this repository."""
+        return f"{self.repository}@{digest}"
+
+
+def digest_for(repo_digests: tuple[str, ...] | list[str], repository: str | None) -> str | None:
+    """The registry digest of an image (its `repo@sha256:...` entries) for `repository`, else its first one.
+
+    `repository` may be short (`paddle`) where the engine lists it in full (`docker.io/library/paddle`). None
+    for an image built locally (no entries): it has no registry digest.
+    """
+    for entry in repo_digests:
+        repo, _, digest = entry.partition("@")
+        if repository is not None and (repo == repository or repo.endswith("/" + repository)):
+            return digest
+    return repo_digests[0].partition("@")[2] if repo_digests else None
 
 
 def _is_floating(tag: str) -> bool:
@@ -42,10 +79,9 @@ class PinnedImage:
             raise UsageError("no image given", hint=f"pass --image, e.g. --image {PINNED_EXAMPLE}")
         if _DIGEST.match(text):
             return cls(repository="", tag=None, digest=text)  # a local image id names exact bytes too
+        parts = ImageRef.split(text)
         if "@" in text:
-            repository, _, digest = text.partition("@")
-            if ":" in repository.rsplit("/", 1)[-1]:
-                repository = repository.rsplit(":", 1)[0]  # repo:tag@digest: the digest wins
+            repository, digest = parts.repository, str(parts.digest)  # repo:tag@digest: the digest wins
             if not _DIGEST.match(digest):
                 raise UsageError(
                     f"image digest '{digest}' is not sha256:<64 hex digits>",
@@ -53,8 +89,8 @@ class PinnedImage:
                 )
             cls._check_repository(repository, text)
             return cls(repository=repository, tag=None, digest=digest)
-        head, sep, tag = text.rpartition(":")
-        if not sep or "/" in tag:
+        head, tag = parts.repository, parts.tag or ""
+        if parts.tag is None:
             raise UsageError(
                 f"image '{text}' has no tag, which means the moving 'latest'",
                 hint=f"pin a version, e.g. {text}:3.2.0 (like {PINNED_EXAMPLE})",

@@ -25,7 +25,7 @@ from paddlectl.engine.protocol import ContainerEngine, ImageInfo
 from paddlectl.errors import UnavailableError, UsageError
 from paddlectl.foundation import clock
 from paddlectl.foundation.hashing import sha256_file
-from paddlectl.foundation.image_ref import PinnedImage
+from paddlectl.foundation.image_ref import ImageRef, PinnedImage
 from paddlectl.foundation.locks import held_lock
 from paddlectl.foundation.names import BUILD_LOCK_NAME
 from paddlectl.foundation.secrets import strip_url_credentials
@@ -364,7 +364,7 @@ def _record(
         role=spec.role.value,
         tag=tag,
         id=info.id,
-        digest=digest_of(info, tag.rsplit(":", 1)[0]),
+        digest=digest_of(info, ImageRef.split(tag).repository),
         size=info.size,
         inputs=spec.inputs,
         inputs_hash=digest,

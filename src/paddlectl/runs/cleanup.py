@@ -17,11 +17,11 @@ from paddlectl.errors import ExitCode, PaddlectlError, UsageError
 from paddlectl.foundation import clock
 from paddlectl.foundation.names import RUN_LABEL
 from paddlectl.runs.index import BAD_STATUS, RunIndex
-from paddlectl.runs.query import ENDED, owner_alive, resolve_run, settle_running
+from paddlectl.runs.project_runs import ProjectRuns
+from paddlectl.runs.query import ENDED, resolve_run
 
 if TYPE_CHECKING:
-    from paddlectl.engine.protocol import Container, ContainerEngine
-    from paddlectl.runs.query import EngineFactory
+    from paddlectl.engine.protocol import Container, ContainerEngine, EngineFactory
     from paddlectl.runs.store import RunPaths, RunStore
 
 STOP_GRACE_SECONDS = 10
@@ -254,11 +254,9 @@ def collect_garbage(
         except PaddlectlError as error:
             report.warnings.append(f"containers not checked: {error.message}")
     if engine is not None:
-        running = [entry.id for entry in RunIndex.of(store).refresh() if entry.running and not owner_alive(entry.row)]
-        if running:
-            connected = engine
-            _, warning = settle_running(store, running, lambda: connected)
-            report.warnings.extend([warning] if warning else [])
+        connected = engine
+        settlement = ProjectRuns(store, lambda: connected).settle_all()
+        report.warnings.extend([settlement.warning] if settlement.warning else [])
     if keep is not None or older_than is not None or statuses:
         selected = select_old_runs(store, keep=keep, older_than=older_than, statuses=statuses, now=now)
         report.runs = [item for item in selected if only is None or item["id"] in only]

@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from paddlectl.engine.protocol import ContainerEngine
-    from paddlectl.runs.query import EngineFactory
-    from paddlectl.runs.store import RunPaths, RunStore
+    from paddlectl.runs.project_runs import ProjectRuns
+    from paddlectl.runs.store import RunPaths
 
 CHUNK = 1 << 16
 POLL_SECONDS = 0.5
@@ -62,39 +61,29 @@ class RunWatch:
 
     def __init__(
         self,
-        store: RunStore,
+        runs: ProjectRuns,
         paths: RunPaths,
-        engine_factory: EngineFactory | None,
         warn: Callable[[str], None],
         settle_every: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.store, self.paths, self.engine_factory = store, paths, engine_factory
+        self.runs, self.paths = runs, paths
         self.warn, self.settle_every, self.clock = warn, settle_every, clock
         self._next_settle = clock()
-        self._engine: ContainerEngine | None = None
         self._warned = False
 
     def __call__(self) -> bool:
-        from paddlectl.runs.reconcile import owner_alive
-        from paddlectl.runs.store import RunStore
+        from paddlectl.runs.manifest import RunStatus
+        from paddlectl.runs.project_runs import needs_settling
 
-        manifest = RunStore.load(self.paths).manifest
-        if manifest is None or manifest.status.value != "running":
+        manifest = self.runs.store.load(self.paths).manifest
+        if manifest is None or manifest.status is not RunStatus.RUNNING:
             return False
-        if self.engine_factory is None or self.clock() < self._next_settle or owner_alive(manifest):
+        if self.clock() < self._next_settle or not needs_settling(manifest):
             return True
         self._next_settle = self.clock() + self.settle_every
-        from paddlectl.runs.query import settle_running
-
-        changed, warning = settle_running(self.store, [self.paths.run_id], self._connect)
-        if warning and not self._warned:
+        settlement = self.runs.settle([self.paths.run_id])
+        if settlement.warning and not self._warned:
             self._warned = True
-            self.warn(warning)
-        return not changed
-
-    def _connect(self) -> ContainerEngine:
-        if self._engine is None:
-            assert self.engine_factory is not None
-            self._engine = self.engine_factory()
-        return self._engine
+            self.warn(settlement.warning)
+        return not settlement.changed

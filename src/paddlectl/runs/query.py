@@ -15,10 +15,7 @@ from paddlectl.foundation import clock
 from paddlectl.runs.index import BAD_STATUS, IndexEntry, RunIndex
 
 if TYPE_CHECKING:
-    from paddlectl.engine.protocol import ContainerEngine
     from paddlectl.runs.store import RunPaths, RunStore
-
-    EngineFactory = Callable[[], ContainerEngine]
 
 STATUSES = ("running", "succeeded", "failed", "interrupted", "lost", BAD_STATUS)
 ENDED = ("succeeded", "failed", "interrupted", "lost")
@@ -357,24 +354,12 @@ class Listing:
     warnings: list[str] = field(default_factory=list)
 
 
-def list_runs(store: RunStore, query: RunQuery, engine_factory: EngineFactory | None = None) -> Listing:
-    """Select runs through the summary index; settle runs marked running first when an engine is given."""
-    index = RunIndex.of(store)
-    entries = index.refresh()
-    reconciled: list[str] = []
+def select_entries(entries: list[IndexEntry], query: RunQuery) -> Listing:
+    """The entries `query` selects, in its order and limit (ProjectRuns.listing settles runs first)."""
     warnings: list[str] = []
     read_only = [entry for entry in entries if entry.read_only]
     if read_only:
         warnings.append(_read_only_warning(read_only))
-    if engine_factory is not None:
-        running = [
-            entry.id for entry in entries if entry.running and not entry.read_only and not owner_alive(entry.row)
-        ]
-        if running:
-            reconciled, warning = settle_running(store, running, engine_factory)
-            warnings.extend([warning] if warning else [])
-            if reconciled:
-                entries = index.refresh()
     selected = [entry for entry in entries if query.matches(entry)]
     if query.sort:
         selected = sort_entries(selected, query.sort)
@@ -383,7 +368,7 @@ def list_runs(store: RunStore, query: RunQuery, engine_factory: EngineFactory | 
     matched = len(selected)
     if query.limit:
         selected = selected[: query.limit]
-    return Listing(selected, len(entries), matched, reconciled, warnings)
+    return Listing(selected, len(entries), matched, warnings=warnings)
 
 
 def _read_only_warning(entries: list[IndexEntry]) -> str:
@@ -393,30 +378,3 @@ def _read_only_warning(entries: list[IndexEntry]) -> str:
     running = [entry.id for entry in entries if entry.running]
     note = f"; {len(running)} marked running not settled" if running else ""
     return f"{len(entries)} run(s) recorded by a newer paddlectl are read-only here ({names}){note}: {READ_ONLY_HINT}"
-
-
-def settle_running(store: RunStore, run_ids: list[str], engine_factory: EngineFactory) -> tuple[list[str], str | None]:
-    """Let reconciliation settle runs marked running whose container is gone; (changed ids, warning or None).
-
-    The engine is only contacted here, and only when some run is marked running: listing never needs it.
-    """
-    from paddlectl.errors import PaddlectlError
-    from paddlectl.runs.reconcile import reconcile_runs
-
-    try:
-        engine = engine_factory()
-        changed = reconcile_runs(store, engine, candidates=[store.paths(run_id) for run_id in run_ids])
-    except PaddlectlError as error:
-        return [], f"{len(run_ids)} run(s) marked running could not be checked: {error.message}"
-    return list(changed), None
-
-
-def owner_alive(row: dict[str, Any]) -> bool:
-    """Whether the paddlectl process recorded as a running run's owner is alive on this host.
-
-    The same test reconciliation makes, read from the index row: while it holds, listing leaves the run to its
-    owner and does not need the engine at all.
-    """
-    from paddlectl.runs.reconcile import owner_process_alive
-
-    return owner_process_alive(row.get("owner_pid"), row.get("owner_host"))

@@ -1,4 +1,6 @@
-"""Settle runs marked running whose CLI is gone: the container, found by label, is the truth.
+"""Settle one run marked running whose CLI is gone: the container, found by label, is the truth.
+
+Which runs need it, and when, is decided in one place: `runs/project_runs.py`.
 
 An exited container gives the run its real exit code (and its complete log); a vanished one makes the run `lost`.
 A run whose owning CLI process is still alive on this host is left to that process, and one recorded by a newer
@@ -10,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Iterable
 
 from paddlectl.engine.protocol import Container, ContainerEngine
 from paddlectl.errors import PaddlectlError
@@ -21,23 +22,8 @@ from paddlectl.runs.private_files import PrivateFiles, private_files_of
 from paddlectl.runs.settle import settle_from_state
 from paddlectl.runs.store import RunPaths, RunStore
 
-_RUNNING_MARK = b"\nstatus: running\n"
 # A detached run's probe started with it; only one settled within seconds of its start can find it still busy.
 PROBE_WAIT_SECONDS = 30.0
-
-
-def running_run_dirs(store: RunStore) -> list[RunPaths]:
-    """Runs whose manifest says running, found without parsing every manifest (a byte search per file)."""
-    found = []
-    for paths in store.run_dirs():
-        try:
-            with open(paths.manifest, "rb") as handle:
-                head = handle.read(4096)
-        except OSError:
-            continue
-        if _RUNNING_MARK in head:
-            found.append(paths)
-    return found
 
 
 def owner_alive(manifest: Manifest) -> bool:
@@ -60,19 +46,6 @@ def owner_process_alive(pid: object, host: object) -> bool:
         return True
 
 
-def reconcile_runs(store: RunStore, engine: ContainerEngine, candidates: Iterable[RunPaths] | None = None) -> list[str]:
-    """Settle every run marked running that nobody is finalising; return the ids whose manifest changed."""
-    changed = []
-    for paths in candidates if candidates is not None else running_run_dirs(store):
-        stored = store.load(paths)
-        manifest = stored.manifest
-        if manifest is None or manifest.status is not RunStatus.RUNNING or manifest.read_only or owner_alive(manifest):
-            continue
-        if settle_run(store, engine, paths, manifest):
-            changed.append(manifest.id)
-    return changed
-
-
 def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manifest: Manifest) -> bool:
     """Settle one orphaned run from its container; False when it is still running."""
     container = _find_container(engine, manifest)
@@ -90,7 +63,9 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
         return False
     secret_values = private.secret_values() if private is not None else []
     _recover_log_and_metrics(container, paths, manifest, secret_values)
-    if not manifest.runtime.probed and manifest.image.id:  # a detached run: its probe ran beside it (never started here)
+    if (
+        not manifest.runtime.probed and manifest.image.id
+    ):  # a detached run: its probe ran beside it (never started here)
         manifest.runtime = _detached_runtime(
             store, engine, manifest, manifest.image.id, container.labels.get(PROJECT_LABEL)
         )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from paddlectl.errors import PaddlectlError
 from paddlectl.foundation.hashing import sha256_file
 from paddlectl.runs.manifest import Manifest, RunStatus
-from paddlectl.runs.store import RunPaths, RunStore
+from paddlectl.runs.store import RunPaths
 from paddlectl.tracking.artifacts import store_for
 from paddlectl.tracking.batches import LogBatch, Metric, Tag, encode, pack
 from paddlectl.tracking.client import TrackingClient
@@ -30,7 +30,7 @@ from paddlectl.tracking.config import TrackingTarget
 from paddlectl.tracking.record import RUN_ID_TAG, ArtifactFile, RunRecord, artifact_files, load_metrics, run_record
 
 if TYPE_CHECKING:
-    from paddlectl.engine.protocol import ContainerEngine
+    from paddlectl.runs.project_runs import ProjectRuns
 
 METRICS_PROGRESS_TAG = "paddlectl.push.metrics"
 ARTIFACTS_TAG = "paddlectl.push.artifacts"
@@ -315,24 +315,20 @@ class PushReport:
 
 
 def push_runs(
-    store: RunStore,
+    project_runs: ProjectRuns,
     runs: Sequence[str],
     target: TrackingTarget,
     *,
-    engine_factory: Callable[[], ContainerEngine],
     environ: Mapping[str, str] | None = None,
 ) -> PushReport:
     """Push each RUN (id, prefix, name, `last`) to `target`, in order; stops at the first error, which it raises.
 
-    A run still marked running whose paddlectl process is gone is settled first, as `runs show` does; one that is
-    really running is pushed as RUNNING (push it again when it has ended).
+    A run still marked running whose paddlectl process is gone is settled first (ProjectRuns does that); one
+    that is really running is pushed as RUNNING (push it again when it has ended).
     """
-    from paddlectl.runs.query import resolve_run, settle_running
-    from paddlectl.runs.reconcile import owner_alive
-
     chosen: list[RunPaths] = []
     for spec in runs:
-        paths = resolve_run(store, spec)
+        paths = project_runs.resolve(spec)
         if paths not in chosen:
             chosen.append(paths)
     warnings: list[str] = []
@@ -340,12 +336,7 @@ def push_runs(
     client = TrackingClient(target.uri, environ=environ)
     try:
         for paths in chosen:
-            manifest = store.read(paths.run_id)
-            if manifest.status is RunStatus.RUNNING and not owner_alive(manifest):
-                _, problem = settle_running(store, [paths.run_id], engine_factory)
-                if problem:
-                    warnings.append(problem)
-                manifest = store.read(paths.run_id)
+            manifest = project_runs.read(paths.run_id)
             if manifest.status is RunStatus.RUNNING:
                 warnings.append(f"run {paths.run_id} is still running: pushed as RUNNING; push it again when it ends")
             results.append(RunPusher(client, paths, manifest).push(target.experiment))

@@ -16,9 +16,9 @@ from fakes import FakeEngine
 from paddlectl.errors import PaddlectlError
 from paddlectl.foundation.yamlio import dump_yaml, load_yaml
 from paddlectl.runs.index import RunIndex
-from paddlectl.runs.manifest import SCHEMA_VERSION, Manifest, RunStatus
-from paddlectl.runs.query import RunQuery, list_runs
-from paddlectl.runs.reconcile import reconcile_runs
+from paddlectl.runs.manifest import SCHEMA_VERSION, ImageRecord, Manifest, RunStatus
+from paddlectl.runs.project_runs import ProjectRuns
+from paddlectl.runs.query import RunQuery
 from paddlectl.runs.store import RunPaths, RunStore
 from tests.unit.runs.runs_factory import make_run
 
@@ -130,7 +130,7 @@ def test_a_newer_schema_is_a_normal_row_marked_read_only(project: Path) -> None:
     assert entries[new.run_id].status == "succeeded" and row["problem"] is None
     assert row["read_only"] is True and row["metrics"] == {"acc": 0.9}
     assert entries[old.run_id].row["read_only"] is False
-    listing = list_runs(_store(project), RunQuery())
+    listing = ProjectRuns(_store(project)).listing(RunQuery())
     assert [entry.id for entry in listing.entries] == [new.run_id, old.run_id]
     assert any("newer paddlectl" in warning and new.run_id in warning for warning in listing.warnings)
 
@@ -140,8 +140,8 @@ def test_reconciliation_leaves_a_newer_running_manifest_alone(project: Path) -> 
     text = _with_unknown_keys(paths, SCHEMA_VERSION + 1)
     store = _store(project)
     engine = FakeEngine()  # its container is gone: an older paddlectl would record the run lost
-    assert reconcile_runs(store, engine) == []
-    listing = list_runs(store, RunQuery(), lambda: engine)
+    assert ProjectRuns(store, lambda: engine).settle_all().changed == []
+    listing = ProjectRuns(store, lambda: engine).listing(RunQuery())
     assert listing.reconciled == [] and [entry.status for entry in listing.entries] == ["running"]
     assert any("not settled" in warning and "upgrade paddlectl" in warning for warning in listing.warnings)
     assert paths.manifest.read_text(encoding="utf-8") == text
@@ -220,7 +220,9 @@ def test_export_refuses_a_newer_run_before_anything_is_written(project: Path) ->
     with pytest.raises(UsageError) as caught:
         plan_export(Project(root=project, config=config), ExportOptions(run=paths.run_id))
     assert "read-only" in caught.value.message and caught.value.hint and "upgrade paddlectl" in caught.value.hint
-    source = RunSource(run_id=paths.run_id, run_dir=paths.root, image={"id": "sha256:x"}, status="succeeded")
+    source = RunSource(
+        run_id=paths.run_id, run_dir=paths.root, image=ImageRecord("x:1", id="sha256:x"), status=RunStatus.SUCCEEDED
+    )
     with pytest.raises(PaddlectlError, match="read-only"):
         update_run_manifest(source, _export_record())  # the last guard, should a plan have been made anyway
     assert paths.manifest.read_text(encoding="utf-8") == text

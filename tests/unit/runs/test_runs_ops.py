@@ -17,7 +17,8 @@ from paddlectl.runs.compare import compare_runs, diff_runs, split_patch
 from paddlectl.runs.gate import MaxDrop, MetricCheck, gate
 from paddlectl.runs.logs import RunWatch, follow_log
 from paddlectl.runs.manifest import RunStatus
-from paddlectl.runs.query import RunQuery, list_runs, parse_condition, parse_statuses
+from paddlectl.runs.project_runs import ProjectRuns
+from paddlectl.runs.query import RunQuery, parse_condition, parse_statuses
 from paddlectl.runs.series import read_series, sparkline
 from paddlectl.runs.store import RunStore
 from tests.unit.runs.runs_factory import BASE_TIME, make_run
@@ -98,7 +99,7 @@ def test_rm_dry_run_then_real(store: RunStore, project: Path) -> None:
     removed = remove_runs(store, ["first"])
     assert [item.id for item in removed] == [first.run_id]
     assert not first.root.exists() and second.root.is_dir()
-    assert [entry.id for entry in list_runs(store, RunQuery()).entries] == [second.run_id]
+    assert [entry.id for entry in ProjectRuns(store).listing(RunQuery()).entries] == [second.run_id]
     assert not any(path.name.startswith(".deleting") for path in store.runs_dir.iterdir())
 
 
@@ -196,7 +197,13 @@ def test_gc_deletes_and_nothing_without_selectors(store: RunStore, project: Path
     assert collect_garbage(store, "proj").runs == []
     report = collect_garbage(store, "proj", keep=1)
     assert [item["id"] for item in report.runs] == [runs[1]]
-    assert [entry.id for entry in list_runs(store, RunQuery()).entries] == [runs[5], runs[4], runs[3], runs[2], runs[0]]
+    assert [entry.id for entry in ProjectRuns(store).listing(RunQuery()).entries] == [
+        runs[5],
+        runs[4],
+        runs[3],
+        runs[2],
+        runs[0],
+    ]
 
 
 def test_gc_removes_only_the_confirmed_runs(store: RunStore, project: Path) -> None:
@@ -434,8 +441,10 @@ def test_engine_errors_in_listing_are_warnings(store: RunStore, project: Path) -
     def no_engine() -> FakeEngine:
         raise PaddlectlError("cannot reach the Docker engine")
 
-    listing = list_runs(store, RunQuery(), no_engine)  # type: ignore[arg-type]
-    assert len(listing.entries) == 1 and "could not be checked" in listing.warnings[0]
+    warnings: list[str] = []
+    listing = ProjectRuns(store, no_engine, warnings.append).listing(RunQuery())  # type: ignore[arg-type]
+    assert len(listing.entries) == 1 and listing.entries[0].status == "running"
+    assert len(warnings) == 1 and "could not be checked" in warnings[0]
 
 
 def test_listing_settles_a_run_whose_container_vanished(store: RunStore, project: Path) -> None:
@@ -446,10 +455,10 @@ def test_listing_settles_a_run_whose_container_vanished(store: RunStore, project
         calls.append(1)
         return FakeEngine()
 
-    assert list_runs(store, RunQuery()).entries[0].status == "running"  # no engine given: nothing settled
-    listing = list_runs(store, RunQuery(), engine)  # type: ignore[arg-type]
+    assert ProjectRuns(store).listing(RunQuery()).entries[0].status == "running"  # no engine given: nothing settled
+    listing = ProjectRuns(store, engine).listing(RunQuery())  # type: ignore[arg-type]
     assert listing.reconciled == [orphan.run_id] and listing.entries[0].status == "lost"
-    list_runs(store, RunQuery(), engine)  # type: ignore[arg-type]
+    ProjectRuns(store, engine).listing(RunQuery())  # type: ignore[arg-type]
     assert calls == [1]  # nothing marked running any more: the engine is not contacted again
 
 
@@ -461,11 +470,11 @@ def test_run_watch_settles_a_run_whose_owner_is_gone(store: RunStore, project: P
         raise UnavailableError("cannot reach the Docker engine")
 
     now = [0.0]
-    watch = RunWatch(store, orphan, no_engine, warnings.append, settle_every=10, clock=lambda: now[0])  # type: ignore[arg-type]
+    watch = RunWatch(ProjectRuns(store, no_engine), orphan, warnings.append, settle_every=10, clock=lambda: now[0])  # type: ignore[arg-type]
     assert watch() and watch()  # engine unreachable: keep following, warn once
     now[0] = 11
     assert watch()
     assert len(warnings) == 1 and "could not be checked" in warnings[0]
-    settled = RunWatch(store, orphan, FakeEngine, warnings.append)  # type: ignore[arg-type]
+    settled = RunWatch(ProjectRuns(store, FakeEngine), orphan, warnings.append)
     assert settled() is False  # no container: reconciliation records it lost, following stops
     assert store.read(orphan.run_id).status is RunStatus.LOST

@@ -10,9 +10,9 @@ import pytest
 from paddlectl.errors import UsageError
 from paddlectl.foundation.clock import parse_duration
 from paddlectl.runs.manifest import RunStatus
+from paddlectl.runs.project_runs import ProjectRuns
 from paddlectl.runs.query import (
     RunQuery,
-    list_runs,
     parse_condition,
     parse_since,
     resolve_run,
@@ -80,7 +80,7 @@ def sweep(project: Path) -> list[str]:
 
 
 def ids(store: RunStore, **options: object) -> list[str]:
-    return [entry.id for entry in list_runs(store, RunQuery.parse(**options)).entries]  # type: ignore[arg-type]
+    return [entry.id for entry in ProjectRuns(store).listing(RunQuery.parse(**options)).entries]  # type: ignore[arg-type]
 
 
 # ---- resolve_run ------------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def test_sort_and_limit(store: RunStore, sweep: list[str]) -> None:
     assert ids(store, sort=["opt,-lr"]) == expected == ids(store, sort=["opt", "-lr"])
     assert ids(store, sort=["-acc"], limit=2) == [sweep[2], sweep[4]]
     assert ids(store, sort=["name"]) == [sweep[4], sweep[2], sweep[0], sweep[3], sweep[1]]
-    listing = list_runs(store, RunQuery.parse(where=["acc>0"], limit=1))
+    listing = ProjectRuns(store).listing(RunQuery.parse(where=["acc>0"], limit=1))
     assert (listing.total, listing.matched, len(listing.entries)) == (5, 4, 1)
 
 

@@ -13,7 +13,7 @@ from paddlectl.project.workspace import open_project
 from paddlectl.runs.cleanup import run_status
 from paddlectl.runs.leftovers import find_leftovers
 from paddlectl.runs.manifest import RunStatus
-from paddlectl.runs.reconcile import reconcile_runs
+from paddlectl.runs.project_runs import ProjectRuns
 from paddlectl.runs.runtime_probe import ProbeTarget, collect_run_probe
 from paddlectl.runs.store import RunStore
 from paddlectl.train.launch import train
@@ -57,7 +57,7 @@ def test_detach_starts_the_probe_and_settling_reads_it_without_starting_a_contai
         container.status = "exited"
     created_before = len(engine.created)
 
-    assert reconcile_runs(store, engine) == [run_id]
+    assert ProjectRuns(store, lambda: engine).settle_all().changed == [run_id]
 
     assert len(engine.created) == created_before, "settling a run never starts a container"
     manifest = store.read(run_id)
@@ -82,7 +82,7 @@ def test_a_probe_still_busy_is_not_waited_for_long_and_gc_removes_it_later(
     [run_container] = [c for c in engine.live.values() if c.id != probe]
     run_container.status = "exited"
 
-    assert reconcile_runs(store, engine) == [run_id]
+    assert ProjectRuns(store, lambda: engine).settle_all().changed == [run_id]
 
     runtime = store.read(run_id).runtime
     assert runtime.probe_error == "the runtime probe had not answered 0 s after the run ended"

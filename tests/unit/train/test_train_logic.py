@@ -11,7 +11,7 @@ from paddlectl.engine.protocol import GpuRequest, PullProgress, parse_gpus
 from paddlectl.errors import PaddlectlError, UnavailableError, UsageError
 from paddlectl.project.workspace import open_project
 from paddlectl.runs.manifest import RunStatus
-from paddlectl.runs.reconcile import reconcile_runs
+from paddlectl.runs.project_runs import ProjectRuns
 from paddlectl.runs.store import RunStore
 from paddlectl.train.launch import train
 from paddlectl.train.prepare import dry_run_spec, prepare
@@ -241,7 +241,7 @@ def test_engine_lost_leaves_run_for_reconciliation(project: Path) -> None:
     engine.down = False
     (container,) = engine.containers({"io.paddlectl.run": run.manifest.id})
     container.status, container.exit_code = "exited", 137
-    assert reconcile_runs(store, engine) == [run.manifest.id]
+    assert ProjectRuns(store, lambda: engine).settle_all().changed == [run.manifest.id]
     settled = store.read(run.manifest.id)
     assert settled.status is RunStatus.FAILED and settled.exit_code == 137
     assert "lost contact" in (settled.reason or "")
@@ -260,7 +260,7 @@ def test_reconcile_marks_vanished_container_lost_and_skips_live_owner(project: P
     manifest = outcome.manifest
     manifest.status, manifest.owner_pid = RunStatus.RUNNING, None
     store.write(manifest)
-    assert reconcile_runs(store, engine) == [manifest.id]  # the container was removed: lost
+    assert ProjectRuns(store, lambda: engine).settle_all().changed == [manifest.id]  # the container was removed: lost
     assert store.read(manifest.id).status is RunStatus.LOST
     # a run whose owning CLI is alive on this host is left to it
     import subprocess
@@ -270,12 +270,12 @@ def test_reconcile_marks_vanished_container_lost_and_skips_live_owner(project: P
     try:
         manifest.status, manifest.owner_pid = RunStatus.RUNNING, owner.pid
         store.write(manifest)
-        assert reconcile_runs(store, engine) == []
+        assert ProjectRuns(store, lambda: engine).settle_all().changed == []
         assert store.read(manifest.id).status is RunStatus.RUNNING
     finally:
         owner.kill()
         owner.wait()
-    assert reconcile_runs(store, engine) == [manifest.id]  # the owner died: settled
+    assert ProjectRuns(store, lambda: engine).settle_all().changed == [manifest.id]  # the owner died: settled
     assert store.read(manifest.id).status is RunStatus.LOST
 
 
