@@ -26,12 +26,22 @@ train:
     lr: 0.001
     batch_size: 64
 
+# Named sets of train settings: `paddlectl train train.py --profile ci` lays a profile's params over
+# train.params (and -p over both) and records which profile and the values it set.
+profiles: {{}}         # e.g. ci: {{params: {{epochs: 1, data_limit: 500}}, gpus: all}}
+
 # What `paddlectl export` builds: a factory returning a paddle.nn.Layer, and the inputs it takes.
 export:
   model: null         # e.g. model:build_model (module importable from the project root, then a callable)
   model_args: {{}}      # keyword arguments for the factory
   weights: null       # the .pdparams in the run's output directory; default: the only one there
   inputs: []          # e.g. - {{name: x, dtype: float32, shape: [-1, 3, 224, 224]}}
+
+# `paddlectl runs gate`: params that define what the metrics measure (a validation split, an image size).
+# A candidate and a baseline that differ in one of them are not comparable (exit 7); the dataset, the profile
+# and the image are compared anyway.
+gate:
+  evaluation_params: []
 """
 
 STORE_GITIGNORE = "# paddlectl's run store: runs are recorded here, never committed.\n*\n"

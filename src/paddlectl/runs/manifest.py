@@ -92,6 +92,7 @@ class Manifest:
     owner_pid: int | None = None  # the CLI process finalising this run; reconciliation leaves it alone while alive
     owner_host: str | None = None
     reproduces: str | None = None
+    profile: dict[str, Any] | None = None  # `train --profile NAME`: {name, params (the values it set), gpus}
     params: dict[str, Any] = field(default_factory=lambda: {"values": {}, "sources": {}, "types": {}})
     git: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=lambda: {"file": "metrics.jsonl", "summary": {}})

@@ -224,7 +224,8 @@ def _run_attached(
     probe = _RuntimeProbe(engine, recorded.image.id, project.store, prepared.gpus, spec.user)
     probe.start()
     metrics = RunMetrics(paths)
-    events.status(f"run {paths.run_id} started in {manifest.image.reference}")
+    profile = f" (profile {manifest.profile['name']})" if manifest.profile else ""
+    events.status(f"run {paths.run_id} started in {manifest.image.reference}{profile}")
 
     def record_container(container: Container) -> None:
         # Kept in memory only: until the run is settled, reconciliation finds the container by its run label.
@@ -381,6 +382,7 @@ def _initial_manifest(
         owner_pid=None if request.detach else os.getpid(),
         owner_host=socket.gethostname(),
         reproduces=request.reproduces,
+        profile=prepared.profile,
         params={"values": masked_params, "sources": prepared.param_sources, "types": prepared.param_types},
         git=git.as_dict(),
         host=host,

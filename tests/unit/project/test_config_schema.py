@@ -109,7 +109,10 @@ def test_a_value_of_the_wrong_type_is_named_with_its_line(tmp_path: Path, text: 
 )
 def test_a_document_that_is_no_mapping(tmp_path: Path, text: str, says: str) -> None:
     error = error_for(tmp_path, text)
-    assert says in error.message and "must be a mapping of sections (project, images, train, export)" in error.message
+    assert (
+        says in error.message
+        and "must be a mapping of sections (project, images, train, profiles, export, gate)" in error.message
+    )
 
 
 def test_null_sections_and_values_take_the_defaults(tmp_path: Path) -> None:
@@ -235,4 +238,4 @@ def test_every_key_is_in_the_template_and_the_readme() -> None:
     assert "train.gpus" in keys and "export.inputs" in keys
     for key in keys:
         assert re.search(rf"^\s*{re.escape(key.rpartition('.')[2])}:", template, re.MULTILINE), f"{key} not in template"
-        assert f"| `{key}` |" in readme or key in ("images", "train", "export"), f"{key} not in README's table"
+        assert f"| `{key}` |" in readme or key in ("images", "train", "export", "gate"), f"{key} not in README's table"
