@@ -235,9 +235,11 @@ def run_gate(
 ) -> GateResult:
     """Gate `request.run`: resolve the baseline, repeat the candidate (--repeats), compare, record the gate.
 
-    Raises UsageError for bad options, a run that does not resolve, or a metric/param name neither side recorded;
-    MissingBaseline when the baseline does not exist and the policy is not fail-as-a-check (never: fail becomes a
-    failed check); whatever the engine raises while repeating.
+    A baseline that does not exist is not raised: the policy makes it a failed or a skipped check. Raises
+    UsageError for bad options, a candidate that does not resolve, an unreadable or ambiguous baseline reference,
+    or a metric/param name neither side recorded; UnavailableError for an mlflow: baseline without the tracking
+    resolver; whatever the engine raises while repeating; PaddlectlError (exit 74) when the history cannot be
+    written.
     """
     from paddlectl.runs.query import resolve_run
     from paddlectl.runs.store import RunStore
@@ -281,7 +283,7 @@ def run_gate(
         GateCheck.of(check_requirement(candidate, condition), "requirement") for condition in parsed.conditions
     ]
     if baseline is not None and request.record:
-        _record(GateHistory(history_path(project.store)), result, runs, baseline)
+        _record(history, result, runs, baseline)
     return result
 
 
