@@ -107,15 +107,20 @@ def dataset_of(labels: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
 
 
 def facts_of_manifest(manifest: Manifest) -> RunFacts:
-    params = dict(_mapping(_mapping(manifest.params).get("values")))
-    labels = {str(key): str(value) for key, value in _mapping(manifest.labels).items()}
+    """A run's facts, read from its manifest as manifest.yaml holds it (the same document a registered package's
+    RUN.yaml is), so that both sides of a gate are read alike."""
+    document = manifest.to_dict()
+    params = dict(_mapping(_mapping(document.get("params")).get("values")))
+    labels = {str(key): str(value) for key, value in _mapping(document.get("labels")).items()}
+    image = _mapping(document.get("image"))
+    profile = document.get("profile")
     return RunFacts(
         label=f"run {manifest.id}",
-        metrics=last_values(_mapping(manifest.metrics).get("summary")),
+        metrics=last_values(_mapping(document.get("metrics")).get("summary")),
         params=params,
         labels=labels,
-        profile=manifest.profile if isinstance(manifest.profile, dict) else None,
-        image=manifest.image.digest or manifest.image.id,
+        profile=profile if isinstance(profile, dict) else None,
+        image=image.get("digest") or image.get("id"),
         run_id=manifest.id,
         dataset=dataset_of(labels, params),
     )

@@ -328,7 +328,7 @@ def _repeat(
     from paddlectl.foundation.signals import Interrupted
     from paddlectl.train.reproduce import reproduce
 
-    seed = ((candidate.params or {}).get("values") or {}).get(seed_param)
+    seed = facts_of_manifest(candidate).params.get(seed_param)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise UsageError(
             f"--repeats needs an integer param '{seed_param}' to vary, and run {candidate.id} has "
