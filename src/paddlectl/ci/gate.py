@@ -165,12 +165,18 @@ class GateResult:
             return ExitCode.INCOMPARABLE
         return ExitCode.OK if self.passed else ExitCode.FAILED
 
+    def _baseline_name(self) -> str | None:
+        """A run baseline's id (what `baseline` always held), else the version's label (digits@1.0.0)."""
+        if self.baseline is None:
+            return None
+        return self.baseline.facts.run_id if self.baseline.source == "run" else self.baseline.facts.label
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "run": self.run,
             "run_name": self.run_name,
             "profile": self.profile,
-            "baseline": self.baseline.facts.label if self.baseline else None,
+            "baseline": self._baseline_name(),
             "baseline_reference": self.baseline_reference,
             "baseline_detail": self.baseline.as_dict() if self.baseline else None,
             "missing_baseline": self.missing_baseline,

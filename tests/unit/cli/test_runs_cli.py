@@ -198,6 +198,7 @@ def test_gate_exit_codes(project: Path) -> None:
     report = json.loads(stdout)
     assert code == 0 and report["passed"] is True
     assert [check["kind"] for check in report["checks"]] == ["comparability", "metric", "requirement"]
+    assert report["baseline"] == _id(project, "base") and report["run"] == _id(project, "tuned")
     code, stdout, _ = runs(project, "gate", "base", "--baseline", "tuned", "--metric", "acc", "--max-drop", "2%")
     assert code == 1 and "FAIL" in stdout
     code, stdout, _ = runs(
