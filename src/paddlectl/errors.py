@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     TAMPERED = 4  # verify: a checksum or signature does not match
     UNSIGNED = 5  # verify: a key was given but the package carries no signature
     REFUSED = 6  # refused by policy: e.g. the registry's require_signature for an untrusted package
+    INCOMPARABLE = 7  # gate: candidate and baseline differ in data, profile, image or evaluation params
     INTERNAL = 70  # a bug in paddlectl (EX_SOFTWARE)
     IO = 74  # the file system refused a write paddlectl must make: full disk, permissions (EX_IOERR)
     SIGHUP = 129

@@ -49,6 +49,10 @@ class RootGroup(LazyCommandGroup):
             "Create the ed25519 keys that sign packages (package --sign) and check them (verify --key).",
         ),
         "runs": LazyCommand("paddlectl.cli.runs:app", "List, inspect, compare, clean up and gate recorded runs."),
+        "ci": LazyCommand(
+            "paddlectl.cli.ci:app",
+            "Pipeline files for CI: train on a sample on a GPU runner, gate against production, report.",
+        ),
         "registry": LazyCommand(
             "paddlectl.cli.registry:app",
             "Versions of packages with statuses, promotion, rollback, an audit trail and cold storage.",

@@ -14,6 +14,7 @@ import typer
 
 from paddlectl.cli.lazygroup import CommandGroup
 from paddlectl.cli.output import out
+from paddlectl.cli.runs_gate import gate_command
 
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import ContainerEngine
@@ -417,45 +418,4 @@ def plot_command(
             out.warn(f"run {line.run} has no '{metric}' points")
 
 
-@app.command("gate")
-def gate_command(
-    run: RunArgument,
-    baseline: Annotated[str | None, typer.Option("--baseline", help="Run to compare against.")] = None,
-    metric: Annotated[
-        list[str] | None, typer.Option("--metric", help="Metric to hold against the baseline; repeatable.")
-    ] = None,
-    max_drop: Annotated[
-        str, typer.Option("--max-drop", help="Allowed regression: 2% (of the baseline) or an absolute 0.01.")
-    ] = "0",
-    lower_is_better: Annotated[bool, typer.Option("--lower-is-better", help="The metrics are loss-like.")] = False,
-    require: Annotated[
-        list[str] | None, typer.Option("--require", help="'acc>=0.95' the run must satisfy; repeatable.")
-    ] = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Check a run against a baseline and requirements; exit 1 when any check fails.
-
-    A --metric or --require name that neither the run nor the baseline recorded is a usage error (exit 2) that
-    lists what the run has; a metric only one of them recorded fails its check (exit 1).
-    """
-    from paddlectl.runs.gate import MaxDrop, MetricCheck, gate
-    from paddlectl.runs.query import parse_condition
-
-    out.json_mode = json_output
-    drop = MaxDrop.parse(max_drop)
-    checks = [MetricCheck(name, drop, lower_is_better) for name in metric or ()]
-    conditions = [parse_condition(text) for text in require or ()]
-    runs, _, _ = _project_runs()
-    candidate = runs.read(run)
-    base = runs.read(baseline) if baseline else None
-    report = gate(candidate, base, checks, conditions)
-    if json_output:
-        out.json(report.as_dict())
-    else:
-        from paddlectl.cli.runs_view import print_gate
-
-        print_gate(report)
-    if not report.passed:
-        from paddlectl.errors import ExitCode
-
-        raise typer.Exit(int(ExitCode.FAILED))
+app.command("gate")(gate_command)

@@ -19,8 +19,8 @@ from paddlectl.runs.query import COLUMN_ALIASES, lookup
 from paddlectl.runs.series import read_series, sparkline
 
 if TYPE_CHECKING:
+    from paddlectl.ci.gate import GateResult
     from paddlectl.runs.compare import Change, Comparison, RunDiff
-    from paddlectl.runs.gate import GateReport
     from paddlectl.runs.manifest import Manifest
     from paddlectl.runs.store import RunPaths
 
@@ -438,20 +438,35 @@ def print_diff(diff: RunDiff, show_patch: bool = False) -> None:
 # ---- runs gate ---------------------------------------------------------------------------------------------
 
 
-def print_gate(report: GateReport) -> None:
+def print_gate(result: GateResult) -> None:
+    """The gate's checks as a table on stdout, the verdict on stderr."""
     table = _table()
-    for column in ("check", "actual", "baseline", "limit", "result", "detail"):
+    for column in ("check", "actual", "baseline", "limit", "noise", "result", "detail"):
         table.add_column(
-            column, justify="right" if column in ("actual", "baseline", "limit") else "left", overflow="fold"
+            column, justify="right" if column in ("actual", "baseline", "limit", "noise") else "left", overflow="fold"
         )
-    for check in report.checks:
-        result = Text("PASS", style="green") if check.passed else Text("FAIL", style="bold red")
+    marks = {
+        "pass": Text("PASS", style="green"),
+        "fail": Text("FAIL", style="bold red"),
+        "skip": Text("SKIP", style="yellow"),
+    }
+    for check in result.checks:
         table.add_row(
-            escape(check.check), fmt(check.actual), fmt(check.baseline), fmt(check.limit), result, escape(check.message)
+            escape(check.check),
+            fmt(check.actual),
+            fmt(check.baseline),
+            fmt(check.limit),
+            fmt(check.noise or None),
+            marks[check.outcome.value],
+            escape(check.message),
         )
     out.table(table)
-    failed = sum(not check.passed for check in report.checks)
-    if failed:
-        out.status(f"[bold red]gate failed[/bold red]: {failed} of {len(report.checks)} check(s) failed")
+    failed = sum(not check.passed for check in result.checks)
+    against = f" against {escape(result.baseline.facts.label)}" if result.baseline else ""
+    if not result.comparable:
+        keys = ", ".join(d.key for d in result.differences if not d.allowed)
+        out.status(f"[bold red]gate not comparable[/bold red]{against}: {escape(keys)} differ (exit 7)")
+    elif failed:
+        out.status(f"[bold red]gate failed[/bold red]{against}: {failed} of {len(result.checks)} check(s) failed")
     else:
-        out.status(f"[green]gate passed[/green]: {len(report.checks)} check(s)")
+        out.status(f"[green]gate passed[/green]{against}: {len(result.checks)} check(s)")

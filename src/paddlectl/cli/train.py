@@ -80,6 +80,10 @@ def command(
         list[str] | None, typer.Option("-p", "--param", help="key=value, typed as YAML (repeatable).")
     ] = None,
     params_file: Annotated[Path | None, typer.Option("--params-file", help="YAML/JSON mapping of params.")] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="Use profiles.NAME of paddlectl.yaml: its params over train.params, its gpus."),
+    ] = None,
     gpus: Annotated[str | None, typer.Option("--gpus", help="all, none, or device ids like 0,1.")] = None,
     nproc: Annotated[int, typer.Option("--nproc", help="Workers under paddle.distributed.launch.")] = 1,
     name: Annotated[str | None, typer.Option("--name", help="A name for the run.")] = None,
@@ -135,6 +139,7 @@ def command(
         script_args=positional,
         image=image,
         params=list(param or []),
+        profile=profile,
         params_file=params_file,
         gpus=gpus,
         nproc=nproc,

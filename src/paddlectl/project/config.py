@@ -29,6 +29,7 @@ __all__ = [
     "STORE_NAME",
     "ExportConfig",
     "InputSpec",
+    "ProfileConfig",
     "ProjectConfig",
     "load_config",
     "parse_config",
@@ -57,6 +58,19 @@ class ExportConfig:
 
 
 @dataclass(frozen=True)
+class ProfileConfig:
+    """`profiles.NAME`: params laid over train.params (typed the same way), and the GPUs (None: train.gpus)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    gpus: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """What a run's manifest records of it: the name and the values it set."""
+        return {"name": self.name, "params": dict(self.params), "gpus": self.gpus}
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     name: str
     cpu_image: str = DEFAULT_CPU_IMAGE
@@ -65,11 +79,24 @@ class ProjectConfig:
     shm_size: str = DEFAULT_SHM_SIZE
     params: dict[str, Any] = field(default_factory=dict)
     export: ExportConfig = field(default_factory=ExportConfig)
+    profiles: dict[str, ProfileConfig] = field(default_factory=dict)
     path: Path | None = None
     validated: ConfigDocument | None = field(default=None, repr=False)
 
     def image_for(self, gpus: str) -> str:
         return self.cpu_image if gpus == "none" else self.gpu_image
+
+    def profile(self, name: str) -> ProfileConfig:
+        """`profiles.NAME`; UsageError naming the profiles there are when there is none of that name."""
+        found = self.profiles.get(name)
+        if found is not None:
+            return found
+        where = str(self.path) if self.path is not None else CONFIG_NAME
+        have = ", ".join(sorted(self.profiles))
+        raise UsageError(
+            f"no profile '{name}' in {where}",
+            hint=f"its profiles are: {have}" if have else f"add one: profiles: {{{name}: {{params: {{epochs: 1}}}}}}",
+        )
 
     @property
     def document(self) -> ConfigDocument:
@@ -111,6 +138,14 @@ def parse_config(document: Any, path: Path, text: str | None = None) -> ProjectC
             inputs=_input_specs(export.inputs),
             weights=export.weights,
         ),
+        profiles={
+            name: ProfileConfig(
+                name=name,
+                params=_scalar_params(profile.params, source, text, at=("profiles", name, "params")),
+                gpus=None if profile.gpus is None else str(profile.gpus),
+            )
+            for name, profile in config.profiles.items()
+        },
         path=path,
         validated=config,
     )
@@ -127,16 +162,18 @@ def load_config(path: Path) -> ProjectConfig:
 
 
 _INPUTS = ("export", "inputs")
+_TRAIN_PARAMS = ("train", "params")
 
 
-def _as_params(text: str, source: str) -> dict[str, Any]:
-    """train.params of the file read again with the params typing (the rest of the file keeps YAML's)."""
+def _as_params(text: str, source: str, at: tuple[str, ...]) -> dict[str, Any]:
+    """The params mapping at `at` (train.params, profiles.NAME.params) read again with the params typing (the
+    rest of the file keeps YAML's)."""
     from paddlectl.foundation.yamlio import load_params_yaml
 
-    document = load_params_yaml(text, source)
-    train = document.get("train") if isinstance(document, dict) else None
-    params = train.get("params") if isinstance(train, dict) else None
-    return params if isinstance(params, dict) else {}
+    found: Any = load_params_yaml(text, source)
+    for key in at:
+        found = found.get(key) if isinstance(found, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def _input_specs(inputs: list[ExportInput]) -> tuple[InputSpec, ...]:
@@ -146,23 +183,26 @@ def _input_specs(inputs: list[ExportInput]) -> tuple[InputSpec, ...]:
     )
 
 
-def _scalar_params(values: dict[str, Any], source: str, text: str | None) -> dict[str, Any]:
-    """train.params: scalars only (dates as ISO text), typed as `-p` values are: exponent floats such as `1e-3`
-    read as floats, and a number whose typed text would not print back (`ver: 1.10`) kept as that text."""
+def _scalar_params(
+    values: dict[str, Any], source: str, text: str | None, at: tuple[str, ...] = _TRAIN_PARAMS
+) -> dict[str, Any]:
+    """train.params (or a profile's params): scalars only (dates as ISO text), typed as `-p` values are: exponent
+    floats such as `1e-3` read as floats, and a number whose typed text would not print back (`ver: 1.10`) kept
+    as that text."""
     from paddlectl.project.validation import located_error, python_type_word
 
     if text is not None:
-        typed = _as_params(text, source)
+        typed = _as_params(text, source, at)
         values = {key: typed.get(key, value) for key, value in values.items()}
     params: dict[str, Any] = {}
     for key, value in values.items():
         if value is not None and not isinstance(value, str | int | float | bool | dt.date):
             kind = python_type_word(value)
             raise located_error(
-                f"train.params.{key} must be a scalar (text, a number, true/false or null), not {kind}",
+                f"{'.'.join(at)}.{key} must be a scalar (text, a number, true/false or null), not {kind}",
                 source=source,
                 text=text,
-                at=("train", "params", key),
+                at=(*at, key),
                 hint=f"flatten it, e.g. {key}_depth: 3, or quote it as a string",
             )
         params[key] = value.isoformat() if isinstance(value, dt.date) else value  # datetime is a date too

@@ -26,6 +26,10 @@ train:
     lr: 0.001
     batch_size: 64
 
+# Named sets of train settings: `paddlectl train train.py --profile ci` lays a profile's params over
+# train.params (and -p over both) and records which profile and the values it set.
+profiles: {{}}         # e.g. ci: {{params: {{epochs: 1, data_limit: 500}}, gpus: all}}
+
 # What `paddlectl export` builds: a factory returning a paddle.nn.Layer, and the inputs it takes.
 export:
   model: null         # e.g. model:build_model (module importable from the project root, then a callable)
@@ -42,6 +46,12 @@ mlflow:
   tracking_uri: null  # the server; MLFLOW_TRACKING_URI and --tracking-uri win
   experiment: null    # default: the project's name
   live: false         # mirror every train live on the server
+
+# `paddlectl runs gate`: params that define what the metrics measure (a validation split, an image size).
+# A candidate and a baseline that differ in one of them are not comparable (exit 7); the dataset, the profile
+# and the image are compared anyway.
+gate:
+  evaluation_params: []
 """
 
 STORE_GITIGNORE = "# paddlectl's run store: runs are recorded here, never committed.\n*\n"

@@ -94,12 +94,27 @@ class MlflowConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     live: bool = False
 
 
+class Profile(Section):
+    """A named set of train settings (`train --profile ci`): params over train.params, and the GPUs."""
+
+    params: dict[str, Any] = msgspec.field(default_factory=dict)  # scalars, typed as train.params are
+    gpus: str | int | None = None  # default: train.gpus
+
+
+class Gate(Section):
+    """What `runs gate` holds equal between a candidate and its baseline besides data, profile and image."""
+
+    evaluation_params: list[str] = msgspec.field(default_factory=list)  # params that define the evaluation
+
+
 class ConfigDocument(Section):
     """The whole file."""
 
     project: str | int | None = None  # default: the folder's name
     images: Images = msgspec.field(default_factory=Images)
     train: Train = msgspec.field(default_factory=Train)
+    profiles: dict[str, Profile] = msgspec.field(default_factory=dict)
     export: Export = msgspec.field(default_factory=Export)
     registry: RegistryConfig = msgspec.field(default_factory=RegistryConfig)
     mlflow: MlflowConfig = msgspec.field(default_factory=MlflowConfig)
+    gate: Gate = msgspec.field(default_factory=Gate)

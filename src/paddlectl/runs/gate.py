@@ -22,16 +22,20 @@ class MaxDrop:
     relative: bool
 
     @classmethod
-    def parse(cls, text: str) -> MaxDrop:
+    def parse(cls, text: str, option: str = "--max-drop") -> MaxDrop:
         raw = text.strip()
         relative = raw.endswith("%")
         number = as_number(raw.rstrip("%").strip())
-        if number is None or number < 0:
+        if number is None or number < 0 or not math.isfinite(number):
             raise UsageError(
-                f"cannot read --max-drop '{text}'",
+                f"cannot read {option} '{text}'",
                 hint="give a percentage of the baseline (2%) or an absolute amount (0.01), 0 or more",
             )
         return cls(number / 100 if relative else number, relative)
+
+    def allowed(self, baseline: float) -> float:
+        """How far a metric whose baseline is `baseline` may move the wrong way."""
+        return abs(baseline) * self.amount if self.relative else self.amount
 
     def __str__(self) -> str:
         return f"{self.amount * 100:g}%" if self.relative else f"{self.amount:g}"
@@ -82,10 +86,29 @@ def _metric(manifest: Manifest, name: str) -> float | None:
 
 def check_metric(run: Manifest, baseline: Manifest, check: MetricCheck) -> CheckResult:
     """Compare one metric with the baseline's; a missing or non-finite value fails with a message."""
-    actual, base = _metric(run, check.metric), _metric(baseline, check.metric)
+    return check_values(
+        check, _metric(run, check.metric), _metric(baseline, check.metric), f"run {run.id}", f"baseline {baseline.id}"
+    )
+
+
+def metric_label(check: MetricCheck) -> str:
     direction = "lower is better" if check.lower_is_better else "higher is better"
-    label = f"{check.metric} max drop {check.max_drop} ({direction})"
-    missing = [who for who, value in ((f"run {run.id}", actual), (f"baseline {baseline.id}", base)) if value is None]
+    return f"{check.metric} max drop {check.max_drop} ({direction})"
+
+
+def check_values(
+    check: MetricCheck,
+    actual: float | None,
+    base: float | None,
+    run_label: str,
+    baseline_label: str,
+    noise: float = 0.0,
+    label: str | None = None,
+) -> CheckResult:
+    """One metric's value against the baseline's: the limit is the baseline moved the wrong way by the allowed
+    amount plus `noise` (the spread measured elsewhere). A missing or non-finite value fails with a message."""
+    label = label or metric_label(check)
+    missing = [who for who, value in ((run_label, actual), (baseline_label, base)) if value is None]
     if missing:
         return CheckResult(
             label,
@@ -99,7 +122,7 @@ def check_metric(run: Manifest, baseline: Manifest, check: MetricCheck) -> Check
     assert actual is not None and base is not None
     if not (math.isfinite(actual) and math.isfinite(base)):
         return CheckResult(label, check.metric, actual, base, None, False, "not a finite number")
-    allowed = abs(base) * check.max_drop.amount if check.max_drop.relative else check.max_drop.amount
+    allowed = check.max_drop.allowed(base) + noise
     if check.lower_is_better:
         limit, passed = base + allowed, actual <= base + allowed
     else:

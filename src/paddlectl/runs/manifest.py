@@ -227,6 +227,7 @@ class Manifest:
     owner_pid: int | None = None  # the CLI process finalising this run; reconciliation leaves it alone while alive
     owner_host: str | None = None
     reproduces: str | None = None
+    profile: dict[str, Any] | None = None  # `train --profile NAME`: {name, params (the values it set), gpus}
     params: ParamsRecord = field(default_factory=ParamsRecord)
     git: GitRecord = field(default_factory=GitRecord)
     metrics: MetricsRecord = field(default_factory=MetricsRecord)

@@ -50,12 +50,18 @@ _ORDERINGS: dict[str, Callable[[float, float], bool]] = {
 # ---- resolving RUN arguments -------------------------------------------------------------------------------
 
 
+class NoSuchRun(UsageError):
+    """No run is the one asked for (as opposed to a target that names several): `runs gate` may treat it as a
+    baseline that does not exist yet."""
+
+
 def resolve_run(store: RunStore, target: str) -> RunPaths:
     """The run a user means: full id, `last` / `last~N`, unique id prefix, or a run name.
 
     Names are unique within a project (`train --name` refuses a taken one); a store from before that rule may
     hold a name twice, and then the name resolves to nothing and the error lists the runs that carry it, as for an
-    ambiguous prefix. Raises UsageError for no match or an ambiguous target (naming up to 10 candidates). Only
+    ambiguous prefix. Raises NoSuchRun (a UsageError) for no match, UsageError for an ambiguous target (naming up
+    to 10 candidates). Only
     folder names from the store are ever matched, so a target like `../x` cannot point outside it.
     """
     index = RunIndex.of(store)
@@ -68,7 +74,7 @@ def resolve_run(store: RunStore, target: str) -> RunPaths:
         back = int(last.group(1) or 0)
         if back >= len(run_ids):
             have = f"only {len(run_ids)} run(s)" if run_ids else "no runs yet"
-            raise UsageError(f"there is no run '{target}': {have}", hint="list them with 'paddlectl runs list'")
+            raise NoSuchRun(f"there is no run '{target}': {have}", hint="list them with 'paddlectl runs list'")
         return store.paths(run_ids[-1 - back])
     matches = [run_id for run_id in run_ids if target and run_id.startswith(target)]
     if len(matches) == 1:
@@ -89,7 +95,7 @@ def resolve_run(store: RunStore, target: str) -> RunPaths:
             f"'{target}' matches {len(matches)} runs: {shown}{more}",
             hint="give more characters of the run id",
         )
-    raise UsageError(f"no run matches '{target}'", hint="list runs with 'paddlectl runs list' (or use 'last')")
+    raise NoSuchRun(f"no run matches '{target}'", hint="list runs with 'paddlectl runs list' (or use 'last')")
 
 
 def runs_named(store: RunStore, name: str) -> list[str]:

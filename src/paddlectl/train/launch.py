@@ -255,7 +255,8 @@ def _run_attached(
     metrics = RunMetrics(paths, on_points=observer.metrics if observer is not None else None)
     if observer is not None:
         observer.started(manifest, paths)
-    events.status(f"run {paths.run_id} started in {manifest.image.reference}")
+    profile = f" (profile {manifest.profile['name']})" if manifest.profile else ""
+    events.status(f"run {paths.run_id} started in {manifest.image.reference}{profile}")
 
     def record_container(container: Container) -> None:
         # Kept in memory only: until the run is settled, reconciliation finds the container by its run label.
@@ -425,6 +426,7 @@ def _initial_manifest(
         owner_pid=None if request.detach else os.getpid(),
         owner_host=socket.gethostname(),
         reproduces=request.reproduces,
+        profile=prepared.profile,
         params=ParamsRecord(masked_params, prepared.param_sources, prepared.param_types),
         git=git,
         host=host,

@@ -172,7 +172,8 @@ def type_name(value: Any) -> str:
 
 @dataclass
 class ResolvedParams:
-    """The params a run gets, where each value came from ("config", "file:<path>" or "cli") and its type.
+    """The params a run gets, where each value came from ("config", "profile:<name>", "file:<path>" or "cli") and
+    its type.
 
     `types` is filled from the values when not given (see type_name).
     """
@@ -186,8 +187,14 @@ class ResolvedParams:
             self.types = {key: type_name(value) for key, value in self.values.items()}
 
 
-def resolve_params(defaults: Mapping[str, Any], params_file: Path | None, assignments: list[str]) -> ResolvedParams:
-    """Layer config defaults, then the params file, then `-p` assignments (last one wins).
+def resolve_params(
+    defaults: Mapping[str, Any],
+    params_file: Path | None,
+    assignments: list[str],
+    profile: tuple[str, Mapping[str, Any]] | None = None,
+) -> ResolvedParams:
+    """Layer config defaults, then a profile's params (source `profile:NAME`), then the params file, then `-p`
+    assignments (last one wins).
 
     Raises UsageError for a bad file, a bad assignment, or a nested config default.
     """
@@ -195,6 +202,10 @@ def resolve_params(defaults: Mapping[str, Any], params_file: Path | None, assign
     sources: dict[str, str] = {}
     for key, value in _scalar_mapping(dict(defaults), "paddlectl.yaml train.params").items():
         values[key], sources[key] = value, "config"
+    if profile is not None:
+        name, profile_values = profile
+        for key, value in _scalar_mapping(dict(profile_values), f"paddlectl.yaml profiles.{name}.params").items():
+            values[key], sources[key] = value, f"profile:{name}"
     if params_file is not None:
         for key, value in load_params_file(params_file).items():
             values[key], sources[key] = value, f"file:{params_file}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, parse_gpus
 from paddlectl.errors import UsageError
+from paddlectl.project.config import ProfileConfig
 from paddlectl.project.workspace import Project
 from paddlectl.train.request import (
     TrainRequest,
@@ -45,6 +46,7 @@ class PreparedRun:
     masked_command: list[str] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)  # masked wherever they would be printed or saved
     param_types: dict[str, str] = field(default_factory=dict)  # str, int, float, bool, null (train/params.py)
+    profile: dict[str, Any] | None = None  # the manifest's record of `--profile NAME` (params masked)
 
 
 def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
@@ -58,7 +60,10 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     if request.nproc < 1:
         raise UsageError(f"--nproc must be at least 1, not {request.nproc}")
     code_root = (request.code_root or project.root).resolve()
-    gpus_text = request.gpus if request.gpus is not None else project.config.gpus
+    profile = project.config.profile(request.profile) if request.profile else None
+    gpus_text = next(
+        text for text in (request.gpus, profile.gpus if profile else None, project.config.gpus) if text is not None
+    )
     gpus = parse_gpus(gpus_text)
     image = request.image or project.config.image_for("none" if gpus is None else gpus_text)
     PinnedImage.parse(image)
@@ -73,7 +78,12 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
             },
         )
     else:
-        resolved = resolve_params(project.config.params, request.params_file, request.params)
+        resolved = resolve_params(
+            project.config.params,
+            request.params_file,
+            request.params,
+            profile=(profile.name, profile.params) if profile else None,
+        )
     refuse_args_that_set_params(request.script_args, resolved.values)
     env = dict(parse_key_value(item, "--env", environ=os.environ) for item in request.env)
     labels = dict(parse_key_value(item, "--label") for item in request.labels)
@@ -117,7 +127,21 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
         masked_command=mask_argv(command, secret_values),
         secret_values=secret_values,
         param_types=dict(resolved.types),
+        profile=_profile_record(request, profile),
     )
+
+
+def _profile_record(request: TrainRequest, profile: ProfileConfig | None) -> dict[str, Any] | None:
+    """What the manifest records of the profile: the original's record when reproducing, else the one chosen."""
+    from paddlectl.foundation.secrets import mask_mapping
+
+    if request.fixed_profile is not None:
+        return dict(request.fixed_profile)
+    if profile is None:
+        return None
+    record = profile.as_record()
+    record["params"] = mask_mapping(record["params"])
+    return record
 
 
 def refuse_args_that_set_params(script_args: list[str], params: dict[str, Any]) -> None:

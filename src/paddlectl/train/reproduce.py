@@ -118,6 +118,7 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
         script_args=list(original.command.args),
         params=list(overrides),
         fixed_params=values,
+        fixed_profile=original.profile,
         gpus=original.container.gpus,
         nproc=original.container.nproc,
         name=None,  # named `<original>~reproN` when recorded (train/launch.py), never the original's own name

@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, Ulimit
 from paddlectl.errors import UsageError
@@ -37,6 +38,8 @@ class TrainRequest:
     script_args: list[str] = field(default_factory=list)
     image: str | None = None
     params: list[str] = field(default_factory=list)  # "key=value" assignments
+    profile: str | None = None  # `--profile NAME`: profiles.NAME of paddlectl.yaml
+    fixed_profile: dict[str, Any] | None = None  # reproduce: the original's profile record, kept as it was
     fixed_params: dict[str, object] | None = None  # reproduce: the recorded values, used as they are
     image_tag: str | None = None  # reproduce: the tag the original asked for (the image is run by digest or id)
     params_file: Path | None = None

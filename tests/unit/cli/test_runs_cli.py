@@ -196,7 +196,9 @@ def test_gate_exit_codes(project: Path) -> None:
         "--json",
     )
     report = json.loads(stdout)
-    assert code == 0 and report["passed"] is True and len(report["checks"]) == 2
+    assert code == 0 and report["passed"] is True
+    assert [check["kind"] for check in report["checks"]] == ["comparability", "metric", "requirement"]
+    assert report["baseline"] == _id(project, "base") and report["run"] == _id(project, "tuned")
     code, stdout, _ = runs(project, "gate", "base", "--baseline", "tuned", "--metric", "acc", "--max-drop", "2%")
     assert code == 1 and "FAIL" in stdout
     code, stdout, _ = runs(
@@ -212,10 +214,14 @@ def test_gate_exit_codes(project: Path) -> None:
         "0.5",
         "--json",
     )
-    assert code == 0 and json.loads(stdout)["checks"][0]["limit"] == pytest.approx(0.8)
+    assert code == 0 and _metric_checks(stdout)[0]["limit"] == pytest.approx(0.8)
     code, stdout, _ = runs(project, "gate", "base", "--baseline", "crashed", "--metric", "acc", "--json")
-    check = json.loads(stdout)["checks"][0]
+    check = _metric_checks(stdout)[0]
     assert code == 1 and not check["passed"] and "missing" in check["message"]
+
+
+def _metric_checks(stdout: str) -> list[dict[str, object]]:
+    return [check for check in json.loads(stdout)["checks"] if check["kind"] == "metric"]
 
 
 def test_gate_with_an_unknown_metric_is_a_usage_error_listing_the_run_s_metrics(project: Path) -> None:
