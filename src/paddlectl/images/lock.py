@@ -155,7 +155,7 @@ def parse_lock(text: str, path: Path) -> LockFile:
         leftover = _HASH.sub("", options).strip()
         if not hashes or leftover:
             raise UsageError(
-                f"{where}: every requirement needs --hash=sha256:<64 hex> and nothing else ({line[:80]!r})",
+                f"{where}: every requirement needs a pip --hash=sha256:<64 hex> and nothing else ({line[:80]!r})",
                 hint="regenerate the lock with images/lock.py",
             )
         requirement, _, marker_text = head.partition(";")

@@ -90,7 +90,7 @@ class FolderStore:
             raise PaddlectlError(
                 f"cannot write artifact {path} into the server's artifact folder {self.root}: {exc.strerror}",
                 hint="the server keeps artifacts in a plain folder; it must be writable from here "
-                "(or start the server with artifact serving: --artifacts-destination)",
+                "(or let the server serve its artifacts: 'mlflow server --artifacts-destination DIR')",
             ) from exc
 
 
