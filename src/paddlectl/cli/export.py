@@ -91,14 +91,17 @@ def command(
 ) -> None:
     """Export a model to a static graph in a pinned image and verify the predictor matches the dynamic graph.
 
+    A run's export runs in the run's own image on the engine it trained on (a remote host too).
     Writes model.json (or model.pdmodel), model.pdiparams, samples.npz and export.yaml. Exits 1 when the outputs
     differ beyond --atol/--rtol (the export is kept, marked unverified) or the conversion fails, 2 for a bad
     factory, weights or input spec, 3 when the image is gone.
     """
     from paddlectl.engine.docker_engine import connect
+    from paddlectl.engine.hosts import host_of_record
     from paddlectl.errors import ExitCode, PaddlectlError
     from paddlectl.export.run import ExportOptions, plan_export, run_export
     from paddlectl.project.workspace import open_existing_project
+    from paddlectl.runs.run_engines import host_entries
 
     out.json_mode = json_output
     options = ExportOptions(
@@ -118,11 +121,14 @@ def command(
         output_dir=output_dir,
         allow_failed=allow_failed,
     )
-    plan = plan_export(open_existing_project(), options)
+    project = open_existing_project()
+    plan = plan_export(project, options)
     for warning in plan.warnings:
         out.warn(warning)
-    out.status(f"exporting {plan.factory} to {plan.export_dir} ...")
-    outcome = run_export(connect(), plan)
+    host = host_of_record(plan.run.engine, host_entries(project)) if plan.run is not None else None
+    where = f" on {host.label}" if host is not None and host.remote else ""
+    out.status(f"exporting {plan.factory} to {plan.export_dir}{where} ...")
+    outcome = run_export(connect(host), plan)  # a run's export runs on the run's engine, in its image
     if json_output:
         out.json(outcome.record)
     else:

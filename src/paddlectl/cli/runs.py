@@ -16,8 +16,9 @@ from paddlectl.cli.lazygroup import CommandGroup
 from paddlectl.cli.output import out
 
 if TYPE_CHECKING:
-    from paddlectl.engine.protocol import ContainerEngine
+    from paddlectl.engine.hosts import HostEntry
     from paddlectl.runs.cleanup import GcReport
+    from paddlectl.runs.run_engines import RunEngines
     from paddlectl.runs.store import RunStore
 
 app = typer.Typer(
@@ -33,18 +34,26 @@ RunArgument = Annotated[str, typer.Argument(help="Run id, unique id prefix, run 
 TABLE_LIMIT = 50  # the human table's default length; --limit 0 shows every run
 
 
-def _connect() -> ContainerEngine:
-    from paddlectl.engine.docker_engine import connect
+_hosts: dict[str, HostEntry] = {}  # the project's hosts: entries, read by _store()
 
-    return connect()
+
+def _engines() -> RunEngines:
+    """The engines the project's runs live on, each connected when a run first needs it (runs/run_engines.py)."""
+    from paddlectl.engine.docker_engine import connect
+    from paddlectl.runs.run_engines import RunEngines
+
+    return RunEngines(connect, _hosts)
 
 
 def _store() -> tuple[RunStore, str, Path]:
     """The current project's run store, its project name and root; a usage error outside any project."""
     from paddlectl.project.workspace import open_existing_project
+    from paddlectl.runs.run_engines import host_entries
     from paddlectl.runs.store import RunStore
 
     project = open_existing_project()
+    _hosts.clear()
+    _hosts.update(host_entries(project))
     return RunStore(project.runs_dir), project.config.name, project.root
 
 
@@ -102,7 +111,7 @@ def list_command(
         limit=TABLE_LIMIT if table and limit is None else limit,
     )
     store, _, _ = _store()
-    listing = list_runs(store, query, _connect)
+    listing = list_runs(store, query, _engines())
     for warning in listing.warnings:
         out.warn(warning)
     if json_output:
@@ -137,7 +146,7 @@ def show_command(run: RunArgument, json_output: JsonOption = False) -> None:
 
         out.warn(f"{stored.manifest.read_only_reason()}; {READ_ONLY_HINT}")
     elif stored.manifest is not None and stored.manifest.status.value == "running" and not owner_alive(stored.manifest):
-        changed, warning = settle_running(store, [paths.run_id], _connect)
+        changed, warning = settle_running(store, [paths.run_id], _engines())
         if warning:
             out.warn(warning)
         if changed:
@@ -226,7 +235,7 @@ def logs_command(
     paths = resolve_run(store, run)
     if not paths.log.exists() and run_status(paths) != "running":
         out.warn(f"run {paths.run_id} has no saved output ({paths.log.name})")
-    chunks = follow_log(paths, RunWatch(store, paths, _connect, out.warn)) if follow else read_log(paths)
+    chunks = follow_log(paths, RunWatch(store, paths, _engines(), out.warn)) if follow else read_log(paths)
     try:
         for chunk in chunks:
             sys.stdout.buffer.write(chunk)
@@ -250,7 +259,7 @@ def stop_command(
 
     out.json_mode = json_output
     store, _, _ = _store()
-    result = stop_run(store, run, _connect, grace)
+    result = stop_run(store, run, _engines(), grace)
     if json_output:
         out.json(result.as_dict())
         return
@@ -274,7 +283,7 @@ def rm_command(
 
     out.json_mode = json_output
     store, _, _ = _store()
-    removed = remove_runs(store, runs, force=force, dry_run=dry_run, engine_factory=_connect)
+    removed = remove_runs(store, runs, force=force, dry_run=dry_run, engine_factory=_engines())
     if json_output:
         out.json({"dry_run": dry_run, "runs": [item.as_dict() for item in removed]})
         return
@@ -324,6 +333,7 @@ def gc_command(
         raise UsageError("gc only removes ended runs", hint="use 'paddlectl runs rm RUN' (with --force if running)")
     age = parse_duration(older_than) if older_than else None
     store, project_name, _ = _store()
+    engines = _engines()  # one connection per engine for the plan and the removal
 
     def collect(dry: bool, only: frozenset[str] | None = None) -> GcReport:
         from paddlectl.runs.cleanup import collect_garbage
@@ -335,7 +345,7 @@ def gc_command(
             older_than=age,
             statuses=statuses,
             dry_run=dry,
-            engine_factory=_connect,
+            engine_factory=engines,
             only=only,
         )
 

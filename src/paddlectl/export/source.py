@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ class RunSource:
     image: dict[str, Any]
     status: str | None
     reason: str | None = None
+    engine: dict[str, Any] = field(default_factory=dict)  # the engine the run ran on (the export runs there too)
 
     @property
     def manifest_path(self) -> Path:
@@ -71,6 +72,7 @@ def load_run(run_dir: Path) -> RunSource:
         image=image,
         status=None if status is None else str(status),
         reason=None if reason is None else str(reason),
+        engine=dict(manifest["engine"]) if isinstance(manifest.get("engine"), dict) else {},
     )
 
 

@@ -32,6 +32,15 @@ export:
   model_args: {{}}      # keyword arguments for the factory
   weights: null       # the .pdparams in the run's output directory; default: the only one there
   inputs: []          # e.g. - {{name: x, dtype: float32, shape: [-1, 3, 224, 224]}}
+
+# Docker engines on other machines, for `paddlectl train --host NAME` (README: "Training on another machine").
+hosts: {{}}
+#  gpu-box:
+#    url: ssh://me@gpu-box.example.org   # port, user and keys also come from ~/.ssh/config
+#    gpus: all                           # the default --gpus of runs there
+#  tls-box:
+#    url: tcp://tls-box.example.org:2376
+#    tls: ~/.docker/tls-box              # ca.pem, cert.pem, key.pem
 """
 
 STORE_GITIGNORE = "# paddlectl's run store: runs are recorded here, never committed.\n*\n"

@@ -64,6 +64,14 @@ class Export(Section):
     inputs: list[ExportInput] = msgspec.field(default_factory=list)
 
 
+class Host(Section):
+    """A Docker engine on another machine (`train --host NAME`); engine/hosts.py reads it."""
+
+    url: str  # ssh://user@host[:port] or tcp://host:2376 (TLS)
+    tls: str | None = None  # tcp:// only: folder with ca.pem, cert.pem, key.pem (relative to the project)
+    gpus: str | int | None = None  # the --gpus runs there get by default (none | all | 0,1)
+
+
 class ConfigDocument(Section):
     """The whole file."""
 
@@ -71,3 +79,4 @@ class ConfigDocument(Section):
     images: Images = msgspec.field(default_factory=Images)
     train: Train = msgspec.field(default_factory=Train)
     export: Export = msgspec.field(default_factory=Export)
+    hosts: dict[str, Host] = msgspec.field(default_factory=dict)

@@ -10,6 +10,8 @@ Every container and image stage paddlectl makes carries `io.paddlectl.kind` (fou
   project): the classic builder keeps a multi-stage build's first stage, an interrupted build every finished step;
   left alone while a build of the project holds its build lock (its steps stand on them). The daemon itself
   removes the step containers of a build whose client went away.
+On a remote engine, which other clients share, only run containers labelled with this store (`io.paddlectl.store`)
+and one-shots owned by this machine's CLIs count; dev containers and builds are local matters.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from paddlectl.foundation.names import (
     PROJECT_LABEL,
     RUN_LABEL,
     STAGE_LABEL,
+    STORE_LABEL,
     parse_owner,
 )
 from paddlectl.runs.index import BAD_STATUS
@@ -67,6 +70,8 @@ def find_leftovers(
 ) -> list[Leftover]:
     """Every leftover of this project, and every one-shot container whose owner is gone (of any project)."""
     found = [*_run_containers(store, project_name, engine, run_status), *one_shot_leftovers(engine)]
+    if engine.host.remote:
+        return found
     for container in engine.containers({KIND_LABEL: KIND_DEV, PROJECT_LABEL: project_name}):
         if not container.state().running:
             found.append(Leftover(KIND_DEV, "container", container.id, "dev container stopped"))
@@ -119,7 +124,12 @@ def _run_containers(
     store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], str]
 ) -> list[Leftover]:
     found = []
-    for container in engine.containers({PROJECT_LABEL: project_name}):
+    labels = {PROJECT_LABEL: project_name}
+    if engine.host.remote:
+        from paddlectl.runs.remote_run import store_label
+
+        labels[STORE_LABEL] = store_label(store.runs_dir.parent)
+    for container in engine.containers(labels):
         run_id = container.labels.get(RUN_LABEL)
         if not run_id or container.labels.get(KIND_LABEL, KIND_RUN) != KIND_RUN:
             continue

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from paddlectl.engine.protocol import ContainerEngine
     from paddlectl.runs.query import EngineFactory
+    from paddlectl.runs.run_engines import RunEngines
     from paddlectl.runs.store import RunPaths, RunStore
 
 CHUNK = 1 << 16
@@ -72,7 +72,7 @@ class RunWatch:
         self.store, self.paths, self.engine_factory = store, paths, engine_factory
         self.warn, self.settle_every, self.clock = warn, settle_every, clock
         self._next_settle = clock()
-        self._engine: ContainerEngine | None = None
+        self._engines: RunEngines | None = None
         self._warned = False
 
     def __call__(self) -> bool:
@@ -87,14 +87,13 @@ class RunWatch:
         self._next_settle = self.clock() + self.settle_every
         from paddlectl.runs.query import settle_running
 
-        changed, warning = settle_running(self.store, [self.paths.run_id], self._connect)
+        if self._engines is None:  # one connection per engine for the whole follow (the run's own host)
+            from paddlectl.runs.run_engines import RunEngines
+
+            self._engines = RunEngines.of(self.engine_factory)
+        self._engines.forget_failures()
+        changed, warning = settle_running(self.store, [self.paths.run_id], self._engines)
         if warning and not self._warned:
             self._warned = True
             self.warn(warning)
         return not changed
-
-    def _connect(self) -> ContainerEngine:
-        if self._engine is None:
-            assert self.engine_factory is not None
-            self._engine = self.engine_factory()
-        return self._engine

@@ -97,6 +97,9 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=lambda: {"file": "metrics.jsonl", "summary": {}})
     runtime: dict[str, Any] = field(default_factory=dict)
     host: dict[str, Any] = field(default_factory=dict)
+    # The engine the container ran on: name, url (no password), remote, tls_dir, id, version; runs/run_engines.py
+    # finds it again from this (runs recorded before remote hosts have none: the local engine).
+    engine: dict[str, Any] = field(default_factory=dict)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     logs: dict[str, Any] = field(default_factory=lambda: {"file": "output.log", "lines": 0})
     export: dict[str, Any] | None = None

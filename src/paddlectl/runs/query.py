@@ -398,16 +398,22 @@ def _read_only_warning(entries: list[IndexEntry]) -> str:
 def settle_running(store: RunStore, run_ids: list[str], engine_factory: EngineFactory) -> tuple[list[str], str | None]:
     """Let reconciliation settle runs marked running whose container is gone; (changed ids, warning or None).
 
-    The engine is only contacted here, and only when some run is marked running: listing never needs it.
+    The engines are only contacted here, and only when some run is marked running: listing never needs them. Each
+    run is settled on its own engine (runs/run_engines.py); one that cannot be reached is a warning.
     """
     from paddlectl.errors import PaddlectlError
     from paddlectl.runs.reconcile import reconcile_runs
 
+    problems: list[PaddlectlError] = []
     try:
-        engine = engine_factory()
-        changed = reconcile_runs(store, engine, candidates=[store.paths(run_id) for run_id in run_ids])
+        changed = reconcile_runs(
+            store, engine_factory, candidates=[store.paths(run_id) for run_id in run_ids], unreachable=problems
+        )
     except PaddlectlError as error:
         return [], f"{len(run_ids)} run(s) marked running could not be checked: {error.message}"
+    if problems:
+        reasons = "; ".join(dict.fromkeys(problem.message for problem in problems))
+        return list(changed), f"{len(problems)} run(s) marked running could not be checked: {reasons}"
     return list(changed), None
 
 

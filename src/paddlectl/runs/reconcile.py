@@ -1,6 +1,8 @@
 """Settle runs marked running whose CLI is gone: the container, found by label, is the truth.
 
 An exited container gives the run its real exit code (and its complete log); a vanished one makes the run `lost`.
+Each run is settled on the engine its manifest names (runs/run_engines.py); a remote run's outputs are fetched
+first, and its container is removed only once they are safe (runs/remote_run.py).
 A run whose owning CLI process is still alive on this host is left to that process, and one recorded by a newer
 paddlectl (a newer manifest schema) is left as it is: rewriting it here would drop what this version does not know.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from paddlectl.engine.protocol import Container, ContainerEngine
 from paddlectl.errors import PaddlectlError
@@ -18,6 +20,8 @@ from paddlectl.foundation import clock
 from paddlectl.foundation.names import KIND_LABEL, KIND_RUN, RUN_LABEL
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.private_files import PrivateFiles, private_files_of
+from paddlectl.runs.remote_run import fetch_run_files, is_remote
+from paddlectl.runs.run_engines import RunEngines
 from paddlectl.runs.settle import settle_from_state
 from paddlectl.runs.store import RunPaths, RunStore
 
@@ -58,15 +62,32 @@ def owner_process_alive(pid: object, host: object) -> bool:
         return True
 
 
-def reconcile_runs(store: RunStore, engine: ContainerEngine, candidates: Iterable[RunPaths] | None = None) -> list[str]:
-    """Settle every run marked running that nobody is finalising; return the ids whose manifest changed."""
+def reconcile_runs(
+    store: RunStore,
+    engine: ContainerEngine | RunEngines | Callable[[], ContainerEngine],
+    candidates: Iterable[RunPaths] | None = None,
+    unreachable: list[PaddlectlError] | None = None,
+) -> list[str]:
+    """Settle every run marked running that nobody is finalising; return the ids whose manifest changed.
+
+    With `unreachable`, a run whose engine cannot be reached (or whose outputs cannot be fetched) is left running
+    and the error kept there, and the others are settled; without it, that error is raised.
+    """
+    engines = RunEngines.of(engine)
     changed = []
     for paths in candidates if candidates is not None else running_run_dirs(store):
         stored = store.load(paths)
         manifest = stored.manifest
         if manifest is None or manifest.status is not RunStatus.RUNNING or manifest.read_only or owner_alive(manifest):
             continue
-        if settle_run(store, engine, paths, manifest):
+        try:
+            settled = settle_run(store, engines.for_manifest(manifest), paths, manifest)
+        except PaddlectlError as error:
+            if unreachable is None:
+                raise
+            unreachable.append(error)
+            continue
+        if settled:
             changed.append(manifest.id)
     return changed
 
@@ -86,6 +107,8 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
     state = container.state()
     if state.running:
         return False
+    if is_remote(manifest):
+        fetch_run_files(container, paths)  # before anything is settled: a failure leaves the run (and container)
     secret_values = private.secret_values() if private is not None else []
     _recover_log_and_metrics(container, paths, manifest, secret_values)
     if not manifest.runtime and manifest.image.id:  # a detached run: its runtime is probed now (cached per image)

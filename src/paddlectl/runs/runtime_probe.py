@@ -6,6 +6,7 @@ Results are cached per image id and GPU request: an image id names fixed bytes, 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,18 @@ def lib_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "incontainer"
 
 
-def _cache_path(store: Path, image_id: str, gpus: GpuRequest | None) -> Path:
+def _cache_path(store: Path, image_id: str, gpus: GpuRequest | None, host: str | None = None) -> Path:
     gpu_key = "cpu" if gpus is None else ("all" if gpus.all else "-".join(gpus.device_ids))
-    return store / CACHE_DIR / f"{image_id.replace('sha256:', '')[:32]}-{gpu_key}.json"
+    # The same image sees other GPUs and drivers on another host: a remote engine's results are its own.
+    host_key = f"-{hashlib.sha256(host.encode()).hexdigest()[:12]}" if host else ""
+    return store / CACHE_DIR / f"{image_id.replace('sha256:', '')[:32]}-{gpu_key}{host_key}.json"
 
 
 def probe_runtime(
     engine: ContainerEngine, image_id: str, store: Path, gpus: GpuRequest | None, user: str | None = None
 ) -> dict[str, Any]:
     """The runtime record for an image; never raises for a probe that fails (the record says what failed)."""
-    cache = _cache_path(store, image_id, gpus)
+    cache = _cache_path(store, image_id, gpus, engine.host.public_url if engine.host.remote else None)
     try:
         return dict(json.loads(cache.read_text(encoding="utf-8")))
     except (OSError, ValueError):

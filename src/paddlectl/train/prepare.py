@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, parse_gpus
 from paddlectl.errors import UsageError
 from paddlectl.project.workspace import Project
@@ -45,6 +46,7 @@ class PreparedRun:
     masked_command: list[str] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)  # masked wherever they would be printed or saved
     param_types: dict[str, str] = field(default_factory=dict)  # str, int, float, bool, null (train/params.py)
+    host: EngineHost | None = None  # the engine to train on (None: the default one, resolved when connecting)
 
 
 def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
@@ -58,7 +60,8 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     if request.nproc < 1:
         raise UsageError(f"--nproc must be at least 1, not {request.nproc}")
     code_root = (request.code_root or project.root).resolve()
-    gpus_text = request.gpus if request.gpus is not None else project.config.gpus
+    host = _engine_host(request, project)
+    gpus_text = request.gpus if request.gpus is not None else (host.gpus or project.config.gpus)
     gpus = parse_gpus(gpus_text)
     image = request.image or project.config.image_for("none" if gpus is None else gpus_text)
     PinnedImage.parse(image)
@@ -77,7 +80,7 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     refuse_args_that_set_params(request.script_args, resolved.values)
     env = dict(parse_key_value(item, "--env", environ=os.environ) for item in request.env)
     labels = dict(parse_key_value(item, "--label") for item in request.labels)
-    mounts = [parse_mount(item, cwd) for item in request.mounts]
+    mounts = [parse_mount(item, cwd, host.label if host.remote else None) for item in request.mounts]
     shm_size = check_size(request.shm_size or project.config.shm_size, "--shm-size")
     memory = check_size(request.memory, "--memory") if request.memory else None
     devices = gpu_count(gpus)
@@ -117,7 +120,18 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
         masked_command=mask_argv(command, secret_values),
         secret_values=secret_values,
         param_types=dict(resolved.types),
+        host=host,
     )
+
+
+def _engine_host(request: TrainRequest, project: Project) -> EngineHost:
+    """The engine the run goes to: --host, else DOCKER_HOST, the docker context, the local socket (engine/hosts.py)."""
+    from paddlectl.engine.hosts import resolve_host
+    from paddlectl.runs.run_engines import host_entries
+
+    if isinstance(request.host, EngineHost):  # reproduce: the engine the original ran on
+        return request.host
+    return resolve_host(request.host, host_entries(project))
 
 
 def refuse_args_that_set_params(script_args: list[str], params: dict[str, Any]) -> None:
@@ -162,6 +176,17 @@ def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
     spec = container_spec_for(
         prepared, project, "<run-id>", project.runs_dir / "<run-id>", lib_dir(), Path("<private-dir>") / "params.json"
     )
+    shipped: dict[str, Any] = {}
+    if prepared.host is not None and prepared.host.remote:  # nothing bind-mounted there: sent and fetched instead
+        from paddlectl.engine.shipping import shipment_for
+
+        shipment = shipment_for(spec, keep=[mount.target for mount in prepared.mounts])
+        spec = shipment.spec
+        shipped = {
+            "host": prepared.host.label,
+            "sent": [{"source": str(u.source), "target": u.target, "read_only": u.read_only} for u in shipment.uploads],
+            "fetched": [{"target": d.target, "into": str(d.destination)} for d in shipment.downloads],
+        }
     return {
         "image": spec.image,
         "command": prepared.masked_command,
@@ -177,6 +202,7 @@ def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
         "ulimits": [{"name": u.name, "soft": u.soft, "hard": u.hard} for u in spec.ulimits],
         "init": spec.init,
         "params": mask_mapping(prepared.params),
+        **shipped,
     }
 
 

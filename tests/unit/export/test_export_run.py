@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import paddlectl.export.run as export_core
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.oneshot import OneshotResult
 from paddlectl.engine.protocol import ContainerSpec, ImageInfo
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
@@ -30,6 +31,7 @@ class FakeEngine:
     def __init__(self, images: dict[str, ImageInfo]) -> None:
         self.images = images
         self.looked_up: list[str] = []
+        self.host = EngineHost("unix:///var/run/docker.sock")
 
     def image(self, reference: str) -> ImageInfo | None:
         self.looked_up.append(reference)
@@ -81,7 +83,14 @@ class FakeOneshot:
     def mount(self, spec: ContainerSpec, target: str) -> Path:
         return Path(next(m.source for m in spec.mounts if m.target == target))
 
-    def __call__(self, engine: object, spec: ContainerSpec, kind: str, timeout: float | None = None) -> OneshotResult:
+    def __call__(
+        self,
+        engine: object,
+        spec: ContainerSpec,
+        kind: str,
+        timeout: float | None = None,
+        trees: dict[str, list[str]] | None = None,
+    ) -> OneshotResult:
         assert kind == "export"
         self.specs.append(spec)
         job = self.mount(spec, "/paddlectl/job")
@@ -326,7 +335,7 @@ def test_cli_json_prints_only_the_record_and_fails_when_unverified(
         "project: p\nexport:\n  model: convnet:build_model\n  inputs:\n    - {name: x, shape: [-1, 1, 8, 8]}\n"
     )
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("paddlectl.engine.docker_engine.connect", lambda: FakeEngine({IMAGE_ID: LOCAL}))
+    monkeypatch.setattr("paddlectl.engine.docker_engine.connect", lambda host=None: FakeEngine({IMAGE_ID: LOCAL}))
     fake(passed_result())
     result = CliRunner().invoke(app, ["export", RUN_ID, "--json"])
     assert result.exit_code == 0, result.output

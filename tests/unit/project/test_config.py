@@ -83,10 +83,13 @@ def test_the_project_root_is_found_from_a_subfolder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("document", "says"),
     [
-        (["a", "list"], "paddlectl.yaml must be a mapping of sections (project, images, train, export), not a list"),
+        (
+            ["a", "list"],
+            "paddlectl.yaml must be a mapping of sections (project, images, train, export, hosts), not a list",
+        ),
         (
             "just a string",
-            "paddlectl.yaml must be a mapping of sections (project, images, train, export), not a string",
+            "paddlectl.yaml must be a mapping of sections (project, images, train, export, hosts), not a string",
         ),
         ({"images": ["a:1"]}, "paddlectl.yaml: images must be a mapping, not a list"),
         ({"train": {"params": [1, 2]}}, "train.params must be a mapping"),

@@ -109,7 +109,10 @@ def test_a_value_of_the_wrong_type_is_named_with_its_line(tmp_path: Path, text: 
 )
 def test_a_document_that_is_no_mapping(tmp_path: Path, text: str, says: str) -> None:
     error = error_for(tmp_path, text)
-    assert says in error.message and "must be a mapping of sections (project, images, train, export)" in error.message
+    assert (
+        says in error.message
+        and "must be a mapping of sections (project, images, train, export, hosts)" in error.message
+    )
 
 
 def test_null_sections_and_values_take_the_defaults(tmp_path: Path) -> None:
