@@ -93,7 +93,8 @@ def translated_errors(action: str, host: EngineHost | None = None) -> Iterator[N
             hint="add your user to the 'docker' group (then log in again), or run as root",
         ) from exc
     except (docker.errors.DockerException, requests.exceptions.ConnectionError, ConnectionError, OSError) as exc:
-        if isinstance(exc, OSError) and not isinstance(exc, ConnectionError) and not remote:
+        transport = (docker.errors.DockerException, requests.exceptions.RequestException, ConnectionError)
+        if not isinstance(exc, transport) and not remote:
             raise  # a local file's error (a build context, ...) is not the engine's: as before
         if "Permission denied" in str(exc):
             raise UnavailableError(

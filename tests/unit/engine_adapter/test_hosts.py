@@ -145,3 +145,31 @@ def test_a_tls_host_without_a_client_certificate_is_refused(tmp_path: Path) -> N
     (tmp_path / "ca.pem").write_text("x", encoding="utf-8")
     with pytest.raises(UsageError, match=r"cert\.pem, key\.pem"):
         tls_files(EngineHost("tcp://h:2376", tls_dir=tmp_path))
+
+
+def _lost_engine_errors() -> list[BaseException]:
+    import docker.errors
+    import requests.exceptions
+
+    return [
+        requests.exceptions.ConnectionError("('Connection aborted.', FileNotFoundError(2, 'No such file'))"),
+        ConnectionRefusedError(111, "Connection refused"),
+        docker.errors.DockerException("Error while fetching server API version"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_a_lost_engine_is_an_unavailable_error_naming_it(index: int) -> None:
+    from paddlectl.engine.docker_engine import translated_errors
+    from paddlectl.errors import UnavailableError
+
+    error = _lost_engine_errors()[index]
+    local = pytest.raises(UnavailableError, match="cannot reach the Docker engine at unix://")
+    with local, translated_errors("waiting for the container"):
+        raise error
+    remote = EngineHost("ssh://me@gpu", name="gpu-box")
+    named = pytest.raises(UnavailableError, match=r"cannot reach gpu-box \(ssh://me@gpu\)")
+    with named, translated_errors("waiting for the container", remote):
+        raise error
+    with pytest.raises(FileNotFoundError), translated_errors("building"):  # a local file's error is not the engine's
+        raise FileNotFoundError(2, "no such file", "Dockerfile")
