@@ -10,16 +10,13 @@ import contextlib
 import os
 import re
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import docker
-import docker.errors
 import requests.exceptions
-from docker.types import DeviceRequest
-from docker.types import Ulimit as DockerUlimit
 
 from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import (
@@ -32,6 +29,27 @@ from paddlectl.engine.protocol import (
 )
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
 from paddlectl.foundation.checkout import checkout_script, script_command
+
+
+@contextlib.contextmanager
+def _paramiko_hidden() -> Iterator[None]:
+    """docker-py imports paramiko, when installed, for an ssh transport paddlectl does not use (engine/transports.py
+    has its own): 0.1 s of every command's start-up. Hidden while docker-py loads; an ssh host imports it later."""
+    hide = "paramiko" not in sys.modules
+    if hide:
+        sys.modules["paramiko"] = None  # type: ignore[assignment]  # `import paramiko` raises ImportError
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("paramiko", False) is None:
+            del sys.modules["paramiko"]
+
+
+with _paramiko_hidden():
+    import docker
+    import docker.errors
+    from docker.types import DeviceRequest
+    from docker.types import Ulimit as DockerUlimit
 
 DEFAULT_TIMEOUT_SECONDS = 60
 REGISTRY_TIMEOUT_SECONDS = 15  # doctor's question to a registry: long enough for a slow one, short for none

@@ -173,3 +173,19 @@ def test_a_lost_engine_is_an_unavailable_error_naming_it(index: int) -> None:
         raise error
     with pytest.raises(FileNotFoundError), translated_errors("building"):  # a local file's error is not the engine's
         raise FileNotFoundError(2, "no such file", "Dockerfile")
+
+
+def test_paramiko_is_imported_only_for_an_ssh_host() -> None:
+    """paramiko is the `remote` extra: the local engine's paths must work without it installed."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, paddlectl.engine.docker_engine, paddlectl.train.launch, paddlectl.runs.reconcile, "
+        "paddlectl.runs.cleanup, paddlectl.engine.hosts\n"
+        "from paddlectl.engine.hosts import resolve_host\n"
+        "resolve_host('tcp://h:2376', {}, {}, None)\n"
+        "print('paramiko' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
