@@ -312,3 +312,32 @@ def test_the_digits_example_trains_remotely_then_exports_and_packages(remote: Re
     print(f"\nremote digits: train (3 epochs) + export + package + verify in {time.monotonic() - started:.1f} s")
     assert not remote.containers(f"label=io.paddlectl.project={project}")
     assert not remote.containers("label=io.paddlectl.kind=export")
+
+
+@pytest.mark.parametrize(("phase", "signum"), [("upload", signal.SIGINT), ("download", signal.SIGTERM)])
+def test_a_signal_while_files_move_is_held_until_it_is_safe(
+    remote_project: RemoteProject, remote: RemoteSite, phase: str, signum: int
+) -> None:
+    """Uploads and fetches run with stop signals held, like create and start: one that arrives during an upload
+    removes the created container once the upload is over; one during the fetch lets the fetch finish first."""
+    _prepare(remote_project)
+    cli = Cli(
+        ["train", "job.py", "--host", "ssh-box"],
+        remote_project.root,
+        env=remote.cli_env(PADDLECTL_TEST_PAUSE_AT=phase),
+    )
+    try:
+        wait_for(lambda: f"paused at {phase}" in cli.stderr() or cli.process.poll() is not None, 120, phase)
+        assert cli.process.poll() is None, cli.describe()
+        cli.send(signum)
+        assert cli.wait(60) == 128 + signum, cli.describe()
+    finally:
+        cli.close()
+    (run_id,) = remote_project.run_ids()
+    manifest = remote_project.manifest(run_id)
+    if phase == "upload":
+        assert manifest["status"] == "interrupted" and "before the container started" in manifest["reason"]
+    else:  # the run had ended: it keeps its outcome, and its outputs are all here
+        assert manifest["status"] == "succeeded", manifest
+        assert set(_outputs(remote_project, run_id)) == {"result.txt", "sub/part.txt"}
+    assert not remote_project.left()
