@@ -341,3 +341,33 @@ def test_a_signal_while_files_move_is_held_until_it_is_safe(
         assert manifest["status"] == "succeeded", manifest
         assert set(_outputs(remote_project, run_id)) == {"result.txt", "sub/part.txt"}
     assert not remote_project.left()
+
+
+def test_ctrl_c_during_a_hanging_ssh_login_ends_the_command_at_once(remote_project: RemoteProject) -> None:
+    """A server that accepts the connection and never answers: the login would wait 60 s; Ctrl-C ends it now."""
+    import threading
+
+    accepted = threading.Event()
+    held: list[socket.socket] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def accept() -> None:
+            connection, _ = server.accept()
+            held.append(connection)  # never a banner
+            accepted.set()
+
+        threading.Thread(target=accept, daemon=True).start()
+        port = server.getsockname()[1]
+        cli = Cli(["train", "hello.py", "--host", f"ssh://root@127.0.0.1:{port}"], remote_project.root,
+                  env=remote_project.site.cli_env())  # fmt: skip
+        try:
+            assert accepted.wait(60), cli.describe()  # the CLI is inside the ssh handshake now
+            cli.send(signal.SIGINT)
+            assert cli.wait(15) == 130, cli.describe()
+        finally:
+            cli.close()
+            for connection in held:
+                connection.close()
+    assert not remote_project.run_ids()  # nothing recorded before the run could start

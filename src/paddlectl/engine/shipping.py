@@ -89,7 +89,7 @@ def shipment_for(
         )
         if not mount.read_only and tree is None:
             downloads.append(Download(mount.target, Path(mount.source)))
-    return Shipment(dataclasses.replace(spec, mounts=kept), tuple(uploads), tuple(downloads))
+    return Shipment(dataclasses.replace(spec, mounts=kept, labels=dict(spec.labels)), tuple(uploads), tuple(downloads))
 
 
 def owner_of(user: str | None) -> tuple[int, int]:

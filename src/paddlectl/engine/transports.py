@@ -176,7 +176,7 @@ def open_ssh(host: EngineHost, timeout: float, home: Path | None = None) -> SshS
         for index, hop in enumerate(hops):
             if sock is None and hop.proxy_command:
                 sock = paramiko.ProxyCommand(hop.proxy_command)
-            clients.append(_login(paramiko, host, hop, sock, timeout, home))
+            clients.append(_login(host, hop, sock, timeout, home))
             if index + 1 < len(hops):
                 following = hops[index + 1]
                 transport = clients[-1].get_transport()
@@ -190,9 +190,10 @@ def open_ssh(host: EngineHost, timeout: float, home: Path | None = None) -> SshS
     return SshSession(host, target, clients)
 
 
-def _login(
-    paramiko: Any, host: EngineHost, hop: SshTarget, sock: Any, timeout: float, home: Path | None
-) -> paramiko.SSHClient:
+def _login(host: EngineHost, hop: SshTarget, sock: Any, timeout: float, home: Path | None) -> paramiko.SSHClient:
+    """One ssh login (a hop of the way to the host); raises UnavailableError saying what failed and what to do."""
+    import paramiko
+
     client = paramiko.SSHClient()
     for known in _known_hosts_files(hop, home):
         with contextlib.suppress(OSError):

@@ -114,7 +114,7 @@ class RunEngines:
 
 
 def remote_hosts_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The distinct remote engine records among index rows (`host` column), in the order first seen."""
+    """The distinct remote engine records among index rows (their `engine`), in the order first seen."""
     seen: dict[str, dict[str, Any]] = {}
     for row in rows:
         record = row.get("engine")

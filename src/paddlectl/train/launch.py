@@ -2,7 +2,7 @@
 
 Stop signals are held for the whole flow (foundation/signals.py) and let through only where stopping is safe:
 - before the run is recorded (connecting, the image lookup or pull, the git capture): nothing is kept, the
-  signal propagates as Interrupted and the CLI exits 128+n;
+  signal propagates as Interrupted and the CLI exits 128+n (connecting, an ssh login included, is cut short);
 - once it is recorded (create, attach, start, running): whatever was created is removed or stopped, and the
   run is recorded `interrupted` with the signal;
 - after its container ended (the log rebuild, settling, waiting for the runtime probe): the run keeps the
@@ -84,7 +84,8 @@ def train(
     """
     since = signals.mark()
     with signals.held():
-        engine = connect()
+        with signals.interruptible():  # connecting creates nothing: a slow ssh login to a remote host may be cut short
+            engine = connect()
         signals.phase("connect")
         signals.checkpoint()
         pinned, image = _find_image(engine, prepared, events)

@@ -205,7 +205,8 @@ def reproduce(
     request = reproduce_request(original, overrides)
     request.host = host_of_record(original.engine, host_entries(project))  # None: the default engine, as before
     with signals.held():
-        engine = connect(request.host)
+        with signals.interruptible():  # connecting creates nothing (an ssh login may be cut short)
+            engine = connect(request.host)
         request.image = recorded_image_reference(
             engine, original.image.reference, original.image.digest, original.image.id
         )
