@@ -121,7 +121,7 @@ def translated_errors(action: str, host: EngineHost | None = None) -> Iterator[N
             ) from exc
         if remote and host is not None:
             raise UnavailableError(
-                f"cannot reach {host.label}: {_transport_reason(exc)} ({action})", hint=_remote_hint(host)
+                f"cannot reach {host.label}: {_transport_reason(exc)} (while {action})", hint=_remote_hint(host)
             ) from exc
         raise UnavailableError(f"{action}: cannot reach {_where(host)}", hint=ENGINE_HINT) from exc
 
@@ -135,9 +135,6 @@ def _transport_reason(exc: BaseException) -> str:
             break
         seen = inner
     text = " ".join(str(seen).split()) or type(seen).__name__
-    for marker in ("CERTIFICATE_VERIFY_FAILED", "Connection refused", "certificate required", "unknown ca"):
-        if marker.lower() in text.lower():
-            return f"{marker.lower()} ({text[:200]})"
     return text[:300]
 
 
