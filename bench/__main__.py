@@ -46,7 +46,7 @@ def cell(value: Any) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [[cell(row.get(column)) for column in COLUMNS] for row in rows]
-    widths = [max(len(column), *(len(line[i]) for line in lines)) for i, column in enumerate(COLUMNS)]
+    widths = [max([len(column), *(len(line[i]) for line in lines)]) for i, column in enumerate(COLUMNS)]
     fmt = "  ".join(f"{{:<{width}}}" for width in widths)
     out = [fmt.format(*COLUMNS), fmt.format(*("-" * width for width in widths))]
     out.extend(fmt.format(*line) for line in lines)

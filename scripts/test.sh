@@ -164,6 +164,7 @@ else
   # Engine and image first: without them the real-engine tests cannot run, so stop here.
   bash scripts/ensure-docker.sh
   bash scripts/build-paddle-image.sh
+  bash scripts/ensure-remote-tools.sh  # sshd and socat for tests/remote (installed, never started as services)
   step "ruff" "$PYTHON" -m ruff check src tests bench
   step "ruff format" "$PYTHON" -m ruff format --check src tests bench scripts
   step "mypy" "$PYTHON" -m mypy

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import (
     ContainerSpec,
     ContainerState,
@@ -33,6 +34,9 @@ class FakeContainer:
     on_chunk: Callable[[int], None] | None = None  # called before chunk i is yielded (to send signals, ...)
     stream_breaks_after: int | None = None  # raise UnavailableError after this many chunks
     engine: FakeEngine | None = None
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)  # put_archive calls: (path, tar bytes)
+    files: dict[str, bytes] = field(default_factory=dict)  # container path -> contents, for get_archive
+    folders: set[str] = field(default_factory=set)  # container folders that exist (empty ones included)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -80,6 +84,35 @@ class FakeContainer:
         if self.engine is not None:
             self.engine.live.pop(self.id, None)
 
+    def put_archive(self, path: str, archive: Any) -> None:
+        """Keep what was sent (path, archive bytes) for the test to read."""
+        archive.seek(0)
+        self.uploads.append((path, archive.read()))
+
+    def get_archive(self, path: str) -> Iterator[bytes] | None:
+        """A tar of the files a test put in `files` under `path` (the folder's name as its top)."""
+        if self.engine is not None and self.engine.fail_fetch:
+            raise UnavailableError(f"copying {path} out of the container: cannot reach the Docker engine")
+        import io
+        import tarfile
+
+        prefix = path.rstrip("/") + "/"
+        members = {name[len(prefix) :]: data for name, data in self.files.items() if name.startswith(prefix)}
+        if not members and path not in self.folders:
+            return None
+        buffer = io.BytesIO()
+        top = path.rstrip("/").rsplit("/", 1)[-1]
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            folder = tarfile.TarInfo(top)
+            folder.type = tarfile.DIRTYPE
+            archive.addfile(folder)
+            for name, data in members.items():
+                info = tarfile.TarInfo(f"{top}/{name}")
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        data = buffer.getvalue()
+        return iter([data[: len(data) // 2], data[len(data) // 2 :]])
+
 
 @dataclass
 class FakeEngine:
@@ -94,6 +127,9 @@ class FakeEngine:
     builds: list[dict[str, Any]] = field(default_factory=list)
     removed_images: list[str] = field(default_factory=list)
     in_registry: set[str] = field(default_factory=set)  # references a registry would give
+    host: EngineHost = field(default_factory=lambda: EngineHost("unix:///var/run/docker.sock"))
+    fail_fetch: bool = False  # get_archive raises UnavailableError (a remote host that went away)
+    container_files: dict[str, bytes] = field(default_factory=dict)  # what every created container has written
 
     def info(self) -> EngineInfo:
         runtimes = ("runc", "nvidia") if self.nvidia else ("runc",)
@@ -113,7 +149,12 @@ class FakeEngine:
 
     def create(self, spec: ContainerSpec) -> FakeContainer:
         container = FakeContainer(
-            id=f"c{len(self.created):04d}", spec=spec, chunks=list(self.script), exit_code=self.exit_code, engine=self
+            id=f"c{len(self.created):04d}",
+            spec=spec,
+            chunks=list(self.script),
+            exit_code=self.exit_code,
+            engine=self,
+            files=dict(self.container_files),
         )
         self.created.append(container)
         self.live[container.id] = container

@@ -1,16 +1,14 @@
 """The Docker engine stops and comes back during a run: a clear error in bounded time, never "succeeded".
 
-The engine stopped here is a private dockerd this test starts (its own socket, data root, exec root and network
-namespace), with the small test base image loaded into it: the same binary and the same shutdown behaviour as the
-shared engine, without breaking the other real-engine tests that run against the shared one meanwhile, and without
-ending a process this test did not start. The network namespace matters: a second dockerd in the host's namespace
-touches the host's bridges (with --bridge=none it deletes docker0, breaking the shared engine's networking).
+The engine stopped here is a private dockerd this test starts (tests/engine/private_engine.py: its own socket, data
+root, exec root and network namespace), with the small test base image loaded into it: the same binary and the same
+shutdown behaviour as the shared engine, without breaking the other real-engine tests that run against the shared
+one meanwhile, and without ending a process this test did not start.
 Marked `engine_restart` and moved to the end of a run (faults/conftest.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -25,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import IN_CI, PADDLE_IMAGE
+from engine.private_engine import PrivateEngine, load_image
 from engine.train_harness import CLI_ENV, RUN_LABEL, Cli, wait_until
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.engine_restart]
@@ -36,82 +35,6 @@ print("ready", flush=True)
 time.sleep(20)
 print("slept to the end", flush=True)
 """
-
-
-class PrivateEngine:
-    """A dockerd of this test's own, started and stopped by process id."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.socket = root / "docker.sock"
-        self.host = f"unix://{self.socket}"
-        self.log = root / "dockerd.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["docker", "-H", self.host, *args], capture_output=True, text=True, timeout=timeout, check=False
-        )
-
-    def answers(self) -> bool:
-        try:
-            return self.docker("info", timeout=10).returncode == 0
-        except subprocess.TimeoutExpired:
-            return False
-
-    def start(self, timeout: float = 60) -> float:
-        """Start dockerd; return the seconds until it answers."""
-        started = time.monotonic()
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(  # unshare execs dockerd: the pid is dockerd's
-                [
-                    "unshare",
-                    "--net",
-                    "--",
-                    "dockerd",
-                    "--host",
-                    self.host,
-                    "--data-root",
-                    str(self.root / "data"),
-                    "--exec-root",
-                    str(self.root / "exec"),
-                    "--pidfile",
-                    str(self.root / "docker.pid"),
-                    "--iptables=false",
-                    "--ip-masq=false",
-                ],
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        wait_until(lambda: self.answers() or self._died(), timeout, "the private dockerd to answer", interval=0.2)
-        assert not self._died(), f"dockerd exited:\n{self.log.read_text()[-2000:]}"
-        return time.monotonic() - started
-
-    def _died(self) -> bool:
-        return self.process is not None and self.process.poll() is not None
-
-    def stop(self, timeout: float = 60) -> None:
-        """SIGTERM to dockerd (as systemctl stop does); SIGKILL to its process group if it does not exit in time."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)  # dockerd and the containerd it started
-            self.process.wait(30)
-
-    def remove(self) -> None:
-        """Stop it and remove its folders, unmounting whatever a hard stop left mounted there."""
-        self.stop()
-        with open("/proc/mounts", encoding="utf-8") as mounts:
-            points = [line.split()[1] for line in mounts if line.split()[1].startswith(str(self.root))]
-        for point in sorted(points, key=len, reverse=True):
-            subprocess.run(["umount", "-l", point], check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _host_bridges() -> str:
@@ -143,16 +66,7 @@ def _load_image(engine: PrivateEngine) -> str:
     image = SMALL_IMAGE
     if subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode != 0:
         image = PADDLE_IMAGE  # bigger (about 1.3 GB), but there wherever the Paddle tests run
-    save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
-    load = subprocess.run(
-        ["docker", "-H", engine.host, "load"],
-        stdin=save.stdout,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert save.wait(600) == 0 and load.returncode == 0, load.stderr
+    load_image(engine, image)
     return image
 
 

@@ -37,6 +37,7 @@ from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.query import Condition, lookup, parse_condition
 
 if TYPE_CHECKING:
+    from paddlectl.engine.hosts import EngineHost
     from paddlectl.engine.protocol import ContainerEngine
     from paddlectl.project.workspace import Project
     from paddlectl.train.launch import TrainEvents
@@ -236,7 +237,7 @@ def run_gate(
     project: Project,
     *,
     sources: dict[str, BaselineSource] | None = None,
-    connect: Callable[[], ContainerEngine] | None = None,
+    connect: Callable[[EngineHost | None], ContainerEngine] | None = None,
     events: TrainEvents | None = None,
 ) -> GateResult:
     """Gate `request.run`: resolve the baseline, repeat the candidate (--repeats), compare, record the gate.
@@ -248,10 +249,12 @@ def run_gate(
     written.
     """
     from paddlectl.runs.project_runs import ProjectRuns
+    from paddlectl.runs.run_engines import RunEngines, host_entries
     from paddlectl.runs.store import RunStore
 
     parsed = _parse(request, list(project.config.document.gate.evaluation_params))
-    read_run = ProjectRuns(RunStore(project.runs_dir), connect).read  # a run whose CLI died is settled first
+    engines = RunEngines(connect, host_entries(project)) if connect is not None else None
+    read_run = ProjectRuns(RunStore(project.runs_dir), engines).read  # a run whose CLI died is settled first
 
     candidate = read_run(request.run)
     facts = facts_of_manifest(candidate)
@@ -324,7 +327,7 @@ def _repeat(
     candidate: Manifest,
     count: int,
     seed_param: str,
-    connect: Callable[[], ContainerEngine],
+    connect: Callable[[EngineHost | None], ContainerEngine],
     events: TrainEvents,
 ) -> list[Manifest]:
     """`count` reproductions of the candidate, each with the next seed (seed+1, seed+2, ...)."""

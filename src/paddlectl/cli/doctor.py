@@ -13,20 +13,34 @@ if TYPE_CHECKING:
 
 
 def command(
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            metavar="NAME|URL",
+            help="Check this Docker engine instead: a hosts: name in paddlectl.yaml, ssh://user@host[:port] or "
+            "tcp://host:2376.",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Check the engine, GPU support, images, git, run store and disk; exit 1 if a required check fails.
 
     Each failing check prints what to do as `fix:` lines; a fix that is a command works when pasted as printed.
     A pinned CPU image that is absent and cannot be pulled gets the offline route: the command that builds the
-    local CPU image without a registry, and the line that pins it in paddlectl.yaml.
+    local CPU image without a registry, and the line that pins it in paddlectl.yaml. With --host, the engine,
+    GPU and image checks are made on that host (over its ssh login or TLS connection).
     """
     from paddlectl.doctor.checks import run_checks
     from paddlectl.engine.docker_engine import connect
+    from paddlectl.engine.hosts import resolve_host
     from paddlectl.project.workspace import open_project
+    from paddlectl.runs.run_engines import host_entries
 
     out.json_mode = json_output
-    report = run_checks(open_project(), connect)
+    project = open_project()
+    engine_host = resolve_host(host, host_entries(project))
+    report = run_checks(project, lambda: connect(engine_host), engine_host)
     if json_output:
         out.json({"ok": report.ok, "checks": [check.as_dict() for check in report.checks]})
     else:
@@ -53,7 +67,9 @@ def _say_what_failed(failed: list[Check]) -> None:
     from rich.markup import escape
 
     first = failed[0]
-    if first.name == "docker engine":
+    if first.name == "docker engine" and first.detail.startswith("cannot reach "):  # a remote host names itself
+        message = first.detail
+    elif first.name == "docker engine":
         message = f"the Docker engine is not reachable ({first.detail.removeprefix('connecting: ')})"
     else:
         names = ", ".join(check.name for check in failed)

@@ -109,13 +109,16 @@ def command(
 ) -> None:
     """Export a model to a static graph in a pinned image and verify the predictor matches the dynamic graph.
 
+    A run's export runs in the run's own image on the engine it trained on (a remote host too).
     Writes model.json (or model.pdmodel), model.pdiparams, samples.npz and export.yaml. Exits 1 when the outputs
     differ beyond --atol/--rtol (the export is kept, marked unverified) or the conversion fails, 2 for a bad
     factory, weights or input spec, 3 when the image is gone.
     """
     from paddlectl.engine.docker_engine import connect
+    from paddlectl.engine.hosts import host_of_record
     from paddlectl.export.run import ExportOptions, plan_export, run_export
     from paddlectl.project.workspace import open_existing_project
+    from paddlectl.runs.run_engines import RunEngines, host_entries
 
     out.json_mode = json_output
     options = ExportOptions(
@@ -135,16 +138,19 @@ def command(
         output_dir=output_dir,
         allow_failed=allow_failed,
     )
-    plan = plan_export(open_existing_project(), options, connect)
-    _announce(plan)
-    outcome = run_export(connect(), plan)
+    project = open_existing_project()
+    entries = host_entries(project)
+    plan = plan_export(project, options, RunEngines(connect, entries))  # settles the run on its own engine first
+    host = host_of_record(plan.run.engine, entries) if plan.run is not None else None
+    _announce(plan, f" on {host.label}" if host is not None and host.remote else "")
+    outcome = run_export(connect(host), plan)  # a run's export runs on the run's engine, in its image
     _render(outcome, options, json_output=json_output)
 
 
-def _announce(plan: ExportPlan) -> None:
+def _announce(plan: ExportPlan, where: str) -> None:
     for warning in plan.warnings:
         out.warn(warning)
-    out.status(f"exporting {plan.factory} to {plan.export_dir} ...")
+    out.status(f"exporting {plan.factory} to {plan.export_dir}{where} ...")
 
 
 def _render(outcome: ExportOutcome, options: ExportOptions, *, json_output: bool) -> None:

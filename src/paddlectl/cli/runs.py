@@ -17,9 +17,9 @@ from paddlectl.cli.output import out
 from paddlectl.cli.runs_gate import gate_command
 
 if TYPE_CHECKING:
-    from paddlectl.engine.protocol import ContainerEngine
     from paddlectl.runs.cleanup import GcReport
     from paddlectl.runs.project_runs import ProjectRuns
+    from paddlectl.runs.run_engines import RunEngines
 
 app = typer.Typer(
     cls=CommandGroup,
@@ -34,20 +34,23 @@ RunArgument = Annotated[str, typer.Argument(help="Run id, unique id prefix, run 
 TABLE_LIMIT = 50  # the human table's default length; --limit 0 shows every run
 
 
-def _connect() -> ContainerEngine:
-    from paddlectl.engine.docker_engine import connect
-
-    return connect()
+def _engines_of(runs: ProjectRuns) -> RunEngines:
+    assert runs.engines is not None, "_project_runs() always gives the project's engines"
+    return runs.engines
 
 
 def _project_runs() -> tuple[ProjectRuns, str, Path]:
     """The current project's runs (settled before they are read), its name and root; a usage error outside any."""
+    from paddlectl.engine.docker_engine import connect
     from paddlectl.project.workspace import open_existing_project
     from paddlectl.runs.project_runs import ProjectRuns
+    from paddlectl.runs.run_engines import RunEngines, host_entries
     from paddlectl.runs.store import RunStore
 
     project = open_existing_project()
-    return ProjectRuns(RunStore(project.runs_dir), _connect, out.warn), project.config.name, project.root
+    # Each run is settled, stopped and cleaned up on the engine it ran on, connected when a run first needs it.
+    engines = RunEngines(connect, host_entries(project))
+    return ProjectRuns(RunStore(project.runs_dir), engines, out.warn), project.config.name, project.root
 
 
 @app.command("list")
@@ -239,8 +242,8 @@ def stop_command(
     from paddlectl.runs.cleanup import stop_run
 
     out.json_mode = json_output
-    store = _project_runs()[0].store
-    result = stop_run(store, run, _connect, grace)
+    runs = _project_runs()[0]
+    result = stop_run(runs.store, run, _engines_of(runs), grace)
     if json_output:
         out.json(result.as_dict())
         return
@@ -263,8 +266,10 @@ def rm_command(
     from paddlectl.runs.cleanup import remove_runs
 
     out.json_mode = json_output
-    store = _project_runs()[0].store
-    removed = remove_runs(store, runs, force=force, dry_run=dry_run, engine_factory=_connect)
+    project_runs = _project_runs()[0]
+    removed = remove_runs(
+        project_runs.store, runs, force=force, dry_run=dry_run, engine_factory=_engines_of(project_runs)
+    )
     if json_output:
         out.json({"dry_run": dry_run, "runs": [item.as_dict() for item in removed]})
         return
@@ -314,7 +319,7 @@ def gc_command(
         raise UsageError("gc only removes ended runs", hint="use 'paddlectl runs rm RUN' (with --force if running)")
     age = parse_duration(older_than) if older_than else None
     runs, project_name, _ = _project_runs()
-    store = runs.store
+    store, engines = runs.store, _engines_of(runs)  # one connection per engine for the plan and the removal
 
     def collect(dry: bool, only: frozenset[str] | None = None) -> GcReport:
         from paddlectl.runs.cleanup import collect_garbage
@@ -326,7 +331,7 @@ def gc_command(
             older_than=age,
             statuses=statuses,
             dry_run=dry,
-            engine_factory=_connect,
+            engine_factory=engines,
             only=only,
         )
 

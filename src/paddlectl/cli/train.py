@@ -89,7 +89,21 @@ def command(
     name: Annotated[str | None, typer.Option("--name", help="A name for the run.")] = None,
     label: Annotated[list[str] | None, typer.Option("--label", help="key=value label (repeatable).")] = None,
     env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, or KEY to pass yours.")] = None,
-    mount: Annotated[list[str] | None, typer.Option("--mount", help="SRC:DST[:ro] (repeatable).")] = None,
+    mount: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mount", help="SRC:DST[:ro] (repeatable). With a remote --host, SRC is a folder on that host (datasets)."
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            metavar="NAME|URL",
+            help="Train on this Docker engine: a hosts: name in paddlectl.yaml, ssh://user@host[:port] or "
+            "tcp://host:2376 (TLS). Default: DOCKER_HOST, the docker context, the local engine.",
+        ),
+    ] = None,
     shm_size: Annotated[str | None, typer.Option("--shm-size", help="Shared memory size (default 2g).")] = None,
     memory: Annotated[str | None, typer.Option("--memory", help="Memory limit, e.g. 8g.")] = None,
     detach: Annotated[
@@ -122,6 +136,8 @@ def command(
 ) -> None:
     """Train a script in a pinned PaddlePaddle container and record the run.
 
+    On a remote --host nothing is bind-mounted: the code the run records (tracked files and uncommitted changes,
+    git-ignored files left out) is sent into the container, and its outputs come back into the run's folder.
     Exits with the script's exit code (130/143/129 when interrupted; see README for paddlectl's own codes).
     """
     from paddlectl.project.workspace import open_project
@@ -156,6 +172,7 @@ def command(
         code_writable=code_writable,
         secret_args=secret_args,
         grace_seconds=grace,
+        host=host,
     )
     project = open_project()
     prepared = prepare(request, project, Path.cwd())
@@ -175,7 +192,7 @@ def command(
     live = _live_tracking(mlflow, project, detach)
     events = CliTrainEvents(json_mode=json_output, quiet=quiet)
     try:
-        outcome = train(prepared, project, connect, events, observer=live)
+        outcome = train(prepared, project, lambda: connect(prepared.host), events, observer=live)
     except BaseException:
         if live is not None:
             live.abandon()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from paddlectl.doctor.fixes import Fix, engine_fix, git_fix, offline_cpu_fix, pull_fix
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerEngine
 from paddlectl.errors import PaddlectlError
 from paddlectl.foundation.image_ref import PinnedImage
@@ -52,33 +53,41 @@ class DoctorReport:
         return all(check.ok for check in self.checks if check.required)
 
 
-def run_checks(project: Project, connect: Callable[[], ContainerEngine]) -> DoctorReport:
+def run_checks(
+    project: Project, connect: Callable[[], ContainerEngine], host: EngineHost | None = None
+) -> DoctorReport:
+    """Every check; `host` is the engine `connect` reaches when it is not the default one (doctor --host)."""
     checks: list[Check] = []
     engine: ContainerEngine | None = None
     try:
         engine = connect()
         info = engine.info()
+        remote = engine.host.remote
+        where = f"{engine.host.label}: " if remote else ""
         checks.append(
             Check(
                 "docker engine",
                 True,
-                f"{info.server_version} (API {info.api_version}), storage {info.storage_driver}, {info.os}",
+                f"{where}{info.server_version} (API {info.api_version}), storage {info.storage_driver}, {info.os}",
                 data={
                     "version": info.server_version,
                     "api_version": info.api_version,
                     "storage_driver": info.storage_driver,
                     "os": info.os,
+                    **({"host": engine.host.record(), "id": info.id} if remote else {}),
                 },
             )
         )
         gpu_ok = info.gpu_capable
+        unseen = " (a toolkit hook on that host cannot be seen from here)" if remote else ""
         checks.append(
             Check(
                 "gpu support",
                 gpu_ok,
                 "NVIDIA runtime or toolkit hook present"
                 if gpu_ok
-                else f"no NVIDIA runtime or toolkit hook (runtimes: {', '.join(info.runtimes)})",
+                else f"no NVIDIA runtime{' or toolkit hook' if not remote else ''} "
+                f"(runtimes: {', '.join(info.runtimes)}){unseen}",
                 fix=None
                 if gpu_ok
                 else "install the NVIDIA Container Toolkit for --gpus (docs.nvidia.com/datacenter/cloud-native); "
@@ -88,7 +97,8 @@ def run_checks(project: Project, connect: Callable[[], ContainerEngine]) -> Doct
             )
         )
     except PaddlectlError as error:
-        checks.append(_failed("docker engine", error.message, engine_fix(error)))
+        remote_fix = Fix.note(error.hint) if host is not None and host.remote else None
+        checks.append(_failed("docker engine", error.message, remote_fix or engine_fix(error)))
 
     config = project.config
     for role, reference in (("cpu", config.cpu_image), ("gpu", config.gpu_image)):
@@ -103,7 +113,7 @@ def run_checks(project: Project, connect: Callable[[], ContainerEngine]) -> Doct
         )
     checks.append(_git_check(project.root))
     checks.append(_store_check(project))
-    checks.append(_disk_check(project.root))
+    checks.append(_disk_check(project.root, images_here=engine is None or not engine.host.remote))
     return DoctorReport(checks)
 
 
@@ -211,12 +221,12 @@ def _store_check(project: Project) -> Check:
     )
 
 
-def _disk_check(root: Path) -> Check:
+def _disk_check(root: Path, *, images_here: bool = True) -> Check:
     usage = shutil.disk_usage(root)
     ok = usage.free >= MIN_FREE_BYTES
     detail = f"{usage.free / 1024**3:.1f} GiB free at {root}"
     docker_root = Path("/var/lib/docker")
-    if docker_root.exists() and os.access(docker_root, os.R_OK):
+    if images_here and docker_root.exists() and os.access(docker_root, os.R_OK):
         detail += f", {shutil.disk_usage(docker_root).free / 1024**3:.1f} GiB for images"
     return Check(
         "free disk",

@@ -10,17 +10,15 @@ import contextlib
 import os
 import re
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-import docker
-import docker.errors
 import requests.exceptions
-from docker.types import DeviceRequest
-from docker.types import Ulimit as DockerUlimit
 
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import (
     Container,
     ContainerSpec,
@@ -32,6 +30,27 @@ from paddlectl.engine.protocol import (
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
 from paddlectl.foundation.checkout import checkout_script, script_command
 from paddlectl.foundation.image_ref import ImageRef
+
+
+@contextlib.contextmanager
+def _paramiko_hidden() -> Iterator[None]:
+    """docker-py imports paramiko, when installed, for an ssh transport paddlectl does not use (engine/transports.py
+    has its own): 0.1 s of every command's start-up. Hidden while docker-py loads; an ssh host imports it later."""
+    hide = "paramiko" not in sys.modules
+    if hide:
+        sys.modules["paramiko"] = None  # type: ignore[assignment]  # `import paramiko` raises ImportError
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("paramiko", False) is None:
+            del sys.modules["paramiko"]
+
+
+with _paramiko_hidden():
+    import docker
+    import docker.errors
+    from docker.types import DeviceRequest
+    from docker.types import Ulimit as DockerUlimit
 
 DEFAULT_TIMEOUT_SECONDS = 60
 REGISTRY_TIMEOUT_SECONDS = 15  # doctor's question to a registry: long enough for a slow one, short for none
@@ -51,51 +70,99 @@ def _engine_address() -> str:
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
+def _where(host: EngineHost | None) -> str:
+    """How an error names the engine: the local one as before, a remote one by name and URL."""
+    if host is None or not host.remote:
+        return f"the Docker engine at {host.public_url if host is not None else _engine_address()}"
+    return host.label
+
+
 @contextlib.contextmanager
-def translated_errors(action: str) -> Iterator[None]:
-    """Turn docker-py and transport errors raised while doing `action` into PaddlectlErrors."""
+def translated_errors(action: str, host: EngineHost | None = None) -> Iterator[None]:
+    """Turn docker-py and transport errors raised while doing `action` into PaddlectlErrors (naming the host)."""
+    remote = host is not None and host.remote
+    prefix = f"{action} on {host.label}" if remote and host is not None else action
     try:
         yield
     except PaddlectlError:
         raise
     except docker.errors.ImageNotFound as exc:
         raise UnavailableError(
-            f"{action}: image not found ({_explanation(exc)})",
+            f"{prefix}: image not found ({_explanation(exc)})",
             hint="build it, or pull it with 'docker pull IMAGE' / 'paddlectl train --pull'",
         ) from exc
     except docker.errors.NotFound as exc:
-        raise PaddlectlError(f"{action}: {_explanation(exc)}", code=ExitCode.FAILED) from exc
+        raise PaddlectlError(f"{prefix}: {_explanation(exc)}", code=ExitCode.FAILED) from exc
     except docker.errors.APIError as exc:
-        text = _explanation(exc)
-        if "could not select device driver" in text:
-            raise UnavailableError(
-                f"{action}: GPUs were requested but this Docker engine has no NVIDIA runtime",
-                hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
-            ) from exc
-        raise PaddlectlError(f"{action}: Docker engine error: {text}", code=ExitCode.UNAVAILABLE) from exc
+        raise _api_error(prefix, exc) from exc
     except (requests.exceptions.ReadTimeout, requests.exceptions.Timeout) as exc:
         raise UnavailableError(
-            f"{action}: the Docker engine at {_engine_address()} did not answer in time",
+            f"{action}: {_where(host)} did not answer in time",
             hint=f"check that dockerd is healthy, or raise {TIMEOUT_ENV} (seconds)",
         ) from exc
     except PermissionError as exc:
-        raise UnavailableError(
-            f"{action}: permission denied talking to the Docker engine at {_engine_address()}",
-            hint="add your user to the 'docker' group (then log in again), or run as root",
-        ) from exc
-    except (docker.errors.DockerException, requests.exceptions.ConnectionError, ConnectionError) as exc:
-        if "Permission denied" in str(exc):
-            raise UnavailableError(
-                f"{action}: permission denied talking to the Docker engine at {_engine_address()}",
-                hint="add your user to the 'docker' group (then log in again), or run as root",
-            ) from exc
-        raise UnavailableError(
-            f"{action}: cannot reach the Docker engine at {_engine_address()}", hint=ENGINE_HINT
-        ) from exc
+        raise _permission_error(action, host) from exc
+    except (docker.errors.DockerException, requests.exceptions.ConnectionError, ConnectionError, OSError) as exc:
+        transport = (docker.errors.DockerException, requests.exceptions.RequestException, ConnectionError)
+        if not isinstance(exc, transport) and not remote:
+            raise  # a local file's error (a build context, ...) is not the engine's: as before
+        raise _unreachable_error(action, host, exc) from exc
 
 
-def _local_engine() -> bool:
+def _api_error(prefix: str, exc: docker.errors.APIError) -> PaddlectlError:
+    text = _explanation(exc)
+    if "could not select device driver" in text:
+        return UnavailableError(
+            f"{prefix}: GPUs were requested but this Docker engine has no NVIDIA runtime",
+            hint="install the NVIDIA Container Toolkit and restart dockerd, or run with --gpus none",
+        )
+    return PaddlectlError(f"{prefix}: Docker engine error: {text}", code=ExitCode.UNAVAILABLE)
+
+
+def _permission_error(action: str, host: EngineHost | None) -> UnavailableError:
+    return UnavailableError(
+        f"{action}: permission denied talking to {_where(host)}",
+        hint="add your user to the 'docker' group (then log in again), or run as root",
+    )
+
+
+def _unreachable_error(action: str, host: EngineHost | None, exc: BaseException) -> UnavailableError:
+    if "Permission denied" in str(exc):
+        return _permission_error(action, host)
+    if host is not None and host.remote:
+        return UnavailableError(
+            f"cannot reach {host.label}: {_transport_reason(exc)} (while {action})", hint=_remote_hint(host)
+        )
+    return UnavailableError(f"{action}: cannot reach {_where(host)}", hint=ENGINE_HINT)
+
+
+def _transport_reason(exc: BaseException) -> str:
+    """The innermost reason of a transport error, in one line (an SSL verify failure, a refused connection)."""
+    seen = exc
+    for _ in range(8):
+        inner = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args else None)
+        if not isinstance(inner, BaseException):
+            break
+        seen = inner
+    text = " ".join(str(seen).split()) or type(seen).__name__
+    return text[:300]
+
+
+def _remote_hint(host: EngineHost) -> str:
+    if host.scheme == "ssh":
+        return "check the ssh login ('ssh HOST docker version' must work) and that dockerd runs there"
+    if host.tls:
+        return (
+            f"check that the engine listens with --tlsverify and that {host.tls_dir} holds the CA and a client "
+            "certificate it trusts"
+        )
+    return "check that the engine listens there (and use TLS on port 2376 rather than plain tcp://)"
+
+
+def _local_engine(host: EngineHost | None = None) -> bool:
     """Is the engine on this machine (so its tools can be looked for here)?"""
+    if host is not None:
+        return not host.remote
     return _engine_address().startswith("unix://")
 
 
@@ -104,14 +171,90 @@ def _explanation(exc: Exception) -> str:
     return str(explanation or exc).strip()
 
 
-def connect(timeout: float | None = None) -> DockerEngine:
-    """Build the one Docker client for this process and check that the engine answers."""
+def connect(host: EngineHost | None = None, timeout: float | None = None) -> DockerEngine:
+    """Build the one Docker client for `host` (default: DOCKER_HOST, the docker context, the local socket) and check
+    that the engine answers.
+
+    The local socket gets docker-py's client as it always did; an ssh:// host one paramiko login
+    (engine/transports.py); a TLS host its client certificate, with the environment's CA bundles ignored.
+    Raises PaddlectlError naming the host when it cannot be reached.
+    """
+    from paddlectl.engine.hosts import resolve_host
+
+    if host is None:
+        host = resolve_host(None, {})
     if timeout is None:
         timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS))
-    with translated_errors("connecting"):
-        client = docker.from_env(timeout=int(timeout))
-        client.ping()
-    return DockerEngine(client)
+    if not host.remote:
+        default = host.url == _engine_address()
+        with translated_errors("connecting", None if default else host):
+            client = (
+                docker.from_env(timeout=int(timeout))
+                if default
+                else docker.DockerClient(host.url, timeout=int(timeout))
+            )
+            client.ping()
+        return DockerEngine(client, host)
+    session = None
+    with translated_errors("connecting", host):
+        try:
+            if host.scheme == "ssh":
+                from paddlectl.engine.transports import open_ssh, ssh_adapter
+
+                session = open_ssh(host, timeout)
+                api = _RemoteApi(_SSH_BASE_URL, timeout, adapter=ssh_adapter(session, timeout))
+            elif host.tls:
+                from paddlectl.engine.transports import tls_files
+
+                ca, cert, key = tls_files(host)
+                tls = docker.tls.TLSConfig(client_cert=(cert, key), ca_cert=ca, verify=host.tls_verify)
+                api = _RemoteApi(host.url, timeout, tls=tls)
+            else:
+                api = _RemoteApi(host.url, timeout)
+            api.negotiate_version()
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError, OSError) as exc:
+            problem = session.diagnose() if session is not None else None
+            if problem is not None:
+                raise UnavailableError(
+                    f"cannot reach {host.label}: the ssh login works, but the engine does not answer: {problem}",
+                    hint="install the docker CLI there and let this user reach dockerd (the docker group)",
+                ) from exc
+            raise
+    return DockerEngine(_Client(api), host)
+
+
+_SSH_BASE_URL = "http+docker://ssh"
+
+
+class _RemoteApi(docker.APIClient):  # type: ignore[misc]
+    """An APIClient for a remote engine: paddlectl's own transport, the environment's CA bundles ignored."""
+
+    def __init__(self, base_url: str, timeout: float, *, adapter: Any = None, tls: Any = None) -> None:
+        # A placeholder version: docker-py would otherwise ask the engine now, before trust_env can be switched off.
+        super().__init__(
+            base_url="tcp://127.0.0.1:9" if adapter is not None else base_url,
+            version=docker.constants.MINIMUM_DOCKER_API_VERSION,
+            timeout=int(timeout),
+            tls=tls or False,
+        )
+        self.trust_env = False  # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would replace the engine's CA (docker-py#2433)
+        if adapter is not None:
+            self._custom_adapter = adapter
+            self.mount(_SSH_BASE_URL, adapter)
+            self.base_url = _SSH_BASE_URL
+
+    def negotiate_version(self) -> None:
+        """Use the engine's API version (or docker-py's newest, if the engine's is newer)."""
+        server = str(self.version(api_version=False)["ApiVersion"])
+        newest = docker.constants.DEFAULT_DOCKER_API_VERSION
+        self._version = server if docker.utils.version_lt(server, newest) else newest
+
+
+class _Client(docker.DockerClient):  # type: ignore[misc]
+    """A DockerClient around an APIClient built here (DockerClient() would build a second one)."""
+
+    def __init__(self, api: docker.APIClient) -> None:
+        self.api = api
 
 
 def _image_info(image: Any) -> ImageInfo:
@@ -141,9 +284,10 @@ def _state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
 class DockerContainer:
     """A container handled through docker-py."""
 
-    def __init__(self, client: docker.DockerClient, model: Any) -> None:
+    def __init__(self, client: docker.DockerClient, model: Any, host: EngineHost | None = None) -> None:
         self._client = client
         self._model = model
+        self._host = host
 
     @property
     def id(self) -> str:
@@ -154,7 +298,7 @@ class DockerContainer:
         return dict(self._model.labels or {})
 
     def start(self) -> None:
-        with translated_errors("starting the container"):
+        with translated_errors("starting the container", self._host):
             self._model.start()
 
     def stream_output(self) -> Iterator[bytes]:
@@ -168,7 +312,7 @@ class DockerContainer:
         # docker-py has no public call that attaches without logs=1: these are private APIClient methods, which
         # is why pyproject.toml caps docker-py and tests/unit/engine_adapter/test_docker_private_api.py checks them.
         api = self._client.api
-        with translated_errors("attaching to the container"):
+        with translated_errors("attaching to the container", self._host):
             params = {"logs": 0, "stdout": 1, "stderr": 1, "stream": 1}
             headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
             response = api._post(
@@ -176,34 +320,47 @@ class DockerContainer:
             )
             sock = api._get_raw_response_socket(response)
             api._disable_socket_timeout(sock)
-        return _guarded(_demultiplexed(sock, response))
+        return _guarded(_demultiplexed(sock, response), self._host)
 
     def output(self, since: float | None = None) -> bytes:
-        with translated_errors("reading the container's log"):
+        with translated_errors("reading the container's log", self._host):
             data = self._client.api.logs(self.id, stdout=True, stderr=True, since=since)
         return bytes(data)
 
     def wait(self, timeout: float | None = None) -> ContainerState:
-        with translated_errors("waiting for the container"):
+        with translated_errors("waiting for the container", self._host):
             self._model.wait(timeout=timeout)
         return self.state()
 
     def state(self) -> ContainerState:
-        with translated_errors("inspecting the container"):
+        with translated_errors("inspecting the container", self._host):
             self._model.reload()
         return _state_from_attrs(self._model.attrs)
 
     def stop(self, grace_seconds: int) -> None:
-        with translated_errors("stopping the container"), contextlib.suppress(docker.errors.NotFound):
+        with translated_errors("stopping the container", self._host), contextlib.suppress(docker.errors.NotFound):
             self._client.api.stop(self.id, timeout=grace_seconds)
 
     def kill(self) -> None:
-        with translated_errors("killing the container"), contextlib.suppress(docker.errors.APIError):
+        with translated_errors("killing the container", self._host), contextlib.suppress(docker.errors.APIError):
             self._model.kill()
 
     def remove(self) -> None:
-        with translated_errors("removing the container"), contextlib.suppress(docker.errors.NotFound):
+        with translated_errors("removing the container", self._host), contextlib.suppress(docker.errors.NotFound):
             self._model.remove(force=True)
+
+    def put_archive(self, path: str, archive: BinaryIO) -> None:
+        with translated_errors(f"copying files into the container ({path})", self._host):
+            archive.seek(0)
+            self._client.api.put_archive(self.id, path, archive)
+
+    def get_archive(self, path: str) -> Iterator[bytes] | None:
+        with translated_errors(f"copying {path} out of the container", self._host):
+            try:
+                stream, _ = self._client.api.get_archive(self.id, path, chunk_size=_ARCHIVE_CHUNK)
+            except docker.errors.NotFound:
+                return None
+        return _archive_stream(stream, self._host, path)
 
 
 _READ_SIZE = 1 << 18
@@ -274,23 +431,41 @@ def _line_end(payload: bytearray) -> int:
     return len(payload) if len(payload) - cut > _MAX_HELD else cut
 
 
-def _guarded(frames: Iterator[bytes]) -> Iterator[bytes]:
-    with translated_errors("streaming the container's output"):
+_ARCHIVE_CHUNK = 1 << 20
+
+
+def _archive_stream(stream: Iterator[bytes], host: EngineHost | None, path: str) -> Iterator[bytes]:
+    with translated_errors(f"copying {path} out of the container", host):
+        yield from stream
+
+
+def _guarded(frames: Iterator[bytes], host: EngineHost | None) -> Iterator[bytes]:
+    with translated_errors("streaming the container's output", host):
         yield from frames
 
 
 class DockerEngine:
     """The container engine, through one docker-py client built by `connect`."""
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: docker.DockerClient, host: EngineHost | None = None) -> None:
+        from paddlectl.engine.hosts import EngineHost
+
         self._client = client
+        self.host = host or EngineHost(_engine_address())
+        self._info: EngineInfo | None = None
 
     def server_version(self) -> str:
-        with translated_errors("reading the engine version"):
+        with translated_errors("reading the engine version", self.host):
             return str(self._client.version().get("Version", "?"))
 
     def info(self) -> EngineInfo:
-        with translated_errors("reading engine information"):
+        """The engine's facts (asked once per client: they do not change while a command runs)."""
+        if self._info is None:
+            self._info = self._read_info()
+        return self._info
+
+    def _read_info(self) -> EngineInfo:
+        with translated_errors("reading engine information", self.host):
             info = self._client.info()
             version = self._client.version()
         return EngineInfo(
@@ -301,12 +476,14 @@ class DockerEngine:
             runtimes=tuple(sorted((info.get("Runtimes") or {}).keys())),
             default_runtime=str(info.get("DefaultRuntime", "")),
             docker_root_dir=str(info.get("DockerRootDir", "")),
-            nvidia_hook=_local_engine()
+            id=str(info.get("ID") or ""),
+            name=str(info.get("Name") or ""),
+            nvidia_hook=_local_engine(self.host)
             and any(shutil.which(tool) for tool in ("nvidia-container-runtime-hook", "nvidia-container-toolkit")),
         )
 
     def image(self, reference: str) -> ImageInfo | None:
-        with translated_errors(f"looking up image {reference}"):
+        with translated_errors(f"looking up image {reference}", self.host):
             try:
                 image = self._client.images.get(reference)
             except docker.errors.ImageNotFound:
@@ -319,17 +496,20 @@ class DockerEngine:
         }
         if dangling:
             filters["dangling"] = True
-        with translated_errors("listing images"):
+        with translated_errors("listing images", self.host):
             return [_image_info(image) for image in self._client.images.list(filters=filters)]
 
     def remove_image(self, image_id: str) -> None:
-        with translated_errors(f"removing image {image_id[:19]}"), contextlib.suppress(docker.errors.ImageNotFound):
+        with (
+            translated_errors(f"removing image {image_id[:19]}", self.host),
+            contextlib.suppress(docker.errors.ImageNotFound),
+        ):
             self._client.images.remove(image_id, force=False)
 
     def pull(self, reference: str, on_progress: Callable[[PullProgress], None] | None = None) -> ImageInfo:
         parts = ImageRef.split(reference)
         repository, tag = parts.repository, parts.digest or parts.tag
-        with translated_errors(f"pulling {reference}"):
+        with translated_errors(f"pulling {reference}", self.host):
             kwargs: dict[str, Any] = {"stream": True, "decode": True}
             stream = self._client.api.pull(repository, tag=tag or None, **kwargs)
             for event in stream:
@@ -406,9 +586,9 @@ class DockerEngine:
             else:
                 request = DeviceRequest(device_ids=list(spec.gpus.device_ids), capabilities=[["gpu"]])
             kwargs["device_requests"] = [request]
-        with translated_errors("creating the container"):
+        with translated_errors("creating the container", self.host):
             model = self._client.containers.create(spec.image, **kwargs)
-        return DockerContainer(self._client, model)
+        return DockerContainer(self._client, model, self.host)
 
     def start(self, container: Container) -> None:
         try:
@@ -418,18 +598,18 @@ class DockerEngine:
             raise
 
     def container(self, container_id: str) -> DockerContainer | None:
-        with translated_errors("looking up a container"):
+        with translated_errors("looking up a container", self.host):
             try:
                 model = self._client.containers.get(container_id)
             except docker.errors.NotFound:
                 return None
-        return DockerContainer(self._client, model)
+        return DockerContainer(self._client, model, self.host)
 
     def containers(self, labels: dict[str, str]) -> list[DockerContainer]:
         filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
-        with translated_errors("listing containers"):
+        with translated_errors("listing containers", self.host):
             models = self._client.containers.list(all=True, filters=filters)
-        return [DockerContainer(self._client, model) for model in models]
+        return [DockerContainer(self._client, model, self.host) for model in models]
 
     def build(
         self,
@@ -442,7 +622,7 @@ class DockerEngine:
     ) -> ImageInfo:
         """Build through the engine's API (no read timeout: a long step may print nothing for minutes)."""
         lines = _BuildLines(on_event)
-        with translated_errors(f"building {tag}"):
+        with translated_errors(f"building {tag}", self.host):
             stream = self._client.api.build(
                 path=str(context),
                 dockerfile=dockerfile,

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from paddlectl.errors import UsageError
+
+if TYPE_CHECKING:
+    from paddlectl.engine.hosts import EngineHost
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class EngineInfo:
     docker_root_dir: str
 
     nvidia_hook: bool = False  # the NVIDIA Container Toolkit's hook is installed (enough for --gpus)
+    id: str = ""  # the engine's own id (docker info's ID)
+    name: str = ""  # the engine's host name
 
     @property
     def has_nvidia_runtime(self) -> bool:
@@ -158,9 +163,22 @@ class Container(Protocol):
 
     def remove(self) -> None: ...
 
+    def put_archive(self, path: str, archive: BinaryIO) -> None:
+        """Extract a tar archive (read from its start) at `path` in the container (created or stopped, too)."""
+        ...
+
+    def get_archive(self, path: str) -> Iterator[bytes] | None:
+        """`path` in the container as a tar stream (its last component the archive's top folder); None if absent."""
+        ...
+
 
 class ContainerEngine(Protocol):
     """The operations paddlectl uses."""
+
+    @property
+    def host(self) -> EngineHost:
+        """Which engine this is (a remote one cannot see this machine's files: engine/shipping.py)."""
+        ...
 
     def info(self) -> EngineInfo: ...
 

@@ -1,7 +1,9 @@
 """`paddlectl export`: a dynamic-graph model to a static graph, inside the run's pinned image, proven equivalent.
 
 The host side plans (options, config, run, weights, inputs), picks the exact image, runs
-incontainer/export_model.py in a one-shot container and turns its result.json into export/export.yaml.
+incontainer/export_model.py in a one-shot container and turns its result.json into export/export.yaml. A run
+trained on a remote host is exported there (its image is there): the one-shot sends the project, weights and
+request in and fetches the export back (engine/oneshot.py).
 Weights are pickles: this module never opens them (no paddle, numpy or pickle here); only the container loads them.
 """
 
@@ -367,6 +369,15 @@ def container_spec(plan: ExportPlan, image: str, job_dir: Path, staging: Path) -
     )
 
 
+def _code_tree(plan: ExportPlan) -> dict[str, list[str]]:
+    """On a remote engine, the project files sent for the factory to import: the tree a run records (tracked files
+    and uncommitted changes, git-ignored ones left out), not every file under the project."""
+    from paddlectl.foundation.source_tree import source_files
+    from paddlectl.project.config import STORE_NAME
+
+    return {IN_PROJECT: source_files(plan.project_root, STORE_NAME)}
+
+
 def failure_error(error: dict[str, Any]) -> PaddlectlError:
     """The one-line error for a failure result.json reports."""
     try:
@@ -407,6 +418,7 @@ def _export(engine: ContainerEngine, plan: ExportPlan) -> ExportOutcome:
             KIND_EXPORT,
             timeout=EXPORT_TIMEOUT_SECONDS,
             project=plan.project_name,
+            trees=_code_tree(plan) if engine.host.remote else None,
         )
         document = _read_result(job_dir / "result.json")
         if document is None or document.get("status") not in ("passed", "unverified", "error"):

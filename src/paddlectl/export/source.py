@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import UsageError
 from paddlectl.project.workspace import Project
@@ -24,6 +24,7 @@ class RunSource:
     image: ImageRecord
     status: RunStatus
     reason: str | None = None
+    engine: dict[str, Any] = field(default_factory=dict)  # the engine the run ran on (the export runs there too)
 
     @property
     def manifest_path(self) -> Path:
@@ -75,6 +76,7 @@ def load_run(run_dir: Path) -> RunSource:
         image=manifest.image,
         status=manifest.status,
         reason=manifest.reason,
+        engine=dict(manifest.engine),
     )
 
 

@@ -16,6 +16,9 @@ ROOT_LABEL = "io.paddlectl.root"  # the project's folder on the host
 OWNER_LABEL = "io.paddlectl.owner"  # host:pid of the CLI that removes a one-shot container when it is done
 PROBE_LABEL = "io.paddlectl.probe"  # "1" on runtime-probe containers (kept for probes made before kinds)
 STAGE_LABEL = "io.paddlectl.stage"  # on every stage of the image Dockerfiles (with PROJECT_LABEL)
+# host:path of the run store that records a run, on run containers of a remote engine: many clients share such an
+# engine, and `runs gc` there removes only the containers of its own store.
+STORE_LABEL = "io.paddlectl.store"
 
 KIND_RUN = "run"
 KIND_PROBE = "probe"  # the runtime probe (Paddle, CUDA, GPUs) of a run's image

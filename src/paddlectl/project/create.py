@@ -52,6 +52,15 @@ mlflow:
 # and the image are compared anyway.
 gate:
   evaluation_params: []
+
+# Docker engines on other machines, for `paddlectl train --host NAME` (README: "Training on another machine").
+hosts: {{}}
+#  gpu-box:
+#    url: ssh://me@gpu-box.example.org   # port, user and keys also come from ~/.ssh/config
+#    gpus: all                           # the default --gpus of runs there
+#  tls-box:
+#    url: tcp://tls-box.example.org:2376
+#    tls: ~/.docker/tls-box              # ca.pem, cert.pem, key.pem
 """
 
 STORE_GITIGNORE = "# paddlectl's run store: runs are recorded here, never committed.\n*\n"

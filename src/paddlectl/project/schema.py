@@ -107,6 +107,14 @@ class Gate(Section):
     evaluation_params: list[str] = msgspec.field(default_factory=list)  # params that define the evaluation
 
 
+class Host(Section):
+    """A Docker engine on another machine (`train --host NAME`); engine/hosts.py reads it."""
+
+    url: str  # ssh://user@host[:port] or tcp://host:2376 (TLS)
+    tls: str | None = None  # tcp:// only: folder with ca.pem, cert.pem, key.pem (relative to the project)
+    gpus: str | int | None = None  # the --gpus runs there get by default (none | all | 0,1)
+
+
 class ConfigDocument(Section):
     """The whole file."""
 
@@ -118,3 +126,4 @@ class ConfigDocument(Section):
     registry: RegistryConfig = msgspec.field(default_factory=RegistryConfig)
     mlflow: MlflowConfig = msgspec.field(default_factory=MlflowConfig)
     gate: Gate = msgspec.field(default_factory=Gate)
+    hosts: dict[str, Host] = msgspec.field(default_factory=dict)

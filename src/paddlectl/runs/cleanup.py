@@ -22,6 +22,7 @@ from paddlectl.runs.query import ENDED, resolve_run
 
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import Container, ContainerEngine, EngineFactory
+    from paddlectl.runs.run_engines import RunEngines
     from paddlectl.runs.store import RunPaths, RunStore
 
 STOP_GRACE_SECONDS = 10
@@ -91,13 +92,17 @@ def stop_run(
     Raises UsageError when the run is not marked running (the engine is not contacted then).
     """
     from paddlectl.foundation.atomic import write_atomic
+    from paddlectl.runs.run_engines import RunEngines
+    from paddlectl.runs.store import RunStore
 
     paths = resolve_run(store, target)
     status = run_status(paths)
     if status != "running":
         raise UsageError(f"run {paths.run_id} is not running ({status})", hint="nothing to stop")
     result = StopResult(paths.run_id, status)
-    engine = engine_factory()
+    manifest = RunStore.load(paths).manifest
+    engines = RunEngines.of(engine_factory)
+    engine = engines.for_manifest(manifest) if manifest is not None else engines()  # the run's own host
     try:
         write_atomic(paths.stop_request, f"by {_user()}@{socket.gethostname()}\n")
     except OSError as exc:
@@ -164,11 +169,15 @@ def remove_runs(
         )
     if dry_run:
         return plan
-    engine: ContainerEngine | None = None
+    from paddlectl.runs.run_engines import RunEngines
+    from paddlectl.runs.store import RunStore
+
+    engines = RunEngines.of(engine_factory) if engine_factory is not None else None
     for item in plan:
-        if force and engine_factory is not None:
+        if force and engines is not None:
             try:
-                engine = engine or engine_factory()
+                manifest = RunStore.load(chosen[item.id]).manifest
+                engine = engines.for_manifest(manifest) if manifest is not None else engines()
                 for container in engine.containers({RUN_LABEL: item.id}):
                     _settle_container(container, STOP_GRACE_SECONDS)
                     item.containers.append(container.id)
@@ -246,16 +255,18 @@ def collect_garbage(
     what counts as one). With `only`, a run is removed only if it is also among those ids (what the user confirmed
     from a dry run). The engine being unreachable is a warning.
     """
+    from paddlectl.runs.run_engines import RunEngines
+
     report = GcReport(dry_run=dry_run)
     engine: ContainerEngine | None = None
-    if engine_factory is not None:
+    engines = RunEngines.of(engine_factory) if engine_factory is not None else None
+    if engines is not None:
         try:
-            engine = engine_factory()
+            engine = engines()
         except PaddlectlError as error:
             report.warnings.append(f"containers not checked: {error.message}")
-    if engine is not None:
-        connected = engine
-        settlement = ProjectRuns(store, lambda: connected).settle_all()
+    if engines is not None:
+        settlement = ProjectRuns(store, engines).settle_all()  # each run on its own engine
         report.warnings.extend([settlement.warning] if settlement.warning else [])
     if keep is not None or older_than is not None or statuses:
         selected = select_old_runs(store, keep=keep, older_than=older_than, statuses=statuses, now=now)
@@ -271,7 +282,26 @@ def collect_garbage(
     report.runs = [item for item in report.runs if not item.pop("skipped", False)]
     if engine is not None:
         _collect_leftovers(store, project_name, engine, report)
+    if engines is not None:
+        _collect_remote_leftovers(store, project_name, engines, engine, report)
     return report
+
+
+def _collect_remote_leftovers(
+    store: RunStore, project_name: str, engines: RunEngines, default: ContainerEngine | None, report: GcReport
+) -> None:
+    """Leftovers on every remote host this store's runs ran on (only this store's containers: others share them)."""
+    from paddlectl.runs.run_engines import remote_hosts_of
+
+    for record in remote_hosts_of([entry.row for entry in RunIndex.of(store).refresh()]):
+        try:
+            engine = engines.for_record(record)
+        except PaddlectlError as error:
+            where = record.get("name") or record.get("url")
+            report.warnings.append(f"containers on {where} not checked: {error.message}")
+            continue
+        if engine is not default:  # DOCKER_HOST may name that host: checked above already
+            _collect_leftovers(store, project_name, engine, report)
 
 
 def _collect_leftovers(store: RunStore, project_name: str, engine: ContainerEngine, report: GcReport) -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 INDEX_NAME = "runs.index"
 INDEX_MAGIC = "paddlectl-runs-index"
-INDEX_FORMAT = "3"  # bump when the row's shape changes: an index of another format is rebuilt
+INDEX_FORMAT = "4"  # bump when the row's shape changes: an index of another format is rebuilt
 BAD_STATUS = "bad"  # a run whose manifest could not be read: shown as one row with its problem
 MANIFEST_NAME = "manifest.yaml"
 PARALLEL_MIN = 400  # below this many manifests to parse, a process pool costs more than it saves
@@ -91,8 +91,17 @@ def summarize(run_id: str, manifest: Manifest) -> dict[str, Any]:
         "owner_pid": manifest.owner_pid,
         "owner_host": manifest.owner_host,
         "read_only": manifest.read_only,  # recorded by a newer paddlectl: listed and shown, never rewritten
+        "engine": _remote_engine(manifest),
         "problem": None,
     }
+
+
+def _remote_engine(manifest: Manifest) -> dict[str, Any] | None:
+    """Where a run on a remote engine ran (name, url, certificate folder), for gc; None for the local engine."""
+    record = manifest.engine if isinstance(manifest.engine, dict) else {}
+    if not record.get("remote"):
+        return None
+    return {key: _jsonable(record.get(key)) for key in ("name", "url", "remote", "tls_dir")}
 
 
 def bad_row(run_id: str, problem: str) -> dict[str, Any]:
@@ -116,6 +125,7 @@ def bad_row(run_id: str, problem: str) -> dict[str, Any]:
         "owner_pid": None,
         "owner_host": None,
         "read_only": False,
+        "engine": None,
         "problem": problem,
     }
 

@@ -12,6 +12,8 @@ Every container and image stage paddlectl makes carries `io.paddlectl.kind` (fou
   project): the classic builder keeps a multi-stage build's first stage, an interrupted build every finished step;
   left alone while a build of the project holds its build lock (its steps stand on them). The daemon itself
   removes the step containers of a build whose client went away.
+On a remote engine, which other clients share, only run containers labelled with this store (`io.paddlectl.store`)
+and one-shots owned by this machine's CLIs count; dev containers and builds are local matters.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from paddlectl.foundation.names import (
     PROJECT_LABEL,
     RUN_LABEL,
     STAGE_LABEL,
+    STORE_LABEL,
     parse_owner,
 )
 from paddlectl.runs.index import BAD_STATUS
@@ -75,6 +78,8 @@ def find_leftovers(
         *_run_probes(store, project_name, engine, run_status),
         *one_shot_leftovers(engine, project_name),
     ]
+    if engine.host.remote:
+        return found
     for container in engine.containers({KIND_LABEL: KIND_DEV, PROJECT_LABEL: project_name}):
         if not container.state().running:
             found.append(Leftover(KIND_DEV, "container", container.id, "dev container stopped"))
@@ -129,7 +134,12 @@ def _run_containers(
     store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], str]
 ) -> list[Leftover]:
     found = []
-    for container in engine.containers({PROJECT_LABEL: project_name}):
+    labels = {PROJECT_LABEL: project_name}
+    if engine.host.remote:
+        from paddlectl.runs.remote_run import store_label
+
+        labels[STORE_LABEL] = store_label(store.runs_dir.parent)
+    for container in engine.containers(labels):
         run_id = container.labels.get(RUN_LABEL)
         if not run_id or container.labels.get(KIND_LABEL, KIND_RUN) != KIND_RUN:
             continue

@@ -82,7 +82,7 @@ class RunWatch:
         if self.clock() < self._next_settle or not needs_settling(manifest):
             return True
         self._next_settle = self.clock() + self.settle_every
-        settlement = self.runs.settle([self.paths.run_id])
+        settlement = self.runs.settle([self.paths.run_id], retry_unreachable=True)  # after an engine restart too
         if settlement.warning and not self._warned:
             self._warned = True
             self.warn(settlement.warning)

@@ -235,6 +235,9 @@ class Manifest:
     host: HostRecord = field(default_factory=HostRecord)
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     logs: LogsRecord = field(default_factory=LogsRecord)
+    # The engine the container ran on: name, url (no password), remote, tls_dir, id, version; runs/run_engines.py
+    # finds it again from this (runs recorded before remote hosts have none: the local engine).
+    engine: dict[str, Any] = field(default_factory=dict)
     export: ExportSummary | None = None
     schema_version: int = SCHEMA_VERSION
     unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -16,10 +16,11 @@ from paddlectl.errors import PaddlectlError, UsageError
 from paddlectl.runs.index import IndexEntry, RunIndex
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.reconcile import owner_alive, owner_process_alive, settle_run
+from paddlectl.runs.run_engines import RunEngines
 from paddlectl.runs.store import RunPaths, RunStore, StoredRun
 
 if TYPE_CHECKING:
-    from paddlectl.engine.protocol import ContainerEngine, EngineFactory
+    from paddlectl.engine.protocol import EngineFactory
     from paddlectl.runs.query import Listing, RunQuery
 
 
@@ -50,15 +51,15 @@ class ProjectRuns:
     def __init__(
         self,
         store: RunStore,
-        engine_factory: EngineFactory | None = None,
+        engines: RunEngines | EngineFactory | None = None,
         warn: Callable[[str], None] | None = None,
     ) -> None:
-        """`engine_factory` None: nothing is settled (a read that must not touch the engine); `warn` hears why
-        runs could not be settled (the engine is down), once per distinct reason."""
+        """`engines`: where runs are settled, each on the engine its manifest names (a plain factory: the default
+        engine only); None: nothing is settled (a read that must not touch any engine). `warn` hears why runs
+        could not be settled (an engine is down), once per distinct reason."""
         self.store = store
         self.index = RunIndex.of(store)
-        self._engine_factory = engine_factory
-        self._engine: ContainerEngine | None = None
+        self.engines = RunEngines.of(engines) if engines is not None else None
         self._warn = warn
         self._warned: set[str] = set()
 
@@ -82,11 +83,13 @@ class ProjectRuns:
             raise UsageError(f"run {stored.paths.run_id}: {stored.problem}", hint=f"look at {stored.paths.manifest}")
         return stored.manifest
 
-    def settle(self, run_ids: Iterable[str]) -> Settlement:
-        """Settle those of `run_ids` that need it from their containers; the engine is reached only for those.
+    def settle(self, run_ids: Iterable[str], *, retry_unreachable: bool = False) -> Settlement:
+        """Settle those of `run_ids` that need it, each on its own engine; engines are reached only for those.
 
-        With no engine factory nothing is settled. An unreachable engine is a warning, not an error: the runs
-        stay marked running until the next command that can reach it.
+        Without engines nothing is settled. An engine that cannot be reached (or a remote run whose outputs
+        cannot be fetched) is a warning, not an error: those runs stay marked running until a command can reach
+        it, and the others are settled. `retry_unreachable` tries engines that failed earlier in this command again
+        (a follower checking every few seconds, across an engine restart).
         """
         candidates: list[tuple[RunPaths, Manifest]] = []
         for run_id in run_ids:
@@ -94,21 +97,25 @@ class ProjectRuns:
             manifest = self.store.load(paths).manifest
             if manifest is not None and needs_settling(manifest):
                 candidates.append((paths, manifest))
-        if not candidates or self._engine_factory is None:
+        if not candidates or self.engines is None:
             return Settlement()
-        changed = []
-        try:
-            engine = self._connect()
-            for paths, manifest in candidates:
-                if settle_run(self.store, engine, paths, manifest):
+        if retry_unreachable:
+            self.engines.forget_failures()
+        changed, problems = [], []
+        for paths, manifest in candidates:
+            try:
+                if settle_run(self.store, self.engines.for_manifest(manifest), paths, manifest):
                     changed.append(manifest.id)
-        except PaddlectlError as error:
-            warning = f"{len(candidates)} run(s) marked running could not be checked: {error.message}"
-            if self._warn is not None and warning not in self._warned:
-                self._warned.add(warning)
-                self._warn(warning)
-            return Settlement(changed, warning)
-        return Settlement(changed)
+            except PaddlectlError as error:
+                problems.append(error.message)
+        if not problems:
+            return Settlement(changed)
+        reasons = "; ".join(dict.fromkeys(problems))
+        warning = f"{len(problems)} run(s) marked running could not be checked: {reasons}"
+        if self._warn is not None and warning not in self._warned:
+            self._warned.add(warning)
+            self._warn(warning)
+        return Settlement(changed, warning)
 
     def settle_all(self) -> Settlement:
         """Settle every run that needs it (found through the index, one stat per run)."""
@@ -125,9 +132,3 @@ class ProjectRuns:
         listing = select_entries(entries, query)
         listing.reconciled = settlement.changed
         return listing
-
-    def _connect(self) -> ContainerEngine:
-        if self._engine is None:
-            assert self._engine_factory is not None
-            self._engine = self._engine_factory()
-        return self._engine

@@ -1,4 +1,4 @@
-"""Small records for a run's manifest: the host it ran on and the artifacts it left."""
+"""Small records for a run's manifest: the host it ran on, the engine that ran it and the artifacts it left."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import os
 import platform
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from paddlectl import __version__
 from paddlectl.foundation.hashing import sha256_file
 from paddlectl.runs.manifest import ArtifactRecord, HostRecord
+
+if TYPE_CHECKING:
+    from paddlectl.engine.protocol import ContainerEngine
 
 
 def artifact_records(outputs: Path) -> list[ArtifactRecord]:
@@ -33,3 +37,9 @@ def host_record(docker_version: str | None) -> HostRecord:
         paddlectl_version=__version__,
         python=platform.python_version(),
     )
+
+
+def engine_record(engine: ContainerEngine) -> dict[str, Any]:
+    """Which engine ran the container: how to reach it again (runs/run_engines.py) and what it was."""
+    info = engine.info()
+    return {**engine.host.record(), "id": info.id or None, "version": info.server_version}

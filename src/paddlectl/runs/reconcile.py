@@ -3,6 +3,8 @@
 Which runs need it, and when, is decided in one place: `runs/project_runs.py`.
 
 An exited container gives the run its real exit code (and its complete log); a vanished one makes the run `lost`.
+Each run is settled on the engine its manifest names (runs/run_engines.py); a remote run's outputs are fetched
+first, and its container is removed only once they are safe (runs/remote_run.py).
 A run whose owning CLI process is still alive on this host is left to that process, and one recorded by a newer
 paddlectl (a newer manifest schema) is left as it is: rewriting it here would drop what this version does not know.
 """
@@ -19,6 +21,7 @@ from paddlectl.foundation import clock
 from paddlectl.foundation.names import KIND_LABEL, KIND_RUN, PROJECT_LABEL, RUN_LABEL
 from paddlectl.runs.manifest import Manifest, RunStatus, RuntimeRecord
 from paddlectl.runs.private_files import PrivateFiles, private_files_of
+from paddlectl.runs.remote_run import fetch_run_files, is_remote
 from paddlectl.runs.settle import settle_from_state
 from paddlectl.runs.store import RunPaths, RunStore
 
@@ -61,11 +64,11 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
     state = container.state()
     if state.running:
         return False
+    if is_remote(manifest):
+        fetch_run_files(container, paths)  # before anything is settled: a failure leaves the run (and container)
     secret_values = private.secret_values() if private is not None else []
     _recover_log_and_metrics(container, paths, manifest, secret_values)
-    if (
-        not manifest.runtime.probed and manifest.image.id
-    ):  # a detached run: its probe ran beside it (never started here)
+    if not manifest.runtime.probed and manifest.image.id:  # a detached run: its probe ran beside it
         manifest.runtime = _detached_runtime(
             store, engine, manifest, manifest.image.id, container.labels.get(PROJECT_LABEL)
         )
@@ -91,7 +94,9 @@ def _detached_runtime(
     from paddlectl.runs.runtime_probe import ProbeTarget, collect_run_probe
 
     gpus = parse_gpus(manifest.container.gpus)
-    target = ProbeTarget(image_id, store.runs_dir.parent, gpus, manifest.container.user, project)
+    target = ProbeTarget.on(
+        engine, image_id, store.runs_dir.parent, gpus, user=manifest.container.user, project=project
+    )
     return collect_run_probe(engine, target, manifest.id, PROBE_WAIT_SECONDS)
 
 

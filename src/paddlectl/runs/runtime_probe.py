@@ -8,6 +8,7 @@ the run's settlement reads the answer, so settling (and so listing) never starts
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from paddlectl.engine.oneshot import read_marked_json, run_oneshot
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, GpuRequest, Mount
+from paddlectl.engine.shipping import owner_of, shipment_for, upload
 from paddlectl.foundation.atomic import write_atomic
 from paddlectl.foundation.names import (
     FOR_RUN_LABEL,
@@ -43,11 +45,20 @@ class ProbeTarget:
     gpus: GpuRequest | None
     user: str | None = None
     project: str | None = None
+    host: str | None = None  # a remote engine's URL: the same image sees other GPUs and drivers there
+
+    @classmethod
+    def on(
+        cls, engine: ContainerEngine, image_id: str, store: Path, gpus: GpuRequest | None, **more: str | None
+    ) -> ProbeTarget:
+        """The target of probing `image_id` on `engine` (its own cache when the engine is remote)."""
+        return cls(image_id, store, gpus, host=engine.host.public_url if engine.host.remote else None, **more)
 
     @property
     def cache(self) -> Path:
         gpu_key = "cpu" if self.gpus is None else ("all" if self.gpus.all else "-".join(self.gpus.device_ids))
-        return self.store / CACHE_DIR / f"{self.image_id.replace('sha256:', '')[:32]}-{gpu_key}.json"
+        host_key = f"-{hashlib.sha256(self.host.encode()).hexdigest()[:12]}" if self.host else ""
+        return self.store / CACHE_DIR / f"{self.image_id.replace('sha256:', '')[:32]}-{gpu_key}{host_key}.json"
 
     def spec(self, labels: dict[str, str] | None = None) -> ContainerSpec:
         return ContainerSpec(
@@ -92,8 +103,12 @@ def start_run_probe(engine: ContainerEngine, target: ProbeTarget, run_id: str) -
     labels = {KIND_LABEL: KIND_PROBE, FOR_RUN_LABEL: run_id}
     if target.project is not None:
         labels[PROJECT_LABEL] = target.project
-    container = engine.create(target.spec(labels))
+    spec = target.spec(labels)
+    shipment = shipment_for(spec) if engine.host.remote else None  # the helper library goes in, not a bind mount
+    container = engine.create(shipment.spec if shipment is not None else spec)
     try:
+        if shipment is not None:
+            upload(container, shipment.uploads, owner_of(spec.user))
         engine.start(container)
     except BaseException:
         with contextlib.suppress(Exception):

@@ -2,7 +2,7 @@
 
 Stop signals are held for the whole flow (foundation/signals.py) and let through only where stopping is safe:
 - before the run is recorded (connecting, the image lookup or pull, the git capture): nothing is kept, the
-  signal propagates as Interrupted and the CLI exits 128+n;
+  signal propagates as Interrupted and the CLI exits 128+n (connecting, an ssh login included, is cut short);
 - once it is recorded (create, attach, start, running): whatever was created is removed or stopped, and the
   run is recorded `interrupted` with the signal;
 - after its container ended (the log rebuild, settling, waiting for the runtime probe): the run keeps the
@@ -49,6 +49,7 @@ from paddlectl.train.prepare import PreparedRun, container_spec_for
 if TYPE_CHECKING:
     from paddlectl.runs.metric_recorder import RunMetrics
     from paddlectl.runs.metrics import MetricPoint
+    from paddlectl.runs.remote_run import ShippedRun
     from paddlectl.train.runner import ContainerRun
 
 
@@ -91,6 +92,7 @@ class _Recorded:
     private: PrivateFiles
     spec: ContainerSpec
     image: ImageInfo
+    shipped: ShippedRun | None = None  # a remote engine's uploads and fetches (None: bind mounts, as always)
 
 
 def train(
@@ -107,7 +109,8 @@ def train(
     """
     since = signals.mark()
     with signals.held():
-        engine = connect()
+        with signals.interruptible():  # connecting creates nothing: a slow ssh login to a remote host may be cut short
+            engine = connect()
         signals.phase("connect")
         signals.checkpoint()
         pinned, image = _find_image(engine, prepared, project.config.name, events)
@@ -130,7 +133,7 @@ def _find_image(
     from paddlectl.engine.image_lookup import resolve_image
     from paddlectl.runs.leftovers import reap_one_shots
 
-    if prepared.gpus is not None and not engine.info().gpu_capable:
+    if prepared.gpus is not None and not engine.host.remote and not engine.info().gpu_capable:
         # Checked before the image: no point pulling a multi-GB GPU image that cannot run here.
         raise UnavailableError(
             "GPUs were requested but this Docker engine has no NVIDIA runtime or toolkit hook",
@@ -157,7 +160,7 @@ def _record(
 ) -> _Recorded:
     """Capture git, write the private files and the first manifest; before that write, nothing is kept."""
     from paddlectl.foundation.secrets import mask_mapping
-    from paddlectl.runs.provenance import host_record
+    from paddlectl.runs.provenance import engine_record, host_record
     from paddlectl.runs.runtime_probe import lib_dir
     from paddlectl.runs.tag_history import TagHistory
     from paddlectl.train.git_capture import capture_git, outside_patch_warning, require_clean
@@ -177,6 +180,7 @@ def _record(
             image_record.reference = prepared.request.image_tag
         private = PrivateFiles.create(paths.run_id, prepared.params, prepared.secret_values)
         spec = container_spec_for(prepared, project, paths.run_id, paths.root, lib_dir(), private.params_file)
+        shipped = _shipped_if_remote(prepared, project, engine, spec, paths, events)
         manifest = _initial_manifest(
             prepared,
             project,
@@ -188,6 +192,7 @@ def _record(
             mask_mapping(prepared.params),
             private,
         )
+        manifest.engine = engine_record(engine)
         signals.phase("record")
         signals.checkpoint()
         _write_first_manifest(store, project, manifest, prepared)  # the run is recorded from here on
@@ -205,7 +210,28 @@ def _record(
             f"TAG MOVED: {pinned.reference} now resolves to {image.id[:19]}, "
             f"but earlier runs used {image_record.moved_from[:19]}: results may not be comparable"
         )
-    return _Recorded(paths, manifest, private, spec, image)
+    return _Recorded(paths, manifest, private, shipped.spec if shipped else spec, image, shipped)
+
+
+def _shipped_if_remote(
+    prepared: PreparedRun,
+    project: Project,
+    engine: ContainerEngine,
+    spec: ContainerSpec,
+    paths: RunPaths,
+    events: TrainEvents,
+) -> ShippedRun | None:
+    """On a remote engine nothing is bind-mounted: the code, helper library and params go in by upload, the
+    outputs come back by fetch (runs/remote_run.py). None on a local engine: bind mounts, as always."""
+    if not engine.host.remote:
+        return None
+    from paddlectl.foundation.source_tree import source_files
+    from paddlectl.project.config import STORE_NAME
+    from paddlectl.runs.remote_run import ShippedRun
+
+    code = source_files(prepared.code_root, STORE_NAME)
+    user_mounts = [mount.target for mount in prepared.mounts]
+    return ShippedRun.plan(spec, code, user_mounts, paths, project.store, engine.host.label, events.warning)
 
 
 def _write_first_manifest(store: RunStore, project: Project, manifest: Manifest, prepared: PreparedRun) -> None:
@@ -246,9 +272,8 @@ def _run_attached(
     observer: RunObserver | None,
 ) -> TrainOutcome:
     from paddlectl.runs.metric_recorder import RunMetrics
-    from paddlectl.train.runner import run_container
 
-    paths, manifest, spec = recorded.paths, recorded.manifest, recorded.spec
+    paths, manifest = recorded.paths, recorded.manifest
     started = time.monotonic()
     probe = _RuntimeProbe(engine, _probe_target(recorded, project, prepared))
     probe.start()
@@ -258,37 +283,12 @@ def _run_attached(
     profile = f" (profile {manifest.profile['name']})" if manifest.profile else ""
     events.status(f"run {paths.run_id} started in {manifest.image.reference}{profile}")
 
-    def record_container(container: Container) -> None:
-        # Kept in memory only: until the run is settled, reconciliation finds the container by its run label.
-        manifest.container.id = container.id
-
-    def stopping(signum: int) -> None:
-        events.status(
-            f"stopping run {paths.run_id} (grace {prepared.request.grace_seconds}s); signal again to kill it now"
-        )
-
-    try:
-        result = run_container(
-            engine,
-            spec,
-            log_path=paths.log,
-            grace_seconds=prepared.request.grace_seconds,
-            keep=prepared.request.keep,
-            on_created=record_container,
-            on_output=events.output,
-            on_lines=metrics.parse_lines,
-            on_redraw=metrics.parse_redraw,
-            on_stopping=stopping,
-            on_warning=_recorded_warning(manifest, events),
-            secret_values=prepared.secret_values,
-        )
-    except PaddlectlError:
-        shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran
-        recorded.private.remove()
-        raise
+    result = _run_container(prepared, engine, recorded, metrics, events)
+    if recorded.shipped is not None:
+        manifest.engine.update(recorded.shipped.record)
     _apply_result(manifest, result, prepared, paths, started, metrics)
-    if result.engine_error is not None:
-        _leave_for_reconciliation(manifest, store, result.engine_error)
+    if result.engine_error is not None or result.fetch_error is not None:
+        _leave_for_reconciliation(manifest, result, store, engine)
     recorded.private.remove()  # the container is done with the params file
     manifest.container.private_dir = None
     if probe.done:  # the usual case (cached per image id): one write records outcome and runtime
@@ -311,13 +311,65 @@ def _run_attached(
     return TrainOutcome(manifest, exit_code_for(manifest), paths)
 
 
-def _leave_for_reconciliation(manifest: Manifest, store: RunStore, error: PaddlectlError) -> NoReturn:
-    """The engine went away mid-run: record the run as still running (reconciliation settles it from its container
-    once the engine is back; never recorded as succeeded) and raise UnavailableError."""
+def _run_container(
+    prepared: PreparedRun, engine: ContainerEngine, recorded: _Recorded, metrics: RunMetrics, events: TrainEvents
+) -> ContainerRun:
+    """Run the container to its end, its output streamed to the log and the terminal; a failed start removes the
+    run's folder and private files (the container never ran) and raises."""
+    from paddlectl.train.runner import run_container
+
+    paths, manifest, spec = recorded.paths, recorded.manifest, recorded.spec
+
+    def record_container(container: Container) -> None:
+        # Kept in memory only: until the run is settled, reconciliation finds the container by its run label.
+        manifest.container.id = container.id
+
+    def stopping(signum: int) -> None:
+        events.status(
+            f"stopping run {paths.run_id} (grace {prepared.request.grace_seconds}s); signal again to kill it now"
+        )
+
+    try:
+        return run_container(
+            engine,
+            spec,
+            log_path=paths.log,
+            grace_seconds=prepared.request.grace_seconds,
+            keep=prepared.request.keep,
+            on_created=record_container,
+            on_output=events.output,
+            on_lines=metrics.parse_lines,
+            on_redraw=metrics.parse_redraw,
+            on_stopping=stopping,
+            on_warning=_recorded_warning(manifest, events),
+            secret_values=prepared.secret_values,
+            before_start=recorded.shipped.before_start if recorded.shipped else None,
+            after_end=recorded.shipped.after_end if recorded.shipped else None,
+        )
+    except PaddlectlError:
+        shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran
+        recorded.private.remove()
+        raise
+
+
+def _leave_for_reconciliation(
+    manifest: Manifest, result: ContainerRun, store: RunStore, engine: ContainerEngine
+) -> NoReturn:
+    """The engine went away, or a remote run's outputs could not be fetched: the container is kept, the run stays
+    marked running (never recorded as succeeded) for the next command to settle; raises UnavailableError."""
     manifest.status = RunStatus.RUNNING
     manifest.owner_pid = None
-    manifest.reason = f"lost contact with the Docker engine: {error.message}"
     manifest.ended_at = None
+    if result.engine_error is None and result.fetch_error is not None:
+        manifest.reason = f"its outputs could not be fetched: {result.fetch_error.message}"
+        store.write(manifest)
+        raise UnavailableError(
+            f"run {manifest.id} ended, but its outputs could not be fetched from {engine.host.label}: "
+            f"{result.fetch_error.message}",
+            hint="the container is kept there; the next paddlectl command (runs list) fetches them and settles the run",
+        )
+    message = result.engine_error.message if result.engine_error is not None else "?"
+    manifest.reason = f"lost contact with the Docker engine: {message}"
     store.write(manifest)
     raise UnavailableError(
         f"run {manifest.id}: lost contact with the Docker engine during the run",
@@ -448,7 +500,10 @@ def _detach(
     paths, manifest = recorded.paths, recorded.manifest
     try:
         # A failed or interrupted start removes the container.
-        manifest.container.id = start_detached(engine, recorded.spec, _recorded_warning(manifest, events)).id
+        before_start = recorded.shipped.before_start if recorded.shipped else None
+        manifest.container.id = start_detached(
+            engine, recorded.spec, _recorded_warning(manifest, events), before_start=before_start
+        ).id
     except PaddlectlError:
         shutil.rmtree(paths.root, ignore_errors=True)  # the container never ran: leave no run marked running
         recorded.private.remove()
@@ -462,6 +517,8 @@ def _detach(
         manifest.ended_at = utc_now()
         store.write(manifest)
         return TrainOutcome(manifest, interrupt.exit_code, paths)
+    if recorded.shipped is not None:
+        manifest.engine.update(recorded.shipped.record)
     store.write(manifest)
     try:
         with signals.held():  # a create cut in two would leave a probe nobody knows of

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, parse_gpus
 from paddlectl.errors import UsageError
 from paddlectl.project.config import ProfileConfig
@@ -47,6 +48,7 @@ class PreparedRun:
     secret_values: list[str] = field(default_factory=list)  # masked wherever they would be printed or saved
     param_types: dict[str, str] = field(default_factory=dict)  # str, int, float, bool, null (train/params.py)
     profile: dict[str, Any] | None = None  # the manifest's record of `--profile NAME` (params masked)
+    host: EngineHost | None = None  # the engine to train on (None: the default one, resolved when connecting)
 
 
 def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
@@ -61,8 +63,11 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
         raise UsageError(f"--nproc must be at least 1, not {request.nproc}")
     code_root = (request.code_root or project.root).resolve()
     profile = project.config.profile(request.profile) if request.profile else None
+    host = _engine_host(request, project)
     gpus_text = next(
-        text for text in (request.gpus, profile.gpus if profile else None, project.config.gpus) if text is not None
+        text
+        for text in (request.gpus, profile.gpus if profile else None, host.gpus, project.config.gpus)
+        if text is not None
     )
     gpus = parse_gpus(gpus_text)
     image = request.image or project.config.image_for("none" if gpus is None else gpus_text)
@@ -87,7 +92,7 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     refuse_args_that_set_params(request.script_args, resolved.values)
     env = dict(parse_key_value(item, "--env", environ=os.environ) for item in request.env)
     labels = dict(parse_key_value(item, "--label") for item in request.labels)
-    mounts = [parse_mount(item, cwd) for item in request.mounts]
+    mounts = [parse_mount(item, cwd, host.label if host.remote else None) for item in request.mounts]
     shm_size = check_size(request.shm_size or project.config.shm_size, "--shm-size")
     memory = check_size(request.memory, "--memory") if request.memory else None
     devices = gpu_count(gpus)
@@ -128,6 +133,7 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
         secret_values=secret_values,
         param_types=dict(resolved.types),
         profile=_profile_record(request, profile),
+        host=host,
     )
 
 
@@ -142,6 +148,16 @@ def _profile_record(request: TrainRequest, profile: ProfileConfig | None) -> dic
     record = profile.as_record()
     record["params"] = mask_mapping(record["params"])
     return record
+
+
+def _engine_host(request: TrainRequest, project: Project) -> EngineHost:
+    """The engine the run goes to: --host, else DOCKER_HOST, the docker context, the local socket (engine/hosts.py)."""
+    from paddlectl.engine.hosts import resolve_host
+    from paddlectl.runs.run_engines import host_entries
+
+    if isinstance(request.host, EngineHost):  # reproduce: the engine the original ran on
+        return request.host
+    return resolve_host(request.host, host_entries(project))
 
 
 def refuse_args_that_set_params(script_args: list[str], params: dict[str, Any]) -> None:
@@ -186,6 +202,17 @@ def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
     spec = container_spec_for(
         prepared, project, "<run-id>", project.runs_dir / "<run-id>", lib_dir(), Path("<private-dir>") / "params.json"
     )
+    shipped: dict[str, Any] = {}
+    if prepared.host is not None and prepared.host.remote:  # nothing bind-mounted there: sent and fetched instead
+        from paddlectl.engine.shipping import shipment_for
+
+        shipment = shipment_for(spec, keep=[mount.target for mount in prepared.mounts])
+        spec = shipment.spec
+        shipped = {
+            "host": prepared.host.label,
+            "sent": [{"source": str(u.source), "target": u.target, "read_only": u.read_only} for u in shipment.uploads],
+            "fetched": [{"target": d.target, "into": str(d.destination)} for d in shipment.downloads],
+        }
     return {
         "image": spec.image,
         "command": prepared.masked_command,
@@ -201,6 +228,7 @@ def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
         "ulimits": [{"name": u.name, "soft": u.soft, "hard": u.hard} for u in spec.ulimits],
         "init": spec.init,
         "params": mask_mapping(prepared.params),
+        **shipped,
     }
 
 

@@ -1,7 +1,8 @@
 """`paddlectl reproduce RUN`: run again exactly as recorded, then say whether the metrics came out the same.
 
 Same image by digest (or local id), same commit with the recorded uncommitted patch applied in a temporary git
-worktree (the user's working tree is never touched), same params, env names and container settings.
+worktree (the user's working tree is never touched), same params, env names and container settings, on the same
+engine (a run trained on a remote host is reproduced there: runs/run_engines.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerEngine
 from paddlectl.errors import UsageError
 from paddlectl.foundation.secrets import MASK
@@ -177,7 +179,7 @@ def reproduce(
     project: Project,
     original: Manifest,
     overrides: list[str],
-    connect: Callable[[], ContainerEngine],
+    connect: Callable[[EngineHost | None], ContainerEngine],
     events: TrainEvents,
     rtol: float = 0.0,
     atol: float = 0.0,
@@ -189,11 +191,15 @@ def reproduce(
     registered worktree behind); one before the run is recorded propagates as Interrupted, after the worktree is
     gone; one during the run is part of the outcome (outcome.signal).
     """
+    from paddlectl.engine.hosts import host_of_record
     from paddlectl.engine.image_lookup import recorded_image_reference
+    from paddlectl.runs.run_engines import host_entries
 
     request = reproduce_request(original, overrides)
+    request.host = host_of_record(original.engine, host_entries(project))  # None: the default engine, as before
     with signals.held():
-        engine = connect()
+        with signals.interruptible():  # connecting creates nothing (an ssh login may be cut short)
+            engine = connect(request.host)
         request.image = recorded_image_reference(
             engine, original.image.reference, original.image.digest, original.image.id
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, Ulimit
 from paddlectl.errors import UsageError
 from paddlectl.foundation.names import (
@@ -61,6 +62,8 @@ class TrainRequest:
     reproduces: str | None = None
     reproduction_of: str | None = None  # reproduce: the original's name (or id); the run is named `<it>~reproN`
     code_root: Path | None = None  # where the code comes from (reproduce: a temporary worktree)
+    # --host: a hosts: name or an engine URL (None: DOCKER_HOST, the docker context, local); reproduce: the run's own
+    host: str | EngineHost | None = None
 
 
 def gpu_count(request: GpuRequest | None) -> int | None:
@@ -76,18 +79,31 @@ def check_size(value: str, option: str) -> str:
     return value.strip().lower()
 
 
-def parse_mount(text: str, base: Path) -> Mount:
-    """`SRC:DST[:ro|rw]`; SRC must exist (a missing one would be created by the daemon as root)."""
+def parse_mount(text: str, base: Path, remote: str | None = None) -> Mount:
+    """`SRC:DST[:ro|rw]`; SRC must exist (a missing one would be created by the daemon as root).
+
+    On a remote engine (`remote` names it) SRC is a path on that host: absolute, and not checked here.
+    """
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise UsageError(f"invalid --mount '{text}'", hint="use SRC:DST or SRC:DST:ro, e.g. --mount ./data:/data:ro")
-    source = (base / os.path.expanduser(parts[0])).resolve()
     target = parts[1]
     mode = parts[2] if len(parts) == 3 else "rw"
     if mode not in ("ro", "rw"):
         raise UsageError(f"invalid --mount mode '{mode}' in '{text}'", hint="the mode is ro or rw")
-    if not source.exists():
-        raise UsageError(f"--mount source {source} does not exist", hint="create it first (so it belongs to you)")
+    source: Path | PurePosixPath
+    if remote is not None:
+        if not PurePosixPath(parts[0]).is_absolute():
+            raise UsageError(
+                f"--mount source '{parts[0]}' must be an absolute path on {remote}",
+                hint="on a remote host --mount names that host's folders, e.g. --mount /srv/datasets/x:/data:ro "
+                "(the code is sent there by paddlectl)",
+            )
+        source = PurePosixPath(parts[0])
+    else:
+        source = (base / os.path.expanduser(parts[0])).resolve()
+        if not source.exists():
+            raise UsageError(f"--mount source {source} does not exist", hint="create it first (so it belongs to you)")
     if not PurePosixPath(target).is_absolute():
         raise UsageError(f"--mount target '{target}' must be an absolute path", hint=f"e.g. {parts[0]}:/data")
     normalized = str(PurePosixPath(target))

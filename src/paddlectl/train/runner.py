@@ -34,6 +34,7 @@ class ContainerRun:
     log_rebuilt: bool
     cleanup: threading.Event | None = None  # set once the background removal is done
     log_error: str | None = None  # why the saved log stops early (a full disk); None when it is complete
+    fetch_error: PaddlectlError | None = None  # after_end failed (outputs not fetched): the container is kept
 
     def finish_cleanup(self) -> None:
         """Wait for the container's removal (started in the background while the caller settles the run).
@@ -59,17 +60,24 @@ def run_container(
     on_stopping: Callable[[int], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     secret_values: Sequence[str] = (),
+    before_start: Callable[[Container], None] | None = None,
+    after_end: Callable[[Container], None] | None = None,
 ) -> ContainerRun:
     """Create, attach, start and follow a container to its end; save its whole output to `log_path`.
 
+    `before_start` runs between create and start (a remote run's upload), `after_end` once the container has
+    ended, before it is removed (the fetch of its outputs); both with signals held.
     Raises PaddlectlError only when the container could not be created or started (nothing is left behind then).
-    An engine that goes away mid-run comes back as `engine_error`, with the container left for reconciliation.
+    An engine that goes away mid-run comes back as `engine_error`, with the container left for reconciliation;
+    an `after_end` that fails comes back as `fetch_error`, the container kept likewise.
     """
     with log_file(log_path) as log:
         sink = OutputSink(log, on_output, on_lines, on_redraw, secret_values)
         try:
             container, stream = without_refused_ulimits(
-                spec, lambda attempt: _create_and_start(engine, attempt, on_created), on_warning
+                spec,
+                lambda attempt: _create_and_start(engine, attempt, on_created, before_start=before_start),
+                on_warning,
             )
         except Interrupted as interrupt:  # before the container started: nothing of it is left
             signals.handled(interrupt)
@@ -101,8 +109,9 @@ def run_container(
             rebuilt = _rebuild_log(container, log, sink)
         else:
             sink.close()
+        fetch_error = _after_end(container, after_end) if engine_error is None else None
         cleanup = None
-        if engine_error is None and not keep:
+        if engine_error is None and fetch_error is None and not keep:
             # Removal takes the engine a while; the caller settles the manifest meanwhile, then joins.
             # Not a daemon thread: the process waits for it rather than leave the container behind.
             cleanup = threading.Event()
@@ -118,7 +127,19 @@ def run_container(
         log_rebuilt=rebuilt,
         cleanup=cleanup,
         log_error=sink.log_error,
+        fetch_error=fetch_error,
     )
+
+
+def _after_end(container: Container, after_end: Callable[[Container], None] | None) -> PaddlectlError | None:
+    if after_end is None:
+        return None
+    try:
+        with signals.held():
+            after_end(container)
+    except PaddlectlError as error:
+        return error
+    return None
 
 
 def _remove_quietly(container: Container, done: threading.Event) -> None:
@@ -153,7 +174,10 @@ def without_refused_ulimits(
 
 
 def start_detached(
-    engine: ContainerEngine, spec: ContainerSpec, on_warning: Callable[[str], None] | None = None
+    engine: ContainerEngine,
+    spec: ContainerSpec,
+    on_warning: Callable[[str], None] | None = None,
+    before_start: Callable[[Container], None] | None = None,
 ) -> Container:
     """Create and start a container without following it (paddlectl train --detach).
 
@@ -161,7 +185,7 @@ def start_detached(
     """
 
     def start(attempt: ContainerSpec) -> Container:
-        return _create_and_start(engine, attempt, None, attach=False)[0]
+        return _create_and_start(engine, attempt, None, attach=False, before_start=before_start)[0]
 
     return without_refused_ulimits(spec, start, on_warning)
 
@@ -172,6 +196,7 @@ def _create_and_start(
     on_created: Callable[[Container], None] | None,
     *,
     attach: bool = True,
+    before_start: Callable[[Container], None] | None = None,
 ) -> tuple[Container, Iterator[bytes]]:
     """Create, attach (so no early line is missed), start; on any failure or stop signal remove what was created.
 
@@ -184,6 +209,8 @@ def _create_and_start(
     try:
         if on_created is not None:
             on_created(container)
+        if before_start is not None:
+            before_start(container)
         signals.phase("attach")
         signals.checkpoint()
         stream: Iterator[bytes] = container.stream_output() if attach else iter(())

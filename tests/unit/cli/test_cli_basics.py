@@ -18,7 +18,7 @@ from paddlectl.cli.app import RootGroup, app
 from paddlectl.errors import ExitCode
 
 # Modules `paddlectl --help` must not import: each costs tens of milliseconds (see bench/startup.py).
-HEAVY = ("docker", "requests", "rich", "yaml", "git", "numpy", "msgspec", "paddlectl.engine.docker_engine")
+HEAVY = ("docker", "requests", "rich", "yaml", "git", "numpy", "msgspec", "paramiko", "paddlectl.engine.docker_engine")
 
 
 def command_names() -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import paddlectl.export.run as export_core
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.oneshot import OneshotResult
 from paddlectl.engine.protocol import ContainerSpec, ImageInfo
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
@@ -30,6 +31,7 @@ class FakeEngine:
     def __init__(self, images: dict[str, ImageInfo]) -> None:
         self.images = images
         self.looked_up: list[str] = []
+        self.host = EngineHost("unix:///var/run/docker.sock")
 
     def image(self, reference: str) -> ImageInfo | None:
         self.looked_up.append(reference)
@@ -82,7 +84,13 @@ class FakeOneshot:
         return Path(next(m.source for m in spec.mounts if m.target == target))
 
     def __call__(
-        self, engine: object, spec: ContainerSpec, kind: str, timeout: float | None = None, project: str | None = None
+        self,
+        engine: object,
+        spec: ContainerSpec,
+        kind: str,
+        timeout: float | None = None,
+        project: str | None = None,
+        trees: dict[str, list[str]] | None = None,
     ) -> OneshotResult:
         assert project == "p", "the export container carries its project (only its CLIs reap it)"
         assert kind == "export"
@@ -329,7 +337,7 @@ def test_cli_json_prints_only_the_record_and_fails_when_unverified(
         "project: p\nexport:\n  model: convnet:build_model\n  inputs:\n    - {name: x, shape: [-1, 1, 8, 8]}\n"
     )
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("paddlectl.engine.docker_engine.connect", lambda: FakeEngine({IMAGE_ID: LOCAL}))
+    monkeypatch.setattr("paddlectl.engine.docker_engine.connect", lambda host=None: FakeEngine({IMAGE_ID: LOCAL}))
     fake(passed_result())
     result = CliRunner().invoke(app, ["export", RUN_ID, "--json"])
     assert result.exit_code == 0, result.output
@@ -351,7 +359,7 @@ def test_cli_summary_and_the_error_name_the_given_tolerances_when_unverified(
         "project: p\nexport:\n  model: convnet:build_model\n  inputs:\n    - {name: x, shape: [-1, 1, 8, 8]}\n"
     )
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("paddlectl.engine.docker_engine.connect", lambda: FakeEngine({IMAGE_ID: LOCAL}))
+    monkeypatch.setattr("paddlectl.engine.docker_engine.connect", lambda host=None: FakeEngine({IMAGE_ID: LOCAL}))
     fake(passed_result(max_abs=0.5, status="unverified"), exit_code=1)
     result = CliRunner().invoke(app, ["export", RUN_ID, "--atol", "0.001", "--rtol", "0.002"])
     assert result.stdout == ""

@@ -17,7 +17,9 @@ from paddlectl.project.config import (
 )
 from paddlectl.project.workspace import open_project
 
-SECTIONS = "project, images, train, profiles, export, registry, mlflow, gate"  # what the error lists, in schema order
+SECTIONS = (
+    "project, images, train, profiles, export, registry, mlflow, gate, hosts"  # what the error lists, in schema order
+)
 
 FULL = """\
 project: digits

@@ -15,7 +15,9 @@ from paddlectl.project.config import DEFAULT_CPU_IMAGE, DEFAULT_SHM_SIZE, InputS
 from paddlectl.project.create import init_project
 from paddlectl.project.schema import ConfigDocument, Section
 
-SECTIONS = "project, images, train, profiles, export, registry, mlflow, gate"  # what the error lists, in schema order
+SECTIONS = (
+    "project, images, train, profiles, export, registry, mlflow, gate, hosts"  # what the error lists, in schema order
+)
 
 
 class Host(Section):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerState
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
 from paddlectl.foundation.names import PROJECT_LABEL, RUN_LABEL
@@ -47,6 +48,7 @@ class FakeEngine:
     """Just what runs ops use: containers by label (with removal reflected)."""
 
     all: list[FakeContainer] = field(default_factory=list)
+    host: EngineHost = field(default_factory=lambda: EngineHost("unix:///var/run/docker.sock"))
 
     def add(self, run_id: str, project: str = "proj", running: bool = True) -> FakeContainer:
         container = FakeContainer(f"c{len(self.all):063d}", {RUN_LABEL: run_id, PROJECT_LABEL: project}, running)
