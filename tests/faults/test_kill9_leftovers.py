@@ -62,6 +62,7 @@ def test_kill9_during_an_export_leaves_a_container_gc_removes(tmp_path: Path, pa
         ),
         "export",
         timeout=300,
+        project=project.name,  # only this project's CLIs may reap it (pytest's pid is no paddlectl owner)
     )
     assert made.exit_code == 0, made.output
     assert run_train(project, "hello.py").returncode == 0
