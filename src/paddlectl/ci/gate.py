@@ -12,7 +12,6 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from paddlectl.ci.comparability import Difference, check_allowed_keys, differenc
 from paddlectl.ci.history import GateHistory, GateRecord, NoiseEstimate, history_path, noise_from_history
 from paddlectl.ci.thresholds import MetricRule, parse_metric_rules
 from paddlectl.errors import ExitCode, UsageError
+from paddlectl.foundation.enums import TextEnum
 from paddlectl.runs.gate import CheckResult, MaxDrop, check_requirement, check_values
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.query import Condition, lookup, parse_condition
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from paddlectl.train.launch import TrainEvents
 
 
-class MissingPolicy(str, Enum):
+class MissingPolicy(TextEnum):
     """What a gate does when its baseline does not exist (yet): a model's first run."""
 
     FAIL = "fail"  # a failed check: exit 1
@@ -61,7 +61,7 @@ class MissingPolicy(str, Enum):
             ) from None
 
 
-class Outcome(str, Enum):
+class Outcome(TextEnum):
     PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"
     SKIP = "skip"

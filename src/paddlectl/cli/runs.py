@@ -212,12 +212,13 @@ def logs_command(
     """Print a run's saved output; -f follows it until the run ends (Ctrl-C stops following)."""
     from paddlectl.foundation.signals import Interrupted, signals
     from paddlectl.runs.cleanup import run_status
+    from paddlectl.runs.index import RowStatus
     from paddlectl.runs.logs import RunWatch, follow_log, read_log
 
     runs, _, _ = _project_runs()
     paths = runs.resolve(run)
     runs.load(paths)  # a run whose CLI died gets its complete log from the engine first
-    if not paths.log.exists() and run_status(paths) != "running":
+    if not paths.log.exists() and run_status(paths) is not RowStatus.RUNNING:
         out.warn(f"run {paths.run_id} has no saved output ({paths.log.name})")
     chunks = follow_log(paths, RunWatch(runs, paths, out.warn)) if follow else read_log(paths)
     try:
@@ -309,14 +310,12 @@ def gc_command(
     """
     from paddlectl.errors import UsageError
     from paddlectl.foundation.clock import parse_duration
-    from paddlectl.runs.query import parse_statuses
+    from paddlectl.runs.cleanup import gc_statuses
 
     out.json_mode = json_output
     if keep is not None and keep < 0:
         raise UsageError("--keep must be 0 or more", hint="e.g. --keep 20")
-    statuses = parse_statuses(status or ())
-    if "running" in statuses or "bad" in statuses:
-        raise UsageError("gc only removes ended runs", hint="use 'paddlectl runs rm RUN' (with --force if running)")
+    statuses = gc_statuses(status or ())
     age = parse_duration(older_than) if older_than else None
     runs, project_name, _ = _project_runs()
     store, engines = runs.store, _engines_of(runs)  # one connection per engine for the plan and the removal

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from paddlectl.cli.output import out
 from paddlectl.foundation import clock
+from paddlectl.runs.index import RowStatus, row_status
 from paddlectl.runs.query import COLUMN_ALIASES, lookup
 from paddlectl.runs.series import read_series, sparkline
 
@@ -25,12 +26,12 @@ if TYPE_CHECKING:
     from paddlectl.runs.store import RunPaths
 
 STATUS_STYLES = {
-    "running": "cyan",
-    "succeeded": "green",
-    "failed": "red",
-    "interrupted": "yellow",
-    "lost": "magenta",
-    "bad": "bold red",
+    RowStatus.RUNNING: "cyan",
+    RowStatus.SUCCEEDED: "green",
+    RowStatus.FAILED: "red",
+    RowStatus.INTERRUPTED: "yellow",
+    RowStatus.LOST: "magenta",
+    RowStatus.BAD: "bold red",
 }
 MAX_PARAMS = 4
 MAX_METRICS = 4
@@ -110,11 +111,12 @@ def short_commit(row: dict[str, Any]) -> str:
 
 def _status(value: Any) -> Text:
     text = str(value or "")
-    return Text(text, style=STATUS_STYLES.get(text, ""))
+    status = row_status(text)
+    return Text(text, style=STATUS_STYLES[status] if status is not None else "")
 
 
 def _running_duration(row: dict[str, Any]) -> str:
-    if row.get("status") == "running":
+    if row.get("status") == RowStatus.RUNNING:
         started = clock.parse_utc(row.get("started_at"))
         if started is not None:
             return fmt_duration((clock.now() - started).total_seconds()) + "…"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import UsageError
+from paddlectl.foundation.enums import TextEnum
 
 if TYPE_CHECKING:
     from paddlectl.export.source import RunSource
@@ -16,7 +16,7 @@ RECORD_NAME = "export.yaml"
 SAMPLES_NAME = "samples.npz"
 
 
-class VerificationStatus(str, Enum):
+class VerificationStatus(TextEnum):
     PASSED = "passed"
     UNVERIFIED = "unverified"  # exported, but outputs differ beyond atol/rtol
 

@@ -15,7 +15,6 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from paddlectl.export.spec import (
 )
 from paddlectl.foundation import clock
 from paddlectl.foundation.atomic import write_atomic
+from paddlectl.foundation.enums import TextEnum
 from paddlectl.foundation.image_ref import ImageRef, PinnedImage
 from paddlectl.foundation.names import FOR_RUN_LABEL, KIND_EXPORT
 from paddlectl.foundation.signals import signals
@@ -62,7 +62,7 @@ CONTAINER_ENV = {
 }
 
 
-class FailureKind(str, Enum):
+class FailureKind(TextEnum):
     """Why the container could not export; each maps to one exit code."""
 
     REQUEST = "request"

@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from enum import Enum
 from typing import Any
+
+from paddlectl.foundation.enums import TextEnum
 
 HASH_LENGTH = 12
 FALLBACK_REPOSITORY = "paddlectl"
 MAX_TAG = 128
 
 
-class ImageRole(str, Enum):
+class ImageRole(TextEnum):
     BASE = "base"
     DEV = "dev"
     PROD = "prod"

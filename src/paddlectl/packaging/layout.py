@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
 
 from paddlectl.errors import UsageError
+from paddlectl.foundation.enums import TextEnum
 
 # Why no compression, measured on 2 cores: on float32 weights zlib level 1 runs at 43-62 MB/s and saves 7%
 # (level 6: 36-57 MB/s, 7.4%; xz preset 0: 9 MB/s, 8%), so gzip alone would take ~20 s for 1 GiB against ~2.5 s for
@@ -86,7 +86,7 @@ def format_problem(model_format: object, names: list[str]) -> str | None:
     return None
 
 
-class ModelStatus(str, Enum):
+class ModelStatus(TextEnum):
     """A package's status as its card states it (the registry keeps the authoritative one per version)."""
 
     STAGING = "staging"

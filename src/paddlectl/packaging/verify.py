@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import ExitCode, UsageError
+from paddlectl.foundation.enums import TextEnum
 from paddlectl.packaging import signing
 from paddlectl.packaging.card import check_card
 from paddlectl.packaging.checksums import parse_sums
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
-class SignatureState(str, Enum):
+class SignatureState(TextEnum):
     VALID = "valid"
     INVALID = "invalid"
     UNCHECKED = "unchecked"  # signed, but no --key to check it with

@@ -7,29 +7,29 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import Enum
 from functools import cached_property
 from typing import Any, NamedTuple
 
 from paddlectl.errors import UsageError
+from paddlectl.foundation.enums import TextEnum
 from paddlectl.packaging.layout import ModelStatus, validate_package_name, validate_version
 
 GENESIS = "0" * 64  # the previous-event hash of the first event
 
 
-class Storage(str, Enum):
+class Storage(TextEnum):
     HOT = "hot"  # the blob is in the registry's own blob store
     COLD = "cold"  # the blob is in S3-compatible object storage only (registry restore brings it back)
 
 
-class SignatureCheck(str, Enum):
+class SignatureCheck(TextEnum):
     VALID = "valid"  # signed by one of registry.trusted_keys
     UNTRUSTED = "untrusted"  # signed, but by none of the trusted keys (or the signature is broken)
     UNCHECKED = "unchecked"  # signed, and no trusted keys are configured to check it with
     ABSENT = "absent"  # not signed
 
 
-class Action(str, Enum):
+class Action(TextEnum):
     REGISTER = "register"
     PROMOTE = "promote"
     ROLLBACK = "rollback"

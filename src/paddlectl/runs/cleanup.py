@@ -8,7 +8,7 @@ import secrets
 import shutil
 import socket
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from paddlectl.errors import ExitCode, PaddlectlError, UsageError
 from paddlectl.foundation import clock
 from paddlectl.foundation.names import RUN_LABEL
-from paddlectl.runs.index import BAD_STATUS, RunIndex
+from paddlectl.runs.index import ENDED_STATUSES, RowStatus, RunIndex
 from paddlectl.runs.project_runs import ProjectRuns
-from paddlectl.runs.query import ENDED, resolve_run
+from paddlectl.runs.query import parse_statuses, resolve_run
 
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import Container, ContainerEngine, EngineFactory
@@ -26,15 +26,23 @@ if TYPE_CHECKING:
     from paddlectl.runs.store import RunPaths, RunStore
 
 STOP_GRACE_SECONDS = 10
-DEFAULT_GC_STATUSES = frozenset(ENDED) - {"succeeded"}  # what gc considers when --status is not given
+DEFAULT_GC_STATUSES = ENDED_STATUSES - {RowStatus.SUCCEEDED}  # what gc considers when --status is not given
 
 
-def run_status(paths: RunPaths) -> str:
+def run_status(paths: RunPaths) -> RowStatus:
     """The status a run's manifest records, or `bad` when it cannot be read."""
     from paddlectl.runs.store import RunStore
 
     stored = RunStore.load(paths)
-    return stored.manifest.status.value if stored.manifest is not None else BAD_STATUS
+    return RowStatus(stored.manifest.status.value) if stored.manifest is not None else RowStatus.BAD
+
+
+def gc_statuses(values: Iterable[str]) -> frozenset[RowStatus]:
+    """The statuses `runs gc --status` names; UsageError for one gc never removes (running, bad)."""
+    statuses = parse_statuses(values)
+    if RowStatus.RUNNING in statuses or RowStatus.BAD in statuses:
+        raise UsageError("gc only removes ended runs", hint="use 'paddlectl runs rm RUN' (with --force if running)")
+    return statuses
 
 
 def _discard(paths: RunPaths) -> None:
@@ -97,7 +105,7 @@ def stop_run(
 
     paths = resolve_run(store, target)
     status = run_status(paths)
-    if status != "running":
+    if status is not RowStatus.RUNNING:
         raise UsageError(f"run {paths.run_id} is not running ({status})", hint="nothing to stop")
     result = StopResult(paths.run_id, status)
     manifest = RunStore.load(paths).manifest
@@ -161,7 +169,7 @@ def remove_runs(
         paths = resolve_run(store, target)
         chosen.setdefault(paths.run_id, paths)
     plan = [RemovedRun(run_id, run_status(paths), str(paths.root)) for run_id, paths in chosen.items()]
-    running = [item.id for item in plan if item.status == "running"]
+    running = [item.id for item in plan if item.status is RowStatus.RUNNING]
     if running and not force:
         raise UsageError(
             f"refusing to remove running run(s): {', '.join(running)}",
@@ -221,7 +229,7 @@ def select_old_runs(
     cleanup of failures must not cost one. Runs marked running and unreadable runs are never selected.
     """
     now = now or clock.now()
-    eligible = (statuses or DEFAULT_GC_STATUSES) - {"running", BAD_STATUS}
+    eligible = (statuses or DEFAULT_GC_STATUSES) - {RowStatus.RUNNING, RowStatus.BAD}
     newest: Counter[str] = Counter()
     chosen = []
     for entry in reversed(RunIndex.of(store).refresh()):
@@ -273,7 +281,7 @@ def collect_garbage(
         report.runs = [item for item in selected if only is None or item["id"] in only]
     for item in report.runs:
         paths = store.paths(item["id"])
-        if run_status(paths) in ("running", BAD_STATUS):  # it changed under us: leave it
+        if not run_status(paths).ended:  # it changed under us: leave it
             item["skipped"] = True
             continue
         if not dry_run:

@@ -45,7 +45,7 @@ from paddlectl.foundation.names import (
     STORE_LABEL,
     parse_owner,
 )
-from paddlectl.runs.index import BAD_STATUS
+from paddlectl.runs.index import RowStatus
 from paddlectl.runs.reconcile import owner_process_alive
 from paddlectl.runs.store import RunPaths, RunStore
 
@@ -70,7 +70,7 @@ def find_leftovers(
     project_name: str,
     engine: ContainerEngine,
     build_lock: Path,
-    run_status: Callable[[RunPaths], str],
+    run_status: Callable[[RunPaths], RowStatus],
 ) -> list[Leftover]:
     """Every leftover of this project, and the one-shot containers of no project whose owner is gone."""
     found = [
@@ -131,7 +131,7 @@ def reap_one_shots(engine: ContainerEngine, project_name: str) -> list[str]:
 
 
 def _run_containers(
-    store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], str]
+    store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], RowStatus]
 ) -> list[Leftover]:
     found = []
     labels = {PROJECT_LABEL: project_name}
@@ -150,7 +150,7 @@ def _run_containers(
 
 
 def _run_probes(
-    store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], str]
+    store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], RowStatus]
 ) -> list[Leftover]:
     """Probes started beside a detached run that its settlement did not collect (it found one still probing)."""
     found = []
@@ -164,13 +164,13 @@ def _run_probes(
     return found
 
 
-def _why_run_is_over(store: RunStore, run_id: str, run_status: Callable[[RunPaths], str]) -> str | None:
+def _why_run_is_over(store: RunStore, run_id: str, run_status: Callable[[RunPaths], RowStatus]) -> str | None:
     """Why a container working for `run_id` is left over ("run failed", "run folder gone"), or None (it runs)."""
     paths = store.paths(run_id)
     if "/" in run_id or run_id.startswith(".") or not paths.root.is_dir():
         return "run folder gone"
     status = run_status(paths)
-    return None if status in ("running", BAD_STATUS) else f"run {status}"
+    return f"run {status.value}" if status.ended else None
 
 
 def _ended_long_ago(container: Container) -> bool:

@@ -8,15 +8,16 @@ Forward compatibility: keys this paddlectl does not know (a newer one wrote them
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from enum import Enum
 from typing import Any
+
+from paddlectl.foundation.enums import TextEnum
 
 SCHEMA_VERSION = 1
 UNKNOWN = "unknown_keys"  # the field of every record that keeps the keys this paddlectl does not know
 READ_ONLY_HINT = "upgrade paddlectl (pip install -U paddlectl) to change this run"
 
 
-class RunStatus(str, Enum):
+class RunStatus(TextEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

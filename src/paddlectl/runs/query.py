@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import UsageError
 from paddlectl.foundation import clock
-from paddlectl.runs.index import BAD_STATUS, IndexEntry, RunIndex
+from paddlectl.runs.index import ENDED_STATUSES, IndexEntry, RowStatus, RunIndex, row_status
 
 if TYPE_CHECKING:
     from paddlectl.runs.store import RunPaths, RunStore
 
-STATUSES = ("running", "succeeded", "failed", "interrupted", "lost", BAD_STATUS)
-ENDED = ("succeeded", "failed", "interrupted", "lost")
 COLUMNS = (
     "id",
     "name",
@@ -101,13 +99,15 @@ def resolve_run(store: RunStore, target: str) -> RunPaths:
 def runs_named(store: RunStore, name: str) -> list[str]:
     """The ids of the runs named `name`, oldest first."""
     return [
-        entry.id for entry in RunIndex.of(store).refresh() if entry.status != BAD_STATUS and entry.row["name"] == name
+        entry.id
+        for entry in RunIndex.of(store).refresh()
+        if entry.status is not RowStatus.BAD and entry.row["name"] == name
     ]
 
 
 def reproduction_name(store: RunStore, base: str) -> str:
     """The name of the next reproduction of a run named `base` (or of a run id): `base~repro1`, `base~repro2`, ..."""
-    taken = {entry.row["name"] for entry in RunIndex.of(store).refresh() if entry.status != BAD_STATUS}
+    taken = {entry.row["name"] for entry in RunIndex.of(store).refresh() if entry.status is not RowStatus.BAD}
     number = 1
     while f"{base}~repro{number}" in taken:
         number += 1
@@ -221,20 +221,22 @@ class SortKey:
     descending: bool
 
 
-def parse_statuses(values: Iterable[str]) -> frozenset[str]:
-    """`failed,lost` (repeatable); `ended` means every ended status."""
-    wanted: set[str] = set()
+def parse_statuses(values: Iterable[str]) -> frozenset[RowStatus]:
+    """`failed,lost` (repeatable); `ended` means every ended status. Raises UsageError for an unknown one."""
+    wanted: set[RowStatus] = set()
     for value in values:
         for part in value.split(","):
             status = part.strip().lower()
             if not status:
                 continue
+            known = row_status(status)
             if status == "ended":
-                wanted.update(ENDED)
-            elif status in STATUSES:
-                wanted.add(status)
+                wanted.update(ENDED_STATUSES)
+            elif known is not None:
+                wanted.add(known)
             else:
-                raise UsageError(f"unknown status '{status}'", hint=f"use one of {', '.join(STATUSES)}, ended")
+                names = ", ".join(member.value for member in RowStatus)
+                raise UsageError(f"unknown status '{status}'", hint=f"use one of {names}, ended")
     return frozenset(wanted)
 
 
@@ -242,7 +244,7 @@ def parse_statuses(values: Iterable[str]) -> frozenset[str]:
 class RunQuery:
     """What `runs list` selects, in which order, how many."""
 
-    statuses: frozenset[str] = frozenset()
+    statuses: frozenset[RowStatus] = frozenset()
     labels: tuple[tuple[str, str | None], ...] = ()
     image: str | None = None
     since: datetime | None = None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paddlectl.runs.index import BAD_STATUS, INDEX_NAME, RunIndex
+from paddlectl.runs.index import INDEX_NAME, RowStatus, RunIndex
 from paddlectl.runs.manifest import SCHEMA_VERSION, RunStatus
 from paddlectl.runs.store import RunStore
 from tests.unit.runs.runs_factory import make_run, update
@@ -137,7 +137,7 @@ def test_unreadable_manifest_is_one_bad_row(store: RunStore, content: str, probl
     entries = RunIndex.of(store).refresh()
     assert [e.id for e in entries] == [good.run_id, bad.run_id]
     assert entries[0].row["name"] == "good"
-    assert entries[1].status == BAD_STATUS
+    assert entries[1].status is RowStatus.BAD
     assert problem in entries[1].row["problem"]
     # cached like any row: a second listing gives the same without re-reading
     assert RunIndex.of(store).refresh()[1].row == entries[1].row
@@ -147,7 +147,7 @@ def test_folder_without_manifest_is_bad_and_not_cached(store: RunStore) -> None:
     make_run(_project(store), minutes=1)
     (store.runs_dir / "20261101-090000-000abcdef").mkdir()
     entries = RunIndex.of(store).refresh()
-    assert entries[-1].status == BAD_STATUS and entries[-1].row["problem"] == "no manifest.yaml"
+    assert entries[-1].status is RowStatus.BAD and entries[-1].row["problem"] == "no manifest.yaml"
     assert "20261101-090000-000abcdef" not in RunIndex.of(store).read()
 
 
