@@ -13,13 +13,13 @@ checked to read back from YAML as itself (tests/unit/ci parse what this writes).
 from __future__ import annotations
 
 import shlex
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from paddlectl import __version__
 from paddlectl.errors import UsageError
+from paddlectl.foundation.git_values import git_line
 
 if TYPE_CHECKING:
     from paddlectl.project.workspace import Project
@@ -380,11 +380,8 @@ class WrittenPipeline:
 
 def repository_top(project_root: Path) -> Path:
     """The git work tree's top folder (where CI files live), else the project folder itself."""
-    found = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=project_root, capture_output=True, text=True, check=False
-    )
-    top = found.stdout.strip()
-    return Path(top).resolve() if found.returncode == 0 and top else project_root.resolve()
+    top = git_line(project_root, "rev-parse", "--show-toplevel")
+    return Path(top).resolve() if top else project_root.resolve()
 
 
 def check_settings(settings: PipelineSettings, project_root: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from paddlectl.doctor.fixes import Fix, engine_fix, git_fix, offline_cpu_fix, pu
 from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerEngine
 from paddlectl.errors import PaddlectlError
+from paddlectl.foundation.git_values import git_line
 from paddlectl.foundation.image_ref import PinnedImage
 from paddlectl.project.workspace import Project
 
@@ -170,7 +170,7 @@ def _missing_image(
 
 
 def _git_check(root: Path) -> Check:
-    top = _git_line(root, "rev-parse", "--show-toplevel")
+    top = git_line(root, "rev-parse", "--show-toplevel")
     if top is None:  # not a repository, or git missing
         return Check(
             "git repository",
@@ -180,7 +180,7 @@ def _git_check(root: Path) -> Check:
             commands=(git_fix(root),),
             required=False,
         )
-    commit = _git_line(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    commit = git_line(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     return Check(
         "git repository",
         True,
@@ -188,22 +188,6 @@ def _git_check(root: Path) -> Check:
         required=False,
         data={"root": top, "commit": commit},
     )
-
-
-def _git_line(cwd: Path, *args: str) -> str | None:
-    """The output of `git ARGS` in `cwd`, or None when git fails (no repository, no commit) or is not installed.
-
-    Like the run's git capture (train/git_capture.py): the project's own repository, whatever GIT_DIR says, and
-    no optional locks, so looking never rewrites the user's index.
-    """
-    env = {key: value for key, value in os.environ.items() if key not in ("GIT_DIR", "GIT_WORK_TREE")}
-    env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-    try:
-        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, check=False)
-    except OSError:
-        return None
-    text = done.stdout.decode("utf-8", "surrogateescape").strip()
-    return (text or None) if done.returncode == 0 else None
 
 
 def _store_check(project: Project) -> Check:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from paddlectl.engine.image_lookup import digest_of, resolve_image
 from paddlectl.engine.protocol import ContainerEngine, ImageInfo
 from paddlectl.errors import UnavailableError, UsageError
 from paddlectl.foundation import clock
+from paddlectl.foundation.git_values import git_line
 from paddlectl.foundation.hashing import sha256_file
 from paddlectl.foundation.image_ref import ImageRef, PinnedImage
 from paddlectl.foundation.locks import held_lock
@@ -411,26 +411,8 @@ def _created(info: ImageInfo) -> str:
 
 def _common_args(root: Path) -> dict[str, str]:
     """OCI label values every image gets: where its project's code lives, its commit, and when it was built."""
-    source, revision = "", ""
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        revision = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-        remote = subprocess.run(
-            ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-        source = strip_url_credentials(remote)
+    revision = git_line(root, "rev-parse", "HEAD") or ""
+    source = strip_url_credentials(git_line(root, "config", "--get", "remote.origin.url") or "")
     return {
         "SOURCE": source,
         "REVISION": revision if len(revision) == 40 else "",

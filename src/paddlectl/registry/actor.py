@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import functools
-import os
-import subprocess
 
-GIT_TIMEOUT_SECONDS = 5
+from paddlectl.foundation.git_values import git_line
 
 
 @functools.lru_cache(maxsize=1)
 def git_email() -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "config", "--get", "user.email"],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_SECONDS,
-            check=False,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    email = result.stdout.strip()
-    return email if result.returncode == 0 and email else None
+    return git_line(None, "config", "--get", "user.email")
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerEngine
 from paddlectl.errors import UsageError
+from paddlectl.foundation.git_values import git_line
 from paddlectl.foundation.secrets import MASK
 from paddlectl.foundation.signals import signals
 from paddlectl.project.workspace import Project
@@ -155,12 +155,7 @@ def recorded_code(project: Project, original: Manifest, patch: Path | None = Non
         )
     from paddlectl.train.git_capture import apply_patch_in_worktree, remove_worktree, restore_untracked
 
-    top = Path(
-        subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=project.root, capture_output=True, text=True, check=False
-        ).stdout.strip()
-        or project.root
-    )
+    top = Path(git_line(project.root, "rev-parse", "--show-toplevel") or project.root)
     if patch is None:
         patch = Path(git.patch_file) if git.patch_file else None
         if patch is not None and not patch.is_absolute():
