@@ -142,8 +142,9 @@ def command(
     """
     from paddlectl.project.workspace import open_project
     from paddlectl.train.launch import train
+    from paddlectl.train.params import parse_key_value
     from paddlectl.train.prepare import prepare
-    from paddlectl.train.request import TrainRequest
+    from paddlectl.train.request import EnvSetting, MountRequest, TrainRequest
 
     out.json_mode = json_output
     out.quiet = quiet
@@ -160,9 +161,9 @@ def command(
         gpus=gpus,
         nproc=nproc,
         name=name,
-        labels=list(label or []),
-        env=list(env or []),
-        mounts=list(mount or []),
+        labels=dict(parse_key_value(item, "--label") for item in label or ()),
+        env=[EnvSetting.parse(item) for item in env or ()],
+        mounts=[MountRequest.parse(item) for item in mount or ()],
         shm_size=shm_size,
         memory=memory,
         detach=detach,

@@ -18,7 +18,7 @@ from paddlectl.train.request import (
     check_size,
     container_command,
     gpu_count,
-    parse_mount,
+    resolve_mount,
     script_in_project,
 )
 
@@ -55,7 +55,7 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     """Check everything that can be checked without the engine; raise UsageError for bad input."""
     from paddlectl.foundation.image_ref import PinnedImage
     from paddlectl.foundation.secrets import mask_argv, mask_mapping
-    from paddlectl.train.params import params_to_args, parse_key_value, resolve_params
+    from paddlectl.train.params import params_to_args, resolve_params
 
     if bool(request.script) == bool(request.module):
         raise UsageError("give a SCRIPT or -m MODULE (one of them)", hint="e.g. paddlectl train train.py")
@@ -90,9 +90,9 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
             profile=(profile.name, profile.params) if profile else None,
         )
     refuse_args_that_set_params(request.script_args, resolved.values)
-    env = dict(parse_key_value(item, "--env", environ=os.environ) for item in request.env)
-    labels = dict(parse_key_value(item, "--label") for item in request.labels)
-    mounts = [parse_mount(item, cwd, host.label if host.remote else None) for item in request.mounts]
+    env = {setting.name: setting.resolved(os.environ) for setting in request.env}
+    labels = dict(request.labels)
+    mounts = [resolve_mount(mount, cwd, host.label if host.remote else None) for mount in request.mounts]
     shm_size = check_size(request.shm_size or project.config.shm_size, "--shm-size")
     memory = check_size(request.memory, "--memory") if request.memory else None
     devices = gpu_count(gpus)

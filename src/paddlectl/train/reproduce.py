@@ -26,7 +26,7 @@ from paddlectl.project.workspace import Project
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.train.launch import TrainEvents, TrainOutcome, train
 from paddlectl.train.prepare import prepare
-from paddlectl.train.request import TrainRequest
+from paddlectl.train.request import EnvSetting, MountRequest, TrainRequest
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,9 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
                 raise UsageError(
                     f"env {name} was secret and is not recorded", hint=f"export {name}=... before running reproduce"
                 )
-            env.append(name)
+            env.append(EnvSetting(name))  # this process's value
         else:
-            env.append(f"{name}={recorded}")
+            env.append(EnvSetting(name, recorded))
     return TrainRequest(
         script=original.command.script,
         module=original.command.module,
@@ -125,10 +125,11 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
         nproc=original.container.nproc,
         name=None,  # named `<original>~reproN` when recorded (train/launch.py), never the original's own name
         reproduction_of=original.name or original.id,
-        labels=[f"{key}={value}" for key, value in original.labels.items()],
+        labels=dict(original.labels),
         env=env,
         mounts=[
-            f"{m['source']}:{m['target']}:{'ro' if m.get('read_only') else 'rw'}" for m in original.container.mounts
+            MountRequest(str(m["source"]), str(m["target"]), bool(m.get("read_only")))
+            for m in original.container.mounts
         ],
         shm_size=original.container.shm_size,
         memory=original.container.mem_limit,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -47,9 +48,9 @@ class TrainRequest:
     gpus: str | None = None
     nproc: int = 1
     name: str | None = None
-    labels: list[str] = field(default_factory=list)
-    env: list[str] = field(default_factory=list)
-    mounts: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    env: list[EnvSetting] = field(default_factory=list)
+    mounts: list[MountRequest] = field(default_factory=list)
     shm_size: str | None = None
     memory: str | None = None
     detach: bool = False
@@ -79,37 +80,91 @@ def check_size(value: str, option: str) -> str:
     return value.strip().lower()
 
 
-def parse_mount(text: str, base: Path, remote: str | None = None) -> Mount:
-    """`SRC:DST[:ro|rw]`; SRC must exist (a missing one would be created by the daemon as root).
+@dataclass(frozen=True)
+class MountRequest:
+    """A `--mount` as asked (`SRC:DST[:ro|rw]`, or a recorded run's mount): `resolve_mount` checks its source."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> MountRequest:
+        """The syntax only; raises UsageError naming the fix."""
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise UsageError(
+                f"invalid --mount '{text}'", hint="use SRC:DST or SRC:DST:ro, e.g. --mount ./data:/data:ro"
+            )
+        mode = parts[2] if len(parts) == 3 else "rw"
+        if mode not in ("ro", "rw"):
+            raise UsageError(f"invalid --mount mode '{mode}' in '{text}'", hint="the mode is ro or rw")
+        return cls(parts[0], parts[1], read_only=(mode == "ro"))
+
+
+def resolve_mount(mount: MountRequest, base: Path, remote: str | None = None) -> Mount:
+    """The mount the container gets: SRC made absolute (relative to `base`) and existing (a missing one would be
+    created by the daemon as root), DST absolute and not one of paddlectl's own.
 
     On a remote engine (`remote` names it) SRC is a path on that host: absolute, and not checked here.
     """
-    parts = text.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise UsageError(f"invalid --mount '{text}'", hint="use SRC:DST or SRC:DST:ro, e.g. --mount ./data:/data:ro")
-    target = parts[1]
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if mode not in ("ro", "rw"):
-        raise UsageError(f"invalid --mount mode '{mode}' in '{text}'", hint="the mode is ro or rw")
     source: Path | PurePosixPath
     if remote is not None:
-        if not PurePosixPath(parts[0]).is_absolute():
+        if not PurePosixPath(mount.source).is_absolute():
             raise UsageError(
-                f"--mount source '{parts[0]}' must be an absolute path on {remote}",
+                f"--mount source '{mount.source}' must be an absolute path on {remote}",
                 hint="on a remote host --mount names that host's folders, e.g. --mount /srv/datasets/x:/data:ro "
                 "(the code is sent there by paddlectl)",
             )
-        source = PurePosixPath(parts[0])
+        source = PurePosixPath(mount.source)
     else:
-        source = (base / os.path.expanduser(parts[0])).resolve()
+        source = (base / os.path.expanduser(mount.source)).resolve()
         if not source.exists():
             raise UsageError(f"--mount source {source} does not exist", hint="create it first (so it belongs to you)")
-    if not PurePosixPath(target).is_absolute():
-        raise UsageError(f"--mount target '{target}' must be an absolute path", hint=f"e.g. {parts[0]}:/data")
-    normalized = str(PurePosixPath(target))
+    if not PurePosixPath(mount.target).is_absolute():
+        raise UsageError(f"--mount target '{mount.target}' must be an absolute path", hint=f"e.g. {mount.source}:/data")
+    normalized = str(PurePosixPath(mount.target))
     if any(normalized == reserved or normalized.startswith(reserved + "/") for reserved in _RESERVED_TARGETS):
         raise UsageError(f"--mount target {normalized} is reserved by paddlectl", hint="mount it elsewhere, e.g. /data")
-    return Mount(source=str(source), target=normalized, read_only=(mode == "ro"))
+    return Mount(source=str(source), target=normalized, read_only=mount.read_only)
+
+
+def parse_mount(text: str, base: Path, remote: str | None = None) -> Mount:
+    """`SRC:DST[:ro|rw]` checked and resolved in one step (MountRequest.parse, then resolve_mount)."""
+    return resolve_mount(MountRequest.parse(text), base, remote)
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    """An environment variable for the container: `NAME=VALUE`, or a bare `NAME` (value None) whose value is this
+    process's, read when the run is prepared."""
+
+    name: str
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, text: str, option: str = "--env") -> EnvSetting:
+        """Raises UsageError for a name that is not an environment variable's."""
+        from paddlectl.train.params import ENV_NAME_PATTERN
+
+        name, sep, value = text.partition("=")
+        if not ENV_NAME_PATTERN.fullmatch(name):
+            raise UsageError(
+                f"{option} {text!r}: {name!r} is not a valid environment variable name",
+                hint="names hold letters, digits and _, not starting with a digit, e.g. --env HF_HOME=/data",
+            )
+        return cls(name, value if sep else None)
+
+    def resolved(self, environ: Mapping[str, str], option: str = "--env") -> str:
+        """The value; a bare name must be set in `environ` (UsageError naming the fix otherwise)."""
+        if self.value is not None:
+            return self.value
+        if self.name not in environ:
+            raise UsageError(
+                f"{option} {self.name}: {self.name} is not set in your environment",
+                hint=f"export {self.name} first, or pass a value: {option} {self.name}=VALUE",
+            )
+        return environ[self.name]
 
 
 def script_in_project(script: str, code_root: Path, cwd: Path) -> str:

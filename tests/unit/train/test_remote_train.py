@@ -20,7 +20,7 @@ from paddlectl.runs.run_engines import RunEngines
 from paddlectl.runs.store import RunStore
 from paddlectl.train.launch import train
 from paddlectl.train.prepare import dry_run_spec, prepare
-from paddlectl.train.request import TrainRequest
+from paddlectl.train.request import MountRequest, TrainRequest
 from tests.unit.train.test_train_logic import IMAGE, Events
 
 REMOTE = EngineHost("ssh://me@10.0.0.5:2222", name="gpu-box")
@@ -146,13 +146,17 @@ def test_runs_stop_goes_to_the_runs_host(project: Path) -> None:
 
 def test_remote_mounts_name_paths_on_that_host(project: Path) -> None:
     prepared = prepare(
-        TrainRequest(script="train.py", host="gpu-box", mounts=["/srv/data/digits:/data:ro"]),
+        TrainRequest(script="train.py", host="gpu-box", mounts=[MountRequest.parse("/srv/data/digits:/data:ro")]),
         open_project(project),
         project,
     )
     assert [(m.source, m.target) for m in prepared.mounts] == [("/srv/data/digits", "/data")]  # not checked here
     with pytest.raises(UsageError, match="absolute path on gpu-box"):
-        prepare(TrainRequest(script="train.py", host="gpu-box", mounts=["data:/data"]), open_project(project), project)
+        prepare(
+            TrainRequest(script="train.py", host="gpu-box", mounts=[MountRequest.parse("data:/data")]),
+            open_project(project),
+            project,
+        )
     spec = dry_run_spec(prepared, open_project(project))
     assert spec["mounts"] == [{"source": "/srv/data/digits", "target": "/data", "read_only": True}]
     assert spec["host"] == "gpu-box (ssh://me@10.0.0.5:2222)"

@@ -16,6 +16,8 @@ from paddlectl.runs.store import RunStore
 from paddlectl.train.launch import train
 from paddlectl.train.prepare import dry_run_spec, prepare
 from paddlectl.train.request import (
+    EnvSetting,
+    MountRequest,
     TrainRequest,
     container_command,
     parse_mount,
@@ -98,7 +100,8 @@ def test_distributed_command_uses_the_launcher() -> None:
         ({"script": "nope.py"}, "not found"),
         ({"params": ["lr"]}, "no .="),
         ({"gpus": "zero"}, "--gpus"),
-        ({"mounts": ["nowhere:/data"]}, "does not exist"),
+        ({"mounts": [MountRequest("nowhere", "/data")]}, "does not exist"),
+        ({"env": [EnvSetting("PADDLECTL_TEST_UNSET_VARIABLE")]}, "is not set in your environment"),
         ({"shm_size": "lots"}, "--shm-size"),
         ({"script": None}, "SCRIPT"),
         ({"nproc": 0}, "--nproc"),
@@ -119,7 +122,9 @@ def test_params_file_must_be_a_mapping(project: Path) -> None:
 
 def test_dry_run_masks_secrets_but_keeps_names(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     request = TrainRequest(
-        script="train.py", env=["HF_TOKEN=hf_abcdef123456", "MODE=fast"], params=["api_key=sk-123456789", "epochs=3"]
+        script="train.py",
+        env=[EnvSetting.parse("HF_TOKEN=hf_abcdef123456"), EnvSetting.parse("MODE=fast")],
+        params=["api_key=sk-123456789", "epochs=3"],
     )
     prepared = prepare(request, open_project(project), project)
     document = dry_run_spec(prepared, open_project(project))
@@ -149,7 +154,7 @@ def _engine(**kwargs: object) -> FakeEngine:
 def test_train_records_a_complete_manifest(project: Path) -> None:
     engine = _engine(script=[b"epoch: 1, loss: 0.5, acc: 0.75\n", b"done\n"])
     events = Events()
-    request = TrainRequest(script="train.py", name="first", labels=["team=cv"])
+    request = TrainRequest(script="train.py", name="first", labels={"team": "cv"})
     prepared = prepare(request, open_project(project), project)
     outcome = train(prepared, open_project(project), lambda: engine, events)
     manifest = outcome.manifest
