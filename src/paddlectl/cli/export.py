@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -161,7 +161,7 @@ def _render(outcome: ExportOutcome, options: ExportOptions, *, json_output: bool
     from paddlectl.errors import ExitCode, PaddlectlError
 
     if json_output:
-        out.json(outcome.record)
+        out.json(outcome.record.to_dict())
     else:
         _summary(outcome)
     if outcome.verified:
@@ -169,39 +169,34 @@ def _render(outcome: ExportOutcome, options: ExportOptions, *, json_output: bool
     if json_output:
         raise typer.Exit(int(ExitCode.FAILED))
     raise PaddlectlError(
-        f"verification failed: {_worst(outcome.record)} exceeds atol {options.atol:g} / rtol {options.rtol:g}; "
-        "the export is kept and marked unverified",
+        f"verification failed: {outcome.record.verification.worst()} exceeds atol {options.atol:g} / "
+        f"rtol {options.rtol:g}; the export is kept and marked unverified",
         hint="look for ops that differ between the dynamic graph and the predictor, or loosen --atol/--rtol",
         code=ExitCode.FAILED,
     )
-
-
-def _worst(record: dict[str, Any]) -> str:
-    parts = [
-        f"{o['name']} max abs diff {o['max_abs_diff']:.3g}, max rel diff {o['max_rel_diff']:.3g}"
-        for o in record["verification"]["outputs"]
-    ]
-    return "; ".join(parts) or "no output"
 
 
 def _summary(outcome: ExportOutcome) -> None:
     from rich.markup import escape
 
     record = outcome.record
-    verification = record["verification"]
-    latency = record.get("latency_ms") or {}
-    size_mb = (record.get("size_bytes") or 0) / 1e6
+    verification = record.verification
+    latency = record.latency_ms
+    size_mb = (record.size_bytes or 0) / 1e6
     out.status(
-        f"exported {escape(record['model']['factory'])} to {escape(str(outcome.export_dir))}: "
-        f"{record['format']}, {size_mb:.2f} MB, Paddle {record['paddle_version']}, "
-        f"files {', '.join(record['files'])}"
+        f"exported {escape(record.model.factory or '?')} to {escape(str(outcome.export_dir))}: "
+        f"{record.format}, {size_mb:.2f} MB, Paddle {record.paddle_version}, "
+        f"files {', '.join(record.files)}"
     )
     colour = "green" if outcome.verified else "red"
     out.status(
-        f"verification [{colour}]{verification['status']}[/{colour}] over {verification['samples']} "
-        f"sample(s) (atol {verification['atol']:g}, rtol {verification['rtol']:g}): {escape(_worst(record))}"
+        f"verification [{colour}]{verification.status}[/{colour}] over {verification.samples} "
+        f"sample(s) (atol {verification.atol or 0:g}, rtol {verification.rtol or 0:g}): "
+        f"{escape(verification.worst())}"
     )
-    out.status(
-        f"predictor latency p50 {latency.get('p50')} ms, p95 {latency.get('p95')} ms "
-        f"over {latency.get('runs')} runs; took {outcome.duration_s:.1f} s"
+    timed = (
+        f"predictor latency p50 {latency.p50} ms, p95 {latency.p95} ms over {latency.runs} runs"
+        if latency is not None
+        else "predictor latency not measured"
     )
+    out.status(f"{timed}; took {outcome.duration_s:.1f} s")

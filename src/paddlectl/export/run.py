@@ -22,7 +22,14 @@ from paddlectl.engine.image_lookup import digest_of
 from paddlectl.engine.oneshot import run_oneshot
 from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, EngineFactory, Mount
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
-from paddlectl.export.record import RECORD_NAME, SAMPLES_NAME, SCHEMA_VERSION, VerificationStatus, update_run_manifest
+from paddlectl.export.record import (
+    RECORD_NAME,
+    SAMPLES_NAME,
+    SCHEMA_VERSION,
+    ExportRecord,
+    VerificationStatus,
+    update_run_manifest,
+)
 from paddlectl.export.source import RunSource, find_run_weights, load_run, resolve_run_dir
 from paddlectl.export.spec import (
     json_safe,
@@ -165,7 +172,7 @@ class ImageChoice:
 
 @dataclass(frozen=True)
 class ExportOutcome:
-    record: dict[str, Any]
+    record: ExportRecord
     export_dir: Path
     verified: bool
     duration_s: float
@@ -444,7 +451,7 @@ def _export(engine: ContainerEngine, plan: ExportPlan) -> ExportOutcome:
                 error["hint"] = f"the container's output, with the traceback, is in {job_dir / 'output.log'}"
             raise failure_error(error)
         record = build_record(plan, document, image, _now())
-        write_atomic(staging / RECORD_NAME, dump_yaml(record))
+        write_atomic(staging / RECORD_NAME, dump_yaml(record.to_dict()))
         _replace_dir(staging, plan.export_dir)
         if plan.run is not None:
             update_run_manifest(plan.run, record)
@@ -462,11 +469,16 @@ def _export(engine: ContainerEngine, plan: ExportPlan) -> ExportOutcome:
             shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def build_record(plan: ExportPlan, result: dict[str, Any], image: ImageChoice, created_at: str) -> dict[str, Any]:
-    """export.yaml's document, from the plan and the container's result (another command reads this format)."""
+def build_record(plan: ExportPlan, result: dict[str, Any], image: ImageChoice, created_at: str) -> ExportRecord:
+    """export.yaml's record, from the plan and the container's result (another command reads this format).
+
+    Raises PaddlectlError when the container's answer does not read as one (a value of the wrong type).
+    """
+    from paddlectl.foundation.records import RecordError, load
+
     verification = result.get("verification") or {}
     status = VerificationStatus.PASSED if result.get("status") == "passed" else VerificationStatus.UNVERIFIED
-    return {
+    document = {
         "schema_version": SCHEMA_VERSION,
         "format": result.get("format"),
         "paddle_version": result.get("paddle_version"),
@@ -495,6 +507,14 @@ def build_record(plan: ExportPlan, result: dict[str, Any], image: ImageChoice, c
         "image": image.as_dict(),
         "created_at": created_at,
     }
+    try:
+        return load(ExportRecord, document)
+    except RecordError as exc:
+        raise PaddlectlError(
+            f"the export container's answer does not read as an export record: {exc}",
+            hint="this is a bug in paddlectl's export script; report it with the image you exported in",
+            code=ExitCode.FAILED,
+        ) from exc
 
 
 def _read_result(path: Path) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from paddlectl.errors import PaddlectlError
+from paddlectl.export.record import ExportRecord
 from paddlectl.foundation import clock
 from paddlectl.foundation.yamlio import load_yaml
 from paddlectl.packaging.layout import (
@@ -64,19 +65,11 @@ def _dataset(manifest: Manifest | None) -> Any:
     return manifest.labels.get("dataset", manifest.params.values.get("dataset"))
 
 
-def _shape_text(entry: dict[str, Any]) -> str:
-    shape = entry.get("shape")
-    dims = ",".join("?" if d is None else str(d) for d in shape) if isinstance(shape, list) else "?"
-    return f"{entry.get('dtype') or '?'}[{dims}]"
-
-
-def _io_summary(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _io_summary(record: ExportRecord) -> tuple[dict[str, Any], dict[str, str]]:
     """input_shape (name -> shape) and output_type (name -> dtype[shape]) from the export record."""
-    inputs = [entry for entry in record.get("inputs") or [] if isinstance(entry, dict)]
-    outputs = [entry for entry in record.get("outputs") or [] if isinstance(entry, dict)]
     return (
-        {str(entry.get("name")): entry.get("shape") for entry in inputs},
-        {str(entry.get("name")): _shape_text(entry) for entry in outputs},
+        {str(entry.name): list(entry.shape) for entry in record.inputs},
+        {str(entry.name): entry.shape_text() for entry in record.outputs},
     )
 
 
@@ -109,9 +102,13 @@ def build_card(
     record = source.record
     manifest = source.manifest
     run = run or RunProvenance(None, None, "none")
-    image = _mapping(record.get("image")) or (dump(manifest.image) if manifest is not None else {})
+    recorded_image = record.image
+    if recorded_image.reference or recorded_image.id or recorded_image.digest or manifest is None:
+        image = {"reference": recorded_image.reference, "id": recorded_image.id, "digest": recorded_image.digest}
+    else:
+        image = {"reference": manifest.image.reference, "id": manifest.image.id, "digest": manifest.image.digest}
     input_shape, output_type = _io_summary(record)
-    run_id = record.get("run_id") if "run_id" in record else (manifest.id if manifest is not None else None)
+    run_id = record.run_id if record.run_id is not None else (manifest.id if manifest is not None else None)
     return {
         "schema_version": CARD_SCHEMA,
         "name": name,
@@ -119,12 +116,12 @@ def build_card(
         "status": status.value,
         "task": task,
         "framework": FRAMEWORK,
-        "paddle_version": record.get("paddle_version") or (manifest.runtime.paddle_version if manifest else None),
-        "paddle_commit": record.get("paddle_commit"),
+        "paddle_version": record.paddle_version or (manifest.runtime.paddle_version if manifest else None),
+        "paddle_commit": record.paddle_commit,
         "format": source.format,
         "files": [{"name": file, "size": sizes[file]} for file in source.files],
-        "inputs": record.get("inputs") or [],
-        "outputs": record.get("outputs") or [],
+        "inputs": dump(record.inputs),
+        "outputs": dump(record.outputs),
         "input_shape": input_shape,
         "output_type": output_type,
         "metrics": dump(manifest.metrics.summary) if manifest is not None else {},
@@ -136,22 +133,18 @@ def build_card(
             "ended_at": manifest.ended_at if manifest else None,
         },
         "created_by": author,
-        "created_at": normalize_timestamp(record.get("created_at")),
+        "created_at": normalize_timestamp(record.created_at),
         "provenance": {
             "run_id": run_id,
             "run_name": manifest.name if manifest else None,
             "run_status": manifest.status.value if manifest else None,
             "run_record": RUN_RECORD_NAME if run.record is not None else None,
             "labels": dict(manifest.labels) if manifest else {},
-            "image": {
-                "reference": image.get("reference"),
-                "digest": image.get("digest"),
-                "id": image.get("id"),
-            },
+            "image": {"reference": image["reference"], "digest": image["digest"], "id": image["id"]},
             "git": _git_provenance(manifest, run),
             "params": dict(manifest.params.values) if manifest else {},
-            "verification": record.get("verification"),
-            "latency_ms": record.get("latency_ms"),
+            "verification": dump(record.verification),
+            "latency_ms": dump(record.latency_ms),
         },
     }
 

@@ -6,26 +6,25 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from paddlectl.errors import UsageError
-from paddlectl.foundation.yamlio import load_yaml
+from paddlectl.export.record import RECORD_NAME as EXPORT_RECORD
+from paddlectl.export.record import ExportRecord, read_export_record
 from paddlectl.packaging.layout import RESERVED_NAMES, format_problem, unsafe_name_reason
 
 if TYPE_CHECKING:
     from paddlectl.project.workspace import Project
     from paddlectl.runs.manifest import Manifest
 
-EXPORT_RECORD = "export.yaml"
 EXPORT_DIR = "export"
 MANIFEST_NAME = "manifest.yaml"
-EXPORT_SCHEMA = 1
 
 
 @dataclass(frozen=True)
 class ExportSource:
     directory: Path
-    record: dict[str, Any]
+    record: ExportRecord
     files: tuple[str, ...]  # sorted, checked to be plain regular files in `directory`
     format: str
     manifest: Manifest | None  # the run's manifest when the export sits in a run folder
@@ -36,10 +35,8 @@ class ExportSource:
         return self.manifest.status.value if self.manifest is not None else None
 
     @property
-    def verification_status(self) -> str | None:
-        verification = self.record.get("verification")
-        status = verification.get("status") if isinstance(verification, dict) else None
-        return str(status) if status is not None else None
+    def verification_status(self) -> str:
+        return self.record.verification.status
 
 
 def resolve_export_dir(target: str, project: Project) -> Path:
@@ -63,17 +60,6 @@ def resolve_export_dir(target: str, project: Project) -> Path:
     if (run_dir / EXPORT_DIR / EXPORT_RECORD).is_file():
         return run_dir / EXPORT_DIR
     raise UsageError(f"run {run_dir.name} has not been exported", hint=f"run: paddlectl export {run_dir.name}")
-
-
-def _load_mapping(path: Path, what: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc}", hint="re-run paddlectl export") from exc
-    document = load_yaml(text, str(path))
-    if not isinstance(document, dict):
-        raise UsageError(f"{path} is not a {what} (not a mapping)", hint="re-run paddlectl export")
-    return document
 
 
 def _regular_file_size(path: Path) -> int:
@@ -101,15 +87,9 @@ def load_export(directory: Path) -> ExportSource:
 
     Raises UsageError for anything a package could not be honestly built from.
     """
-    record = _load_mapping(directory / EXPORT_RECORD, "export record")
-    version = record.get("schema_version")
-    if not isinstance(version, int) or version > EXPORT_SCHEMA:
-        raise UsageError(
-            f"{directory / EXPORT_RECORD} has schema_version {version!r}; this paddlectl reads {EXPORT_SCHEMA}",
-            hint="upgrade paddlectl or re-run paddlectl export",
-        )
-    names = record.get("files")
-    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+    record = read_export_record(directory / EXPORT_RECORD)
+    names = record.files
+    if not names:
         raise UsageError(f"{directory / EXPORT_RECORD} lists no files", hint="re-run paddlectl export")
     for name in names:
         reason = unsafe_name_reason(name) or ("a reserved name" if name in RESERVED_NAMES else None)
@@ -118,7 +98,7 @@ def load_export(directory: Path) -> ExportSource:
         _regular_file_size(directory / name)
     if len(set(names)) != len(names):
         raise UsageError(f"{EXPORT_RECORD} lists a file twice", hint="re-run paddlectl export")
-    problem = format_problem(record.get("format"), names)
+    problem = format_problem(record.format, names)
     if problem:
         raise UsageError(f"{directory / EXPORT_RECORD}: {problem}", hint="re-run paddlectl export")
 
@@ -129,6 +109,6 @@ def load_export(directory: Path) -> ExportSource:
         directory=directory,
         record=record,
         files=tuple(sorted(names)),
-        format=str(record["format"]),
+        format=str(record.format),
         manifest=manifest,
     )

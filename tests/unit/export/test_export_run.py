@@ -225,7 +225,7 @@ def test_a_recorded_digest_runs_by_digest(tmp_path: Path, fake: Callable[..., Fa
     engine = FakeEngine({f"paddlectl-test/paddle@{DIGEST}": PULLED})
     outcome = run_export(engine, run_plan(tmp_path))  # type: ignore[arg-type]
     assert oneshot.specs[0].image == f"paddlectl-test/paddle@{DIGEST}"
-    assert outcome.record["image"] == {"reference": TAG, "id": IMAGE_ID, "digest": DIGEST}
+    assert outcome.record.to_dict()["image"] == {"reference": TAG, "id": IMAGE_ID, "digest": DIGEST}
 
 
 def test_a_vanished_image_says_what_to_pull(tmp_path: Path, fake: Callable[..., FakeOneshot]) -> None:
@@ -254,8 +254,8 @@ def test_without_run_the_project_image_is_recorded_with_its_digest(
     plan = plan_export(make_project(tmp_path, **CONVNET), ExportOptions(weights=Path("w.pdparams")))
     outcome = run_export(FakeEngine({TAG: PULLED}), plan)  # type: ignore[arg-type]
     assert oneshot.specs[0].image == TAG
-    assert outcome.record["run_id"] is None
-    assert outcome.record["image"] == {"reference": TAG, "id": IMAGE_ID, "digest": DIGEST}
+    assert outcome.record.to_dict()["run_id"] is None
+    assert outcome.record.to_dict()["image"] == {"reference": TAG, "id": IMAGE_ID, "digest": DIGEST}
     assert (tmp_path / "export" / "export.yaml").is_file()
     with pytest.raises(UnavailableError, match="not present locally") as caught:
         run_export(FakeEngine({}), plan)  # type: ignore[arg-type]
@@ -269,7 +269,7 @@ def test_tolerance_exceeded_keeps_the_export_marked_unverified(
     fake(passed_result(max_abs=0.5, status="unverified"), exit_code=1)
     outcome = run_export(FakeEngine({IMAGE_ID: LOCAL}), run_plan(tmp_path))  # type: ignore[arg-type]
     assert not outcome.verified
-    assert outcome.record["verification"]["status"] == "unverified"
+    assert outcome.record.to_dict()["verification"]["status"] == "unverified"
     assert (run_dir / "export" / "model.json").is_file()
     assert load_yaml((run_dir / "manifest.yaml").read_text(), "m")["export"]["verification"] == "unverified"
 

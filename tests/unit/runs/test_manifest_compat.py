@@ -14,6 +14,7 @@ import pytest
 from conftest import run_cli
 from fakes import FakeEngine
 from paddlectl.errors import PaddlectlError
+from paddlectl.export.record import ExportRecord
 from paddlectl.foundation.yamlio import dump_yaml, load_yaml
 from paddlectl.runs.index import RunIndex
 from paddlectl.runs.manifest import SCHEMA_VERSION, ImageRecord, Manifest, RunStatus
@@ -183,14 +184,17 @@ def test_manifest_to_dict_puts_unknown_keys_after_the_known_ones() -> None:
     assert list(document["image"]) == ["reference", "id", "digest", "moved_from", "later"]
 
 
-def _export_record() -> dict[str, Any]:
-    return {
+def _export_record() -> ExportRecord:
+    from paddlectl.foundation.records import load
+
+    document = {
         "format": "pir-json",
         "verification": {"status": "passed", "outputs": [{"max_abs_diff": 1e-7, "max_rel_diff": 1e-6}]},
         "latency_ms": {"p50": 0.1, "p95": 0.2},
         "size_bytes": 10,
         "created_at": "2026-11-22T10:30:00Z",
     }
+    return load(ExportRecord, document)
 
 
 def test_recording_an_export_keeps_unknown_keys(project: Path) -> None:
