@@ -1,4 +1,4 @@
-"""MLflow's REST API over `requests`: the tracking calls paddlectl makes, auth, retries and one-line errors.
+"""MLflow's REST API over `requests`: the one request path (auth, retries, one-line errors) and the run calls.
 
 Why not the MLflow client library: `import mlflow` costs ~0.85 s (skinny) before the first request, more than a
 third of the 2 s a 10,000-point push may take end to end, and its fluent API would hide the request boundaries
@@ -134,6 +134,7 @@ class TrackingClient:
         params: Mapping[str, Any] | None = None,
         content_type: str = "application/json",
         base: str | None = None,
+        stream: bool = False,
     ) -> requests.Response:
         """Send one request to `base` (the tracking server by default) + `path`, retrying connection errors,
         timeouts, 429 and 5xx with backoff; raise on failure. `data` may be a callable opening a fresh body for
@@ -153,6 +154,7 @@ class TrackingClient:
                     params=params,
                     timeout=self.timeout,
                     headers={"Content-Type": content_type} if body is not None else None,
+                    stream=stream,
                 )
             except requests.RequestException as exc:
                 if attempt < self.retries:
@@ -276,6 +278,9 @@ class TrackingClient:
         if end_time is not None:
             body["end_time"] = end_time
         self.call("POST", "runs/update", body)
+
+    def set_run_tag(self, run_id: str, key: str, value: str) -> None:
+        self.call("POST", "runs/set-tag", {"run_id": run_id, "key": key, "value": value})
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.call("POST", "runs/delete-tag", {"run_id": run_id, "key": key})
