@@ -228,7 +228,7 @@ class TrackingClient:
         experiment = answer.get("experiment")
         return experiment if isinstance(experiment, dict) else None
 
-    def ensure_experiment(self, name: str) -> str:
+    def ensure_experiment(self, name: str, elsewhere: str = "push with --experiment NAME") -> str:
         """The id of the active experiment `name`, created when missing (a concurrent creation is fine)."""
         for _ in range(2):
             experiment = self.experiment_by_name(name)
@@ -236,7 +236,7 @@ class TrackingClient:
                 if experiment.get("lifecycle_stage") == "deleted":
                     raise PaddlectlError(
                         f"MLflow experiment {name!r} is deleted on {self.display}",
-                        hint="restore it on the server (mlflow experiments restore) or push with --experiment NAME",
+                        hint=f"restore it on the server (mlflow experiments restore) or {elsewhere}",
                     )
                 return str(experiment["experiment_id"])
             try:

@@ -24,7 +24,7 @@ _VERSION_ALIAS = re.compile(r"[vV]\d+")
 def reserved_alias(alias: str) -> str | None:
     """Why MLflow refuses `alias` as an alias name, or None when it accepts it."""
     if alias.lower() == "latest":
-        return "'latest' is reserved by MLflow (models:/NAME@latest is the newest version)"
+        return f"'{alias}' is reserved by MLflow (models:/NAME@latest is the newest version)"
     if _VERSION_ALIAS.fullmatch(alias):
         return f"'{alias}' is reserved by MLflow (v<N> names version N)"
     if not _ALIAS.fullmatch(alias):

@@ -212,6 +212,22 @@ class Event:
         return {**self.fields(), "time": iso_ns(self.time_ns), "hash": self.hash}
 
 
+@dataclass(frozen=True)
+class EventLog:
+    """One hash chain: the whole log of a local registry, or one model's log on MLflow."""
+
+    name: str | None  # the model whose log it is; None: every model's (the local registry keeps one chain)
+    events: list[Event]  # sequence order
+    head: tuple[int, str]  # the last sequence number and hash, as recorded apart from the events
+    # Appends are not serialised (MLflow has no compare-and-set): two writers may both append after one event,
+    # each with its own key, so one sequence number can hold two events (a fork: a race, reported as one).
+    may_fork: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"events of {self.name}" if self.name else "events"
+
+
 def canonical_encoding(fields: dict[str, Any]) -> bytes:
     """JSON with sorted keys and no spaces: the bytes an event's hash is taken over."""
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -23,6 +23,7 @@ from paddlectl.registry.model import (
     GENESIS,
     Event,
     EventDraft,
+    EventLog,
     ListedRow,
     SignatureCheck,
     Storage,
@@ -305,6 +306,9 @@ class SqliteBackend:
     def head(self) -> tuple[int, str]:
         meta = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('head_seq', 'head_hash')"))
         return int(meta.get("head_seq", 0)), str(meta.get("head_hash", GENESIS))
+
+    def event_logs(self) -> list[EventLog]:
+        return [EventLog(None, self.events(), self.head())]
 
     def close(self) -> None:
         self._db.close()
