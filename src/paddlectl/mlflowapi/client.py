@@ -65,9 +65,11 @@ class TrackingClient:
         timeout: float | None = None,
         retries: int = 3,
         backoff: float = 0.25,
+        where: str = "--tracking-uri, MLFLOW_TRACKING_URI, mlflow.tracking_uri in paddlectl.yaml",
     ) -> None:
         env = os.environ if environ is None else environ
         self.base = uri.rstrip("/")
+        self.where = where  # where the address came from, for the hint when it cannot be reached
         self.display = mask_url_credentials(self.base)
         self.retries = retries
         self.backoff = backoff
@@ -163,8 +165,7 @@ class TrackingClient:
                     continue
                 raise UnavailableError(
                     f"cannot reach the MLflow server at {self.display}: {self.masked(_reason(exc, self.timeout))}",
-                    hint="is the server running? check the tracking URI (--tracking-uri, MLFLOW_TRACKING_URI, "
-                    "mlflow.tracking_uri in paddlectl.yaml)",
+                    hint=f"is the server running? check the tracking URI ({self.where})",
                 ) from None
             finally:
                 if body is not None and hasattr(body, "close"):

@@ -57,7 +57,7 @@ from paddlectl.registry.mlflow_records import (
     read_version,
     version_tags,
 )
-from paddlectl.registry.mlflow_settings import MlflowSettings
+from paddlectl.registry.mlflow_settings import URI_SOURCES, MlflowSettings
 from paddlectl.registry.model import GENESIS, Event, EventDraft, EventLog, ListedRow, Storage, VersionRecord, event_hash
 
 
@@ -101,7 +101,7 @@ class MlflowBackend:
 
     def __init__(self, settings: MlflowSettings) -> None:
         self.settings = settings
-        self.client = TrackingClient(settings.uri)
+        self.client = TrackingClient(settings.uri, where=URI_SOURCES)
         self.api = ModelRegistryApi(self.client)
         self._blobs = MlflowBlobStore(self.client, settings.experiment)
         self.clock: Callable[[], int] = time.time_ns

@@ -25,6 +25,7 @@ from paddlectl.project.schema import RegistryAliases, RegistryConfig, RegistryMl
 
 URI_ENV = ("MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_URI")
 DEFAULT_EXPERIMENT = "paddlectl-registry"
+URI_SOURCES = "MLFLOW_REGISTRY_URI, MLFLOW_TRACKING_URI, registry.mlflow.uri or mlflow.tracking_uri in paddlectl.yaml"
 URI_HINT = "set MLFLOW_TRACKING_URI=http://HOST:5000, or registry.mlflow.uri (or mlflow.tracking_uri) in paddlectl.yaml"
 
 
