@@ -23,6 +23,7 @@ import pytest
 from conftest import run_cli
 from http_proxy import refusing_server
 from mlflow_server import MlflowServer, free_port
+from paddlectl.errors import UnavailableError
 from paddlectl.foundation.yamlio import dump_yaml
 from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry import hooks
@@ -179,6 +180,13 @@ def test_every_command_works_against_the_model_registry(
     assert report["ok"] is True and report["races"] == []
     assert {"name": name, "seq": 5, "hash": events[-1]["hash"]} in report["heads"]
 
+    # A package no version points to is garbage, but one put within the hour may be a register under way.
+    orphan = make_package("9.9.9", name=name, variant=2)
+    with reg.open() as registry:
+        registry.backend.blobs.put(orphan, sha(orphan.read_bytes()))
+    fixed = reg.json("verify", "--fix")
+    assert fixed["garbage"] == [sha(orphan.read_bytes())] and fixed["removed"] == []
+
 
 def test_search_answers_without_aliases_so_they_are_read_from_the_registered_model(
     on_mlflow: OnMlflow, make_package: PackageFactory
@@ -290,6 +298,46 @@ def test_two_promotions_at_the_same_instant_are_detected_and_reported(
         assert report["ok"] is False  # the log cannot say which order the two took: production disagrees
         assert any(f["kind"] == "state" for f in _own(report["findings"], name))
     assert f"warning: race at event {a_event['seq']} ({name}@" in shown
+
+
+def test_two_first_registrations_of_one_version_keep_one_and_ask_the_other_to_retry(
+    on_mlflow: OnMlflow, make_package: PackageFactory
+) -> None:
+    """Client A found NAME@VERSION free and stops before creating it; client B registers other bytes under it."""
+    reg, name = on_mlflow, on_mlflow.name
+    ours, theirs = make_package("1.0.0", name=name), make_package("1.0.0", name=name, variant=1)
+    stopped, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def pause(reached: str) -> None:
+        if reached == "register:version-creating" and threading.current_thread() is client_a:
+            stopped.set()
+            release.wait(PAUSE_SECONDS)
+
+    def register_a() -> None:
+        try:
+            with reg.open() as registry:
+                outcome["a"] = register_package(registry, ours)
+        except BaseException as error:
+            outcome["a"] = error
+
+    hooks.set_pause(pause)
+    client_a = threading.Thread(target=register_a)
+    client_a.start()
+    try:
+        assert stopped.wait(PAUSE_SECONDS), "client A never reached register:version-creating"
+        reg.ok("register", str(theirs))  # client B, start to end
+    finally:
+        release.set()
+        client_a.join(PAUSE_SECONDS)
+    refused = outcome.get("a")
+    assert isinstance(refused, UnavailableError), refused
+    assert refused.message == f"another client registered {name}@1.0.0 at the same moment"
+    found = reg.server.api("GET", "model-versions/search", filter=f"name = '{name}'")["model_versions"]
+    assert [tags(version)["paddlectl.sha256"] for version in found] == [sha(theirs.read_bytes())]
+    assert [(e["action"], e["sha256"]) for e in reg.events()] == [("register", sha(theirs.read_bytes()))]
+    again = reg.cli("register", str(ours))  # run again, as the message says: other bytes, so refused for good
+    assert again.returncode == 2 and "already registered with other bytes" in again.stderr
 
 
 def test_tampering_on_the_server_is_detected(on_mlflow: OnMlflow, make_package: PackageFactory, tmp_path: Path) -> None:

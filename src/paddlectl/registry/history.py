@@ -113,7 +113,7 @@ def check_forking_chain(log: EventLog) -> list[ChainProblem]:
     Each event must hash to its hash and follow some event of the sequence number before it; no number may be
     missing; the head must name an event of the last number. Forks themselves are races (races.py), not damage.
     """
-    problems: list[ChainProblem] = []
+    problems = [ChainProblem(None, f"{where} holds no readable event: edited") for where in log.unreadable]
     hashes_at: dict[int, set[str]] = {0: {GENESIS}}
     for event in log.events:
         hashes_at.setdefault(event.seq, set()).add(event.hash)

@@ -17,6 +17,7 @@ POINTS = (
     "promote:demoted",  # inside: the old production is archived, the new one not yet production
     "promote:event-appended",  # inside, before COMMIT
     "append:head-read",  # MLflow only: the log's last event read, the new one not yet written
+    "register:version-creating",  # MLflow only: checked that NAME@VERSION is free, its model version not created yet
 )
 
 _pause: Callable[[str], object] | None = None

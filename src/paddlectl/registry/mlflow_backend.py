@@ -27,14 +27,13 @@ What MLflow cannot promise, and what is done instead:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from paddlectl.errors import UnavailableError
+from paddlectl.errors import UnavailableError, UsageError
 from paddlectl.mlflowapi.client import TrackingClient
 from paddlectl.mlflowapi.model_registry import ModelRegistryApi, quoted, tags_of
 from paddlectl.packaging.layout import ModelStatus
@@ -58,17 +57,19 @@ from paddlectl.registry.mlflow_records import (
     version_tags,
 )
 from paddlectl.registry.mlflow_settings import URI_SOURCES, MlflowSettings
-from paddlectl.registry.model import GENESIS, Event, EventDraft, EventLog, ListedRow, Storage, VersionRecord, event_hash
+from paddlectl.registry.model import GENESIS, Event, EventDraft, EventLog, ListedRow, Storage, VersionRecord
+
+SWEEP_GRACE_SECONDS = 3600.0  # as audit.PARTIAL_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
-class _Model:
+class ServerModel:
     name: str
     tags: dict[str, str]
     aliases: dict[str, str]  # alias -> MLflow version number
 
     @classmethod
-    def from_json(cls, model: dict[str, Any]) -> _Model:
+    def from_json(cls, model: dict[str, Any]) -> ServerModel:
         aliases = {
             str(entry["alias"]): str(entry["version"])
             for entry in model.get("aliases") or []
@@ -78,18 +79,18 @@ class _Model:
 
 
 @dataclass(frozen=True)
-class _Version:
+class ServerVersion:
     number: str  # MLflow's
     tags: dict[str, str]
 
     @classmethod
-    def from_json(cls, version: dict[str, Any]) -> _Version:
+    def from_json(cls, version: dict[str, Any]) -> ServerVersion:
         return cls(str(version["version"]), tags_of(version))
 
 
-def _winners(versions: list[_Version]) -> list[_Version]:
+def kept_versions(versions: list[ServerVersion]) -> list[ServerVersion]:
     """paddlectl's versions in registration order; of two numbers for one paddlectl version, the lower."""
-    kept: dict[str, _Version] = {}
+    kept: dict[str, ServerVersion] = {}
     for version in sorted(versions, key=lambda v: int(v.number)):
         if VERSION in version.tags:
             kept.setdefault(version.tags[VERSION], version)
@@ -122,27 +123,27 @@ class MlflowBackend:
 
     # ---- reading -----------------------------------------------------------------------------------------
 
-    def model(self, name: str) -> _Model | None:
+    def model(self, name: str) -> ServerModel | None:
         found = self.api.get_model(name)
-        return _Model.from_json(found) if found is not None else None
+        return ServerModel.from_json(found) if found is not None else None
 
-    def status(self, model: _Model, version: _Version) -> ModelStatus:
+    def status(self, model: ServerModel, version: ServerVersion) -> ModelStatus:
         if model.aliases.get(self.settings.production_alias) == version.number:
             return ModelStatus.PRODUCTION
         if version.tags.get(ARCHIVED) == "true":
             return ModelStatus.ARCHIVED
         return ModelStatus.STAGING
 
-    def versions(self, name: str, version: str | None = None) -> list[_Version]:
+    def versions(self, name: str, version: str | None = None) -> list[ServerVersion]:
         query = f"name = {quoted(name)}"
         if version is not None:
             query += f" AND tags.`{VERSION}` = {quoted(version)}"
-        return _winners([_Version.from_json(found) for found in self.api.search_versions(query)])
+        return kept_versions([ServerVersion.from_json(found) for found in self.api.search_versions(query)])
 
-    def record(self, model: _Model, version: _Version) -> VersionRecord | None:
+    def record(self, model: ServerModel, version: ServerVersion) -> VersionRecord | None:
         return read_version(model.name, version.tags, self.status(model, version))
 
-    def mlflow_version(self, name: str, version: str) -> tuple[_Model, _Version] | None:
+    def mlflow_version(self, name: str, version: str) -> tuple[ServerModel, ServerVersion] | None:
         model = self.model(name)
         found = self.versions(name, version) if model is not None else []
         return (model, found[0]) if model is not None and found else None
@@ -151,12 +152,12 @@ class MlflowBackend:
         found = self.mlflow_version(name, version)
         return self.record(*found) if found is not None else None
 
-    def models(self) -> list[_Model]:
+    def models(self) -> list[ServerModel]:
         """paddlectl's registered models, by name (search answers with their aliases and tags)."""
-        found = [_Model.from_json(model) for model in self.api.search_models()]
+        found = [ServerModel.from_json(model) for model in self.api.search_models()]
         return sorted((model for model in found if MODEL_MARKER in model.tags), key=lambda model: model.name)
 
-    def _production(self, name: str) -> VersionRecord | None:
+    def production(self, name: str) -> VersionRecord | None:
         target = self.api.alias_target(name, self.settings.production_alias)
         if target is None:
             return None
@@ -164,7 +165,7 @@ class MlflowBackend:
 
     def find(self, name: str | None = None, status: ModelStatus | None = None) -> list[VersionRecord]:
         if name is not None and status is ModelStatus.PRODUCTION:
-            production = self._production(name)  # one request: what `NAME@production` needs
+            production = self.production(name)  # one request: what `NAME@production` needs
             return [production] if production is not None else []
         if name is not None:
             model = self.model(name)
@@ -182,9 +183,10 @@ class MlflowBackend:
     def listing(self, name: str | None = None, status: ModelStatus | None = None) -> list[ListedRow]:
         return [ListedRow(r.status.value, r.storage.value, r.listing_json()) for r in self.find(name, status)]
 
-    def event_log(self, model: _Model) -> EventLog:
-        events, _ = read_events(model.tags)
-        return EventLog(model.name, events, read_head(model.tags) or (0, GENESIS), may_fork=True)
+    def event_log(self, model: ServerModel) -> EventLog:
+        events, unreadable = read_events(model.tags)
+        head = read_head(model.tags) or (0, GENESIS)
+        return EventLog(model.name, events, head, may_fork=True, unreadable=tuple(f"tag {key}" for key in unreadable))
 
     def event_logs(self) -> list[EventLog]:
         return [self.event_log(model) for model in self.models()]
@@ -194,12 +196,6 @@ class MlflowBackend:
             return [event for log in self.event_logs() for event in log.events]
         model = self.model(name)
         return self.event_log(model).events if model is not None else []
-
-    def head(self) -> tuple[int, str]:
-        """Every model's head in one digest (the events counted), to note elsewhere as the local head is."""
-        logs = self.event_logs()
-        lines = "".join(f"{log.name} {log.head[0]} {log.head[1]}\n" for log in logs)
-        return sum(len(log.events) for log in logs), hashlib.sha256(lines.encode()).hexdigest()
 
     def close(self) -> None:
         self._blobs.close()
@@ -212,13 +208,13 @@ class MlflowTransaction:
     def __init__(self, backend: MlflowBackend) -> None:
         self.backend = backend
         self.api = backend.api
-        self.aliases = backend.settings
+        self.settings = backend.settings
 
     def get(self, name: str, version: str) -> VersionRecord | None:
         return self.backend.get(name, version)
 
     def by_sha256(self, sha256: str) -> VersionRecord | None:
-        found = [_Version.from_json(v) for v in self.api.search_versions(f"tags.`{SHA256}` = {quoted(sha256)}")]
+        found = [ServerVersion.from_json(v) for v in self.api.search_versions(f"tags.`{SHA256}` = {quoted(sha256)}")]
         for version in sorted(found, key=lambda v: int(v.number)):
             name = version.tags.get("paddlectl.name")
             if name:
@@ -228,14 +224,16 @@ class MlflowTransaction:
         return None
 
     def production(self, name: str) -> VersionRecord | None:
-        return self.backend._production(name)
+        return self.backend.production(name)
 
     def insert(self, record: VersionRecord) -> None:
         """Create the model version, its tags in the same request. Raises UnavailableError when another client
         created the same name and version at the same moment (its version, numbered lower, is kept)."""
-        self.api.create_model(record.name, {MODEL_MARKER: "1"})
+        if not self.api.create_model(record.name, {MODEL_MARKER: "1"}):
+            self.api.set_model_tag(record.name, MODEL_MARKER, "1")  # made by someone else: paddlectl's from now on
         source, run_id = self.backend.blobs.source(record.sha256)
-        created = _Version.from_json(self.api.create_version(record.name, source, run_id, version_tags(record)))
+        hooks.checkpoint("register:version-creating")
+        created = ServerVersion.from_json(self.api.create_version(record.name, source, run_id, version_tags(record)))
         same = self.backend.versions(record.name, record.version)
         if same and same[0].number != created.number:
             self.api.delete_version(record.name, created.number)
@@ -247,12 +245,16 @@ class MlflowTransaction:
 
     def _number(self, name: str, version: str) -> str:
         found = self.backend.mlflow_version(name, version)
-        assert found is not None, f"{name}@{version} vanished from the MLflow server"  # versions are never deleted
+        if found is None:  # paddlectl never deletes a version it kept; someone did, on the server
+            raise UsageError(
+                f"{name}@{version} is no longer on the MLflow server ({self.backend.settings.display_uri})",
+                hint="it was deleted there, outside paddlectl: see paddlectl registry verify",
+            )
         return found[1].number
 
     def set_status(self, name: str, version: str, status: ModelStatus) -> None:
         number = self._number(name, version)
-        production = self.aliases.production_alias
+        production = self.settings.production_alias
         if status is ModelStatus.PRODUCTION:
             self._take_production(name, number)
         elif status is ModelStatus.ARCHIVED:
@@ -266,7 +268,7 @@ class MlflowTransaction:
         self._restage(name)
 
     def _take_production(self, name: str, number: str) -> None:
-        production = self.aliases.production_alias
+        production = self.settings.production_alias
         holder = self.api.alias_target(name, production)  # read again right before the write: whoever holds it now
         if holder is not None and str(holder.get("version")) != number and tags_of(holder).get(ARCHIVED) != "true":
             self.api.set_version_tag(name, str(holder["version"]), ARCHIVED, "true")
@@ -279,7 +281,7 @@ class MlflowTransaction:
         if model is None:
             return
         staging = [v for v in self.backend.versions(name) if self.backend.status(model, v) is ModelStatus.STAGING]
-        alias = self.aliases.staging_alias
+        alias = self.settings.staging_alias
         if staging:
             if model.aliases.get(alias) != staging[-1].number:
                 self.api.set_alias(name, alias, staging[-1].number)
@@ -304,21 +306,7 @@ class MlflowTransaction:
             chosen = next((e for e in last if head is not None and e.hash == head[1]), last[-1])
             seq, previous = chosen.seq, chosen.hash
         hooks.checkpoint("append:head-read")
-        fields: dict[str, Any] = {
-            "seq": seq + 1,
-            "time_ns": self.backend.clock(),
-            "actor": draft.actor,
-            "action": draft.action.value,
-            "name": draft.name,
-            "version": draft.version,
-            "from_status": draft.from_status.value if draft.from_status else None,
-            "to_status": draft.to_status.value if draft.to_status else None,
-            "replaced": draft.replaced,
-            "note": draft.note,
-            "sha256": draft.sha256,
-            "prev_hash": previous,
-        }
-        event = Event(**fields, hash=event_hash(fields))
+        event = draft.event(seq + 1, self.backend.clock(), previous)
         key = event_key(event.seq, self.backend.nonce())
         pieces = long_value(key, event_value(event))
         for piece_key in sorted(pieces, key=lambda k: k == key):  # the pieces first, the event's own key last
@@ -327,4 +315,7 @@ class MlflowTransaction:
         return event
 
     def referenced_blobs(self) -> set[str]:
-        return {record.sha256 for record in self.backend.find() if record.storage is Storage.HOT}
+        """Hot versions' packages, and those put within the grace period: with no lock to wait for, a package put
+        by a `register` still under way looks like garbage until its version exists."""
+        recent = self.backend.blobs.put_since(time.time() - SWEEP_GRACE_SECONDS)
+        return recent | {record.sha256 for record in self.backend.find() if record.storage is Storage.HOT}

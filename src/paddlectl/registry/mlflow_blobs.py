@@ -219,6 +219,10 @@ class MlflowBlobStore:
                 seen.add(run.sha256)
                 yield run.sha256
 
+    def put_since(self, moment: float) -> set[str]:
+        """The packages whose run started after `moment` (seconds since the epoch)."""
+        return {run.sha256 for run in self._runs(f"attributes.start_time > {int(moment * 1000)}")}
+
     def sweep_partial(self, older_than_seconds: float) -> list[str]:
         cutoff_ms = (time.time() - older_than_seconds) * 1000
         removed = []

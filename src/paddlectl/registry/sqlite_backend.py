@@ -28,7 +28,6 @@ from paddlectl.registry.model import (
     SignatureCheck,
     Storage,
     VersionRecord,
-    event_hash,
 )
 
 DB_NAME = "registry.db"
@@ -174,21 +173,7 @@ class _Transaction:
 
     def append(self, draft: EventDraft) -> Event:
         meta = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('head_seq', 'head_hash')"))
-        fields: dict[str, Any] = {
-            "seq": int(meta["head_seq"]) + 1,
-            "time_ns": self._clock(),
-            "actor": draft.actor,
-            "action": draft.action.value,
-            "name": draft.name,
-            "version": draft.version,
-            "from_status": draft.from_status.value if draft.from_status else None,
-            "to_status": draft.to_status.value if draft.to_status else None,
-            "replaced": draft.replaced,
-            "note": draft.note,
-            "sha256": draft.sha256,
-            "prev_hash": meta["head_hash"],
-        }
-        event = Event(**fields, hash=event_hash(fields))
+        event = draft.event(int(meta["head_seq"]) + 1, self._clock(), meta["head_hash"])
         self._db.execute(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})",
             (*event.fields().values(), event.hash),

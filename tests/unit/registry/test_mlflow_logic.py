@@ -11,7 +11,7 @@ import pytest
 
 from paddlectl.packaging.layout import ModelStatus
 from paddlectl.registry.history import check_forking_chain, replay
-from paddlectl.registry.mlflow_backend import MlflowBackend, _Model, _Version, _winners
+from paddlectl.registry.mlflow_backend import MlflowBackend, ServerModel, ServerVersion, kept_versions
 from paddlectl.registry.mlflow_records import (
     CHUNK,
     event_key,
@@ -141,6 +141,14 @@ def test_the_forking_check_still_finds_damage(damage: Any, expected: list[str]) 
     assert all(problem.startswith(prefix) for problem, prefix in zip(problems, expected, strict=True))
 
 
+def test_an_event_that_cannot_be_read_is_damage() -> None:
+    events = _chain(*REGISTERED)
+    log = EventLog("digits", events, (4, events[-1].hash), may_fork=True, unreadable=("tag paddlectl.event.x",))
+    assert [str(problem) for problem in check_forking_chain(log)] == [
+        "tag paddlectl.event.x holds no readable event: edited"
+    ]
+
+
 def test_the_head_anchors_the_tail_of_a_forking_log() -> None:
     events = _chain(*REGISTERED)
     assert check_forking_chain(_log(events)) == []
@@ -210,18 +218,18 @@ def test_events_are_read_in_sequence_order_and_a_broken_one_is_set_apart() -> No
 
 def test_status_is_read_from_the_alias_then_the_archived_tag() -> None:
     backend = MlflowBackend(MlflowSettings("http://127.0.0.1:9", production_alias="champion"))
-    model = _Model("digits", {}, {"champion": "2", "staging": "3"})
-    assert backend.status(model, _Version("2", {"paddlectl.archived": "true"})) is ModelStatus.PRODUCTION
-    assert backend.status(model, _Version("1", {"paddlectl.archived": "true"})) is ModelStatus.ARCHIVED
-    assert backend.status(model, _Version("3", {})) is ModelStatus.STAGING
+    model = ServerModel("digits", {}, {"champion": "2", "staging": "3"})
+    assert backend.status(model, ServerVersion("2", {"paddlectl.archived": "true"})) is ModelStatus.PRODUCTION
+    assert backend.status(model, ServerVersion("1", {"paddlectl.archived": "true"})) is ModelStatus.ARCHIVED
+    assert backend.status(model, ServerVersion("3", {})) is ModelStatus.STAGING
     backend.close()
 
 
 def test_of_two_mlflow_versions_for_one_paddlectl_version_the_lower_number_wins() -> None:
     found = [
-        _Version("10", {"paddlectl.version": "1.1.0"}),
-        _Version("9", {"paddlectl.version": "1.0.0"}),
-        _Version("2", {"paddlectl.version": "1.0.0"}),
-        _Version("3", {}),  # not paddlectl's
+        ServerVersion("10", {"paddlectl.version": "1.1.0"}),
+        ServerVersion("9", {"paddlectl.version": "1.0.0"}),
+        ServerVersion("2", {"paddlectl.version": "1.0.0"}),
+        ServerVersion("3", {}),  # not paddlectl's
     ]
-    assert [(v.number, v.tags["paddlectl.version"]) for v in _winners(found)] == [("2", "1.0.0"), ("10", "1.1.0")]
+    assert [(v.number, v.tags["paddlectl.version"]) for v in kept_versions(found)] == [("2", "1.0.0"), ("10", "1.1.0")]
