@@ -103,3 +103,40 @@ def forwarding_proxy(upstream: str) -> Iterator[ForwardingProxy]:
     finally:
         proxy.server.shutdown()
         proxy.server.server_close()
+
+
+class RefusingServer:
+    """An HTTP server on 127.0.0.1 that answers every request 401 (as MLflow with auth does) and keeps the
+    Authorization header each request carried."""
+
+    def __init__(self) -> None:
+        self.received: list[str | None] = []
+        refusing = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _refuse(self) -> None:
+                refusing.received.append(self.headers.get("Authorization"))
+                body = b'{"error_code": "UNAUTHENTICATED", "message": "You are not authenticated"}'
+                self.send_response(401)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _refuse
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@contextmanager
+def refusing_server() -> Iterator[RefusingServer]:
+    refusing = RefusingServer()
+    threading.Thread(target=refusing.server.serve_forever, name="test-refusing", daemon=True).start()
+    try:
+        yield refusing
+    finally:
+        refusing.server.shutdown()
+        refusing.server.server_close()

@@ -15,14 +15,13 @@ import subprocess
 import sys
 import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import run_cli
-from http_proxy import SeenRequest, forwarding_proxy
+from http_proxy import SeenRequest, forwarding_proxy, refusing_server
 from mlflow_server import MlflowServer, free_port
 from paddlectl.runs.store import RunPaths, RunStore
 from tracking.run_folder import LONG_VALUE, rich_run
@@ -262,25 +261,6 @@ def test_a_server_that_is_down_is_one_line_exit_3_and_nothing_local_changes(proj
     assert _tree(project) == before
 
 
-class _Refusing(BaseHTTPRequestHandler):
-    """A server that refuses every request with 401 and keeps the Authorization headers it was sent."""
-
-    received: list[str | None] = []  # noqa: RUF012 - one per test, reset by the test
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _refuse(self) -> None:
-        self.received.append(self.headers.get("Authorization"))
-        body = b'{"error_code": "UNAUTHENTICATED", "message": "You are not authenticated"}'
-        self.send_response(401)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _refuse
-
-
 @pytest.mark.parametrize(
     ("credentials", "header", "secret"),
     [
@@ -298,17 +278,12 @@ def test_a_refusing_server_is_exit_3_and_the_credentials_are_sent_but_never_show
 ) -> None:
     rich_run(project, steps=5)
     before = _tree(project)
-    _Refusing.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        uri = f"http://127.0.0.1:{server.server_address[1]}"
-        result = run_cli("mlflow", "push", "last", "--tracking-uri", uri, "--json", cwd=project, env=credentials)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with refusing_server() as server:
+        result = run_cli(
+            "mlflow", "push", "last", "--tracking-uri", server.uri, "--json", cwd=project, env=credentials
+        )  # fmt: skip
     assert result.returncode == 3
-    assert _Refusing.received[:1] == [header]
+    assert server.received[:1] == [header]
     assert "refused" in json.loads(result.stdout)["error"]
     assert secret not in result.stdout + result.stderr
     assert _tree(project) == before

@@ -145,6 +145,14 @@ def print_history(document: dict[str, Any]) -> None:
     if "at" in document:
         production = document["production_at"] or "none"
         out.data(f"production at {document['at']}: {production}")
+    for race in document.get("races") or []:
+        _warn_race(race["seq"], race["name"], race["version"], race["reason"])
+
+
+def _warn_race(seq: int, name: str, version: str, reason: str) -> None:
+    from rich.markup import escape
+
+    out.warn(escape(f"race at event {seq} ({name}@{version}): {reason}"))
 
 
 def print_comparison(comparison: VersionComparison) -> None:
@@ -177,9 +185,13 @@ def print_audit(report: AuditReport) -> None:
         f"{report.events} events in {report.location}"
     )
     signatures = ", ".join(f"{count} {state}" for state, count in sorted(report.signatures.items())) or "none"
+    for race in report.races:
+        _warn_race(race.seq, race.name, race.version, race.reason)
     if report.ok:
         out.status(f"registry verified: {summary}; every sha256 and the event chain match; signatures: {signatures}")
-        out.status(f"[dim]last event {report.head_seq}: {report.head_hash}[/dim]")
+        for name, seq, digest in report.heads:
+            model = f" of {name}" if name else ""
+            out.status(f"[dim]last event{model} {seq}: {digest}[/dim]")
     else:
         failed = f"{len(report.findings)} problem(s)"
         out.console.print(f"[bold red]registry verification failed[/bold red]: {failed}; {summary}")

@@ -37,8 +37,9 @@ export:
   weights: null       # the .pdparams in the run's output directory; default: the only one there
   inputs: []          # e.g. - {{name: x, dtype: float32, shape: [-1, 3, 224, 224]}}
 
-# The model registry (paddlectl registry ...): path, backend, require_signature, trusted_keys and cold
-# (S3-compatible storage for old versions); README.md "Releasing a model" shows each. Empty: the defaults.
+# The model registry (paddlectl registry ...): path, backend (local, or mlflow: a team's MLflow Model Registry),
+# require_signature, trusted_keys, cold (S3-compatible storage for old versions) and mlflow (the server, for
+# backend: mlflow); README.md "Releasing a model" shows each. Empty: the defaults.
 registry: {{}}
 
 # MLflow (paddlectl mlflow push, train --mlflow): README.md "Using MLflow".

@@ -76,14 +76,30 @@ class ColdConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     region: str | UnsetType = UNSET
 
 
+class RegistryAliases(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The MLflow aliases that carry two statuses (say `champion` and `challenger`)."""
+
+    production: str | UnsetType = UNSET
+    staging: str | UnsetType = UNSET
+
+
+class RegistryMlflowConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """`registry.mlflow`: the MLflow Model Registry as the registry's backend (`registry.backend: mlflow`)."""
+
+    uri: str | UnsetType = UNSET  # default: MLFLOW_REGISTRY_URI, MLFLOW_TRACKING_URI, then mlflow.tracking_uri
+    experiment: str | UnsetType = UNSET  # where the runs holding the package artifacts live
+    aliases: RegistryAliases | UnsetType = UNSET
+
+
 class RegistryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Every key optional; UNSET means "not set in this file", so two files can be layered (settings.py)."""
 
     path: str | UnsetType = UNSET
-    backend: Literal["local"] | UnsetType = UNSET
+    backend: Literal["local", "mlflow"] | UnsetType = UNSET
     require_signature: bool | UnsetType = UNSET
     trusted_keys: list[str] | UnsetType = UNSET
     cold: ColdConfig | UnsetType = UNSET
+    mlflow: RegistryMlflowConfig | UnsetType = UNSET
 
 
 class MlflowConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -14,16 +14,20 @@ Layers inside this package, top to bottom:
 - the storage, behind backend.py's two protocols, which is all the commands see of it:
   - `RegistryBackend`: `location`, `blobs`, `transaction()`, `get(name, version)`, `find(name, status)`,
     `listing(name, status)` (find's rows as stored JSON, for 10,000-row listings), `events(name)` (sequence
-    order), `head()` (last sequence number and hash, kept apart from the log), `close()`;
+    order), `event_logs()` (each hash chain with its head, kept apart from the log), `close()`;
   - `RegistryTransaction` (from `transaction()`: all or nothing, serialised with other writers): `get`,
     `by_sha256`, `production(name)`, `insert(record)`, `set_status`, `set_storage`, `append(draft) -> Event`
     (the backend assigns sequence, time in ns and the hash chain), `referenced_blobs()`;
   - `BlobStore`: `has`, `put(source, sha256)` (checked while copied, whole or nothing), `path`, `remove`,
     `stored()`, `sweep_partial(age)`.
   sqlite_backend.py (SQLite in WAL mode, `BEGIN IMMEDIATE`, a partial unique index for one production per model,
-  triggers that keep the log append-only) with blobs.py (`blobs/sha256/ab/<sha256>`) is the first implementation;
-  an MLflow Model Registry backend can implement the same protocols.
+  triggers that keep the log append-only) with blobs.py (`blobs/sha256/ab/<sha256>`) is the embedded one;
+  mlflow_backend.py (`registry.backend: mlflow`) keeps the same records on an MLflow Model Registry: versions and
+  the event log as tags (mlflow_records.py), packages as run artifacts (mlflow_blobs.py), production and staging
+  as aliases. MLflow has neither transactions nor compare-and-set: races.py finds afterwards what two writers at
+  one instant did, and history and verify report it.
 
-Settings (settings.py, config.py): PADDLECTL_REGISTRY, `registry:` in paddlectl.yaml, then the user config.
-Nothing here imports typer or rich or prints; boto3 and cryptography are imported only where used.
+Settings (settings.py, config.py, mlflow_settings.py): PADDLECTL_REGISTRY, `registry:` in paddlectl.yaml, then the
+user config. Nothing here imports typer or rich or prints; boto3 and cryptography are imported only where used,
+and the MLflow backend talks to the server through paddlectl.mlflowapi (never tracking, a layer above).
 """

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paddlectl.errors import ExitCode, PaddlectlError
-from paddlectl.registry.history import check_chain, replay
-from paddlectl.registry.model import SignatureCheck, Storage, VersionRecord
+from paddlectl.registry.history import check_log, replay
+from paddlectl.registry.model import Event, SignatureCheck, Storage, VersionRecord
+from paddlectl.registry.races import Race, find_races
 from paddlectl.registry.store import Registry
 
 PARTIAL_GRACE_SECONDS = 3600.0
@@ -42,6 +43,8 @@ class AuditReport:
     removed: list[str] = field(default_factory=list)  # what --fix removed
     head_seq: int = 0
     head_hash: str = ""  # the last event's hash: note it elsewhere (a CI log) to anchor the whole chain
+    heads: list[tuple[str | None, int, str]] = field(default_factory=list)  # each log's (model, seq, hash)
+    races: list[Race] = field(default_factory=list)  # found afterwards (races.py): reported, not failures
 
     @property
     def ok(self) -> bool:
@@ -62,6 +65,8 @@ class AuditReport:
             "findings": [{"kind": f.kind, "subject": f.subject, "reason": f.reason} for f in self.findings],
             "signatures": self.signatures,
             "head": {"seq": self.head_seq, "hash": self.head_hash},
+            "heads": [{"name": name, "seq": seq, "hash": digest} for name, seq, digest in self.heads],
+            "races": [race.as_dict() for race in self.races],
             "garbage": self.garbage,
             "removed": self.removed,
             "exit_code": int(self.exit_code),
@@ -80,9 +85,9 @@ def _check_blob(registry: Registry, record: VersionRecord, report: AuditReport) 
         report.findings.append(Finding("signature", record.ref, f"was signed by a trusted key, now {state}"))
 
 
-def _state_findings(registry: Registry, records: list[VersionRecord]) -> list[Finding]:
+def _state_findings(records: list[VersionRecord], events: list[Event]) -> list[Finding]:
     """The versions table must be exactly what replaying the log gives: no version without its events."""
-    state = replay(registry.backend.events())
+    state = replay(events)
     findings = []
     seen = set()
     for record in records:
@@ -110,13 +115,18 @@ def verify_registry(registry: Registry, fix: bool = False) -> AuditReport:
     """
     backend = registry.backend
     report = AuditReport(location=backend.location)
-    report.head_seq, report.head_hash = backend.head()
-    events = backend.events()
+    logs = backend.event_logs()
+    for log in logs:
+        report.heads.append((log.name, *log.head))
+        report.findings += [Finding("event-log", log.label, str(problem)) for problem in check_log(log)]
+        report.races += find_races(log.events)
+    if len(logs) == 1:
+        report.head_seq, report.head_hash = logs[0].head
+    events = [event for log in logs for event in log.events]
     report.events = len(events)
-    report.findings += [Finding("event-log", "events", str(p)) for p in check_chain(events, backend.head())]
     records = backend.find()
     report.versions = len(records)
-    report.findings += _state_findings(registry, records)
+    report.findings += _state_findings(records, events)
     for record in records:
         if record.storage is Storage.COLD:
             report.cold += 1

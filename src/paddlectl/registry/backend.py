@@ -1,8 +1,9 @@
 """The storage a registry stands on: versions, statuses, the event log and blobs, behind two small protocols.
 
 Commands, policy and verification live above this line and never touch SQL, files or an HTTP API directly;
-`sqlite_backend.SqliteBackend` is the first implementation (an MLflow one can follow). What an implementation
-must guarantee is written on each method.
+`sqlite_backend.SqliteBackend` (one folder) and `mlflow_backend.MlflowBackend` (an MLflow Model Registry) implement
+them. What an implementation must guarantee is written on each method; where MLflow cannot (it has no
+transactions and no compare-and-set), mlflow_backend.py says what it does instead.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from paddlectl.packaging.layout import ModelStatus
-from paddlectl.registry.model import Event, EventDraft, ListedRow, Storage, VersionRecord
+from paddlectl.registry.model import Event, EventDraft, EventLog, ListedRow, Storage, VersionRecord
 
 
 class BlobStore(Protocol):
@@ -102,8 +103,8 @@ class RegistryBackend(Protocol):
         """The event log in sequence order (never clock order), optionally one model's events only."""
         ...
 
-    def head(self) -> tuple[int, str]:
-        """The last sequence number and event hash, as recorded apart from the log (a deleted last event shows)."""
+    def event_logs(self) -> list[EventLog]:
+        """Every hash chain with its head as recorded apart from it (a deleted last event shows)."""
         ...
 
     def close(self) -> None: ...

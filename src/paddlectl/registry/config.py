@@ -3,7 +3,7 @@
 ```yaml
 registry:
   path: /srv/models                  # default: $PADDLECTL_REGISTRY, else $XDG_DATA_HOME/paddlectl/registry
-  backend: local                     # the embedded SQLite + blob store (the only one so far)
+  backend: local                     # the embedded SQLite + blob store; mlflow: an MLflow Model Registry
   require_signature: true            # promote --to production, rollback and pull refuse unsigned/untrusted
   trusted_keys: [keys/release.pub]   # public keys (paddlectl keys generate); relative to this file's folder
   cold:                              # S3-compatible object storage for `registry archive`
@@ -11,6 +11,10 @@ registry:
     bucket: models
     prefix: paddlectl
     region: us-east-1
+  mlflow:                            # with backend: mlflow (registry/mlflow_settings.py)
+    uri: http://mlflow.internal:5000
+    experiment: paddlectl-registry
+    aliases: {production: production, staging: staging}
 ```
 """
 
@@ -40,5 +44,5 @@ def parse_registry_section(raw: Any, source: str) -> RegistryConfig:
     except msgspec.ValidationError as exc:
         raise UsageError(
             f"{source}: registry: {exc}",
-            hint="registry takes path, backend (local), require_signature, trusted_keys and cold",
+            hint="registry takes path, backend (local or mlflow), require_signature, trusted_keys, cold and mlflow",
         ) from None

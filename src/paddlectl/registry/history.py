@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from paddlectl.packaging.layout import ModelStatus
-from paddlectl.registry.model import GENESIS, Action, Event, Storage, event_hash, iso_ns
+from paddlectl.registry.model import GENESIS, Action, Event, EventLog, Storage, event_hash, iso_ns
 
 
 @dataclass
@@ -42,6 +42,10 @@ class Replay:
         if event.replaced is not None and (event.name, event.replaced) in self.versions:
             self.versions[(event.name, event.replaced)].status = ModelStatus.ARCHIVED.value
         current = self.production.get(event.name)
+        displaced = (event.name, current) if current is not None else None
+        if event.to_status == ModelStatus.PRODUCTION.value and displaced in self.versions and current != event.version:
+            # One production at a time: whoever held it leaves, also when the writer saw another holder (a race).
+            self.versions[displaced].status = ModelStatus.ARCHIVED.value
         if event.to_status == ModelStatus.PRODUCTION.value:
             current = event.version
         elif event.from_status == ModelStatus.PRODUCTION.value and current == event.version:
@@ -103,12 +107,53 @@ def check_chain(events: list[Event], head: tuple[int, str]) -> list[ChainProblem
     return problems
 
 
+def check_forking_chain(log: EventLog) -> list[ChainProblem]:
+    """check_chain for a log whose appends are not serialised: a sequence number may hold two events (a fork).
+
+    Each event must hash to its hash and follow some event of the sequence number before it; no number may be
+    missing; the head must name an event of the last number. Forks themselves are races (races.py), not damage.
+    """
+    problems = [ChainProblem(None, f"{where} holds no readable event: edited") for where in log.unreadable]
+    hashes_at: dict[int, set[str]] = {0: {GENESIS}}
+    for event in log.events:
+        hashes_at.setdefault(event.seq, set()).add(event.hash)
+    last = max(hashes_at)
+    for seq in range(1, last + 1):
+        if seq not in hashes_at:
+            problems.append(ChainProblem(seq, "missing: deleted"))
+    for event in log.events:
+        if event_hash(event.fields()) != event.hash:
+            problems.append(ChainProblem(event.seq, "its contents do not match its hash: edited"))
+        if event.prev_hash not in hashes_at.get(event.seq - 1, set()):
+            problems.append(ChainProblem(event.seq, "does not follow any event before it: edited, moved or deleted"))
+    head_seq, head_hash = log.head
+    if head_seq > last:
+        problems.append(ChainProblem(None, f"the log ends at event {last}, the head names {head_seq}: events removed"))
+    elif head_seq < last:
+        problems.append(
+            ChainProblem(None, f"the log holds events after its head ({head_seq}): an append was cut short or edited")
+        )
+    elif head_hash not in hashes_at[last]:
+        problems.append(ChainProblem(head_seq, "the head names an event that is not in the log: edited or deleted"))
+    return problems
+
+
+def check_log(log: EventLog) -> list[ChainProblem]:
+    return check_forking_chain(log) if log.may_fork else check_chain(log.events, log.head)
+
+
 def production_at(events: list[Event], name: str, moment: datetime) -> str | None:
     return replay(events, until_ns=int(moment.timestamp() * 1e9)).production.get(name)
 
 
 def history_document(events: list[Event], name: str, moment: datetime | None) -> dict[str, Any]:
-    document: dict[str, Any] = {"name": name, "events": [event.as_dict() for event in events]}
+    from paddlectl.registry.races import find_races
+
+    document: dict[str, Any] = {
+        "name": name,
+        "events": [event.as_dict() for event in events],
+        "races": [race.as_dict() for race in find_races(events)],
+    }
     if moment is not None:
         document["at"] = iso_ns(int(moment.timestamp() * 1e9))
         document["production_at"] = production_at(events, name, moment)

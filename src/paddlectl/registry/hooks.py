@@ -13,8 +13,11 @@ POINTS = (
     "register:row-inserted",  # inside the transaction: the row is there, its event not yet
     "register:event-appended",  # inside the transaction, before COMMIT
     "promote:before-transaction",  # verified, not yet holding the write lock
+    "promote:production-read",  # inside: the production version read, nothing written yet (on MLflow: no lock)
     "promote:demoted",  # inside: the old production is archived, the new one not yet production
     "promote:event-appended",  # inside, before COMMIT
+    "append:head-read",  # MLflow only: the log's last event read, the new one not yet written
+    "register:version-creating",  # MLflow only: checked that NAME@VERSION is free, its model version not created yet
 )
 
 _pause: Callable[[str], object] | None = None

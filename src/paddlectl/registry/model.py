@@ -171,6 +171,24 @@ class EventDraft:
     note: str | None = None
     sha256: str | None = None  # the package's, so the log alone says which bytes each event was about
 
+    def event(self, seq: int, time_ns: int, prev_hash: str) -> Event:
+        """The event this draft becomes at `seq`, after the event whose hash is `prev_hash`."""
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "time_ns": time_ns,
+            "actor": self.actor,
+            "action": self.action.value,
+            "name": self.name,
+            "version": self.version,
+            "from_status": self.from_status.value if self.from_status else None,
+            "to_status": self.to_status.value if self.to_status else None,
+            "replaced": self.replaced,
+            "note": self.note,
+            "sha256": self.sha256,
+            "prev_hash": prev_hash,
+        }
+        return Event(**fields, hash=event_hash(fields))
+
 
 @dataclass(frozen=True)
 class Event:
@@ -210,6 +228,23 @@ class Event:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.fields(), "time": iso_ns(self.time_ns), "hash": self.hash}
+
+
+@dataclass(frozen=True)
+class EventLog:
+    """One hash chain: the whole log of a local registry, or one model's log on MLflow."""
+
+    name: str | None  # the model whose log it is; None: every model's (the local registry keeps one chain)
+    events: list[Event]  # sequence order
+    head: tuple[int, str]  # the last sequence number and hash, as recorded apart from the events
+    # Appends are not serialised (MLflow has no compare-and-set): two writers may both append after one event,
+    # each with its own key, so one sequence number can hold two events (a fork: a race, reported as one).
+    may_fork: bool = False
+    unreadable: tuple[str, ...] = ()  # where an event should be and none can be read (its key, for the message)
+
+    @property
+    def label(self) -> str:
+        return f"events of {self.name}" if self.name else "events"
 
 
 def canonical_encoding(fields: dict[str, Any]) -> bytes:

@@ -40,7 +40,8 @@ class Transition:
 
 def make_production(tx: RegistryTransaction, name: str, version: str) -> str | None:
     """Inside `tx`: `version` becomes production and the one it replaces archived; returns the replaced one."""
-    current = tx.production(name)
+    current = tx.production(name)  # what this writer saw: the event records it (races.py compares)
+    hooks.checkpoint("promote:production-read")
     replaced = None
     if current is not None and current.version != version:
         tx.set_status(name, current.version, ModelStatus.ARCHIVED)

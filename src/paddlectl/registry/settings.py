@@ -6,6 +6,11 @@ exception: `require_signature` is on when *either* file turns it on, so a projec
 requirement a user set for their registry, nor a user the one a project set. `trusted_keys` paths are relative to
 the folder of the file that names them. The msgspec schema (config.py) is imported only when a file has a
 `registry:` section, so the read-only commands stay quick.
+
+`PADDLECTL_REGISTRY` names a local registry folder: set, it wins over `registry.backend: mlflow` too, so every
+command (also the listings that read no file) agrees on which registry it is. With `backend: mlflow` the server
+is, in this order, MLFLOW_REGISTRY_URI, MLFLOW_TRACKING_URI (as for MLflow's own client), `registry.mlflow.uri`,
+then the project's `mlflow.tracking_uri`.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from paddlectl.errors import UsageError
 
 if TYPE_CHECKING:
     from paddlectl.registry.config import RegistryConfig
+    from paddlectl.registry.mlflow_settings import MlflowSettings
 
 REGISTRY_ENV = "PADDLECTL_REGISTRY"
-BACKENDS = ("local",)
+BACKENDS = ("local", "mlflow")
 
 
 def user_config_path() -> Path:
@@ -49,10 +55,11 @@ class RegistrySettings:
     require_signature: bool = False
     trusted_keys: tuple[Path, ...] = ()
     cold: ColdSettings | None = None
+    mlflow: MlflowSettings | None = None  # with backend "mlflow"
 
 
-def _section(path: Path) -> Any:
-    """The raw `registry:` mapping of a YAML file, None when the file or the section is absent."""
+def _section(path: Path, key: str = "registry") -> Any:
+    """The raw `registry:` (or `key`) mapping of a YAML file, None when the file or the section is absent."""
     if not path.is_file():
         return None
     from paddlectl.foundation.yamlio import load_yaml
@@ -66,7 +73,7 @@ def _section(path: Path) -> Any:
         return None
     if not isinstance(document, dict):
         raise UsageError(f"{path} is not a mapping", hint=f"fix {path}")
-    return document.get("registry")
+    return document.get(key)
 
 
 def _parsed(path: Path) -> RegistryConfig | None:
@@ -103,7 +110,8 @@ def load_settings(project_config: Path | None = None, *, policy: bool = True) ->
     if env_path and not policy:
         return RegistrySettings(path=Path(env_path).expanduser())
     layers: list[tuple[RegistryConfig, Path]] = []
-    for file in (user_config_path(), project_config or find_project_config()):
+    project = project_config or find_project_config()
+    for file in (user_config_path(), project):
         if file is not None:
             parsed = _parsed(file)
             if parsed is not None:
@@ -111,11 +119,37 @@ def load_settings(project_config: Path | None = None, *, policy: bool = True) ->
     path: Path = Path(env_path).expanduser() if env_path else default_registry_dir()
     if not layers:
         return RegistrySettings(path=path)
-    return _layered(layers, path, path_fixed=bool(env_path))
+    settings = _layered(layers, path, path_fixed=bool(env_path))
+    if settings.backend != "mlflow":
+        return settings
+    from dataclasses import replace
+
+    from paddlectl.registry.mlflow_settings import mlflow_settings
+
+    project_uri = _project_tracking_uri(project) if project is not None else None
+    return replace(settings, mlflow=mlflow_settings([c for c, _ in layers], project_uri, os.environ))
+
+
+def _project_tracking_uri(project: Path) -> str | None:
+    """`mlflow.tracking_uri` of the project's paddlectl.yaml (the server `mlflow push` uses)."""
+    raw = _section(project, "mlflow")
+    if raw is None:
+        return None
+    import msgspec
+
+    from paddlectl.project.schema import MlflowConfig
+
+    try:
+        return msgspec.convert(raw, MlflowConfig).tracking_uri
+    except msgspec.ValidationError as exc:
+        raise UsageError(f"{project}: mlflow: {exc}", hint="mlflow.tracking_uri is an http(s):// address") from None
 
 
 def _layered(layers: list[tuple[RegistryConfig, Path]], path: Path, *, path_fixed: bool) -> RegistrySettings:
-    """The files' settings key by key, user config first and the project's over it (require_signature: either)."""
+    """The files' settings key by key, user config first and the project's over it (require_signature: either).
+
+    PADDLECTL_REGISTRY (path_fixed) names a local folder: it makes the backend local whatever the files say.
+    """
     from msgspec import structs
 
     from paddlectl.registry.config import ColdConfig, is_set
@@ -135,7 +169,9 @@ def _layered(layers: list[tuple[RegistryConfig, Path]], path: Path, *, path_fixe
         if isinstance(config.cold, ColdConfig):
             cold.update({k: v for k, v in structs.asdict(config.cold).items() if is_set(v)})
     if backend not in BACKENDS:
-        raise UsageError(f"registry.backend {backend!r} is not available", hint="use: local")
+        raise UsageError(f"registry.backend {backend!r} is not available", hint="use: local or mlflow")
+    if path_fixed:
+        backend = "local"
     return RegistrySettings(path=path, backend=backend, require_signature=require, trusted_keys=keys, cold=_cold(cold))
 
 

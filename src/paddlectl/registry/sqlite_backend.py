@@ -23,11 +23,11 @@ from paddlectl.registry.model import (
     GENESIS,
     Event,
     EventDraft,
+    EventLog,
     ListedRow,
     SignatureCheck,
     Storage,
     VersionRecord,
-    event_hash,
 )
 
 DB_NAME = "registry.db"
@@ -173,21 +173,7 @@ class _Transaction:
 
     def append(self, draft: EventDraft) -> Event:
         meta = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('head_seq', 'head_hash')"))
-        fields: dict[str, Any] = {
-            "seq": int(meta["head_seq"]) + 1,
-            "time_ns": self._clock(),
-            "actor": draft.actor,
-            "action": draft.action.value,
-            "name": draft.name,
-            "version": draft.version,
-            "from_status": draft.from_status.value if draft.from_status else None,
-            "to_status": draft.to_status.value if draft.to_status else None,
-            "replaced": draft.replaced,
-            "note": draft.note,
-            "sha256": draft.sha256,
-            "prev_hash": meta["head_hash"],
-        }
-        event = Event(**fields, hash=event_hash(fields))
+        event = draft.event(int(meta["head_seq"]) + 1, self._clock(), meta["head_hash"])
         self._db.execute(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})",
             (*event.fields().values(), event.hash),
@@ -305,6 +291,9 @@ class SqliteBackend:
     def head(self) -> tuple[int, str]:
         meta = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('head_seq', 'head_hash')"))
         return int(meta.get("head_seq", 0)), str(meta.get("head_hash", GENESIS))
+
+    def event_logs(self) -> list[EventLog]:
+        return [EventLog(None, self.events(), self.head())]
 
     def close(self) -> None:
         self._db.close()

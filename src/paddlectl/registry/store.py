@@ -84,11 +84,18 @@ def open_registry(*, write: bool = False, policy: bool = True, project_config: P
     """The registry the settings name. Read-only (write=False), a registry that does not exist yet is empty.
 
     policy=False skips the config files when PADDLECTL_REGISTRY already says where the registry is (listings).
+    With `registry.backend: mlflow` it is the MLflow server's; nothing is written locally then.
     """
     settings = load_settings(project_config, policy=policy)
-    from paddlectl.registry.sqlite_backend import SqliteBackend
+    backend: RegistryBackend
+    if settings.mlflow is not None:
+        from paddlectl.registry.mlflow_backend import MlflowBackend
 
-    backend = SqliteBackend(settings.path, create=write)
+        backend = MlflowBackend(settings.mlflow)
+    else:
+        from paddlectl.registry.sqlite_backend import SqliteBackend
+
+        backend = SqliteBackend(settings.path, create=write)
     return Registry(
         settings=settings,
         backend=backend,

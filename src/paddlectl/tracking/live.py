@@ -29,11 +29,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from paddlectl.errors import PaddlectlError
+from paddlectl.mlflowapi.client import TrackingClient
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.metrics import MetricPoint, read_helper_points
 from paddlectl.runs.store import RunPaths, RunStore
 from paddlectl.tracking.batches import Metric, pack, valid_key
-from paddlectl.tracking.client import TrackingClient
 from paddlectl.tracking.config import TrackingTarget
 from paddlectl.tracking.push import MlflowRun, PushResult, RunPusher, find_or_create_run, run_url
 from paddlectl.tracking.record import to_metric

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import PaddlectlError
 from paddlectl.foundation.hashing import sha256_file
+from paddlectl.mlflowapi.artifacts import store_for
+from paddlectl.mlflowapi.client import TrackingClient
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.store import RunPaths
-from paddlectl.tracking.artifacts import store_for
 from paddlectl.tracking.batches import LogBatch, Metric, Tag, encode, pack
-from paddlectl.tracking.client import TrackingClient
 from paddlectl.tracking.config import TrackingTarget
 from paddlectl.tracking.record import RUN_ID_TAG, ArtifactFile, RunRecord, artifact_files, load_metrics, run_record
 

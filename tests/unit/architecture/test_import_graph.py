@@ -17,7 +17,7 @@ ARCHITECTURE = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
 LAYERS: list[set[str]] = [
     {"paddlectl", "errors"},  # the root package (__version__) and the one error type
     {"foundation"},
-    {"engine", "project"},
+    {"engine", "project", "mlflowapi"},
     {"runs"},
     {"export"},
     {"packaging"},

@@ -76,7 +76,7 @@ def test_require_signature_is_on_when_either_file_turns_it_on(homes: tuple[Path,
         ({"require_signature": "yes please"}, "Expected `bool`"),
         ({"trusted_keys": "one.pub"}, "Expected `array`"),
         ({"colour": "blue"}, "unknown field `colour`"),
-        ({"backend": "mlflow"}, "Invalid enum value 'mlflow'"),
+        ({"backend": "sqlite"}, "Invalid enum value 'sqlite'"),
         ({"cold": {"endpoint": "http://x"}}, "registry.cold needs a bucket"),
         ("not a mapping", "Expected `object`"),
     ],
@@ -113,3 +113,80 @@ def test_msgspec_is_imported_only_for_a_registry_section(homes: tuple[Path, Path
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "False\n"
     _write(project, {"path": "x"})
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "True\n"
+
+
+# ---- registry.backend: mlflow ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_the_mlflow_server_comes_from_the_environment_then_registry_mlflow_then_mlflow_tracking_uri(
+    homes: tuple[Path, Path], no_mlflow_env: pytest.MonkeyPatch
+) -> None:
+    user, project = homes
+    project.write_text(dump_yaml({"registry": {"backend": "mlflow"}, "mlflow": {"tracking_uri": "http://push:5000"}}))
+    settings = load_settings()
+    assert settings.backend == "mlflow" and settings.mlflow is not None
+    assert (settings.mlflow.uri, settings.mlflow.experiment) == ("http://push:5000", "paddlectl-registry")
+    assert (settings.mlflow.production_alias, settings.mlflow.staging_alias) == ("production", "staging")
+    _write(user, {"mlflow": {"uri": "http://team:5000/", "experiment": "packages"}})
+    settings = load_settings()
+    assert settings.mlflow is not None and (settings.mlflow.uri, settings.mlflow.experiment) == (
+        "http://team:5000",
+        "packages",
+    )
+    no_mlflow_env.setenv("MLFLOW_TRACKING_URI", "http://ci:5000")
+    assert load_settings().mlflow.uri == "http://ci:5000"  # type: ignore[union-attr]
+    no_mlflow_env.setenv("MLFLOW_REGISTRY_URI", "https://registry:443")
+    assert load_settings().mlflow.uri == "https://registry:443"  # type: ignore[union-attr]
+
+
+def test_paddlectl_registry_names_a_local_folder_whatever_the_backend(
+    homes: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, project = homes
+    _write(project, {"backend": "mlflow", "mlflow": {"uri": "http://team:5000"}})
+    monkeypatch.setenv("PADDLECTL_REGISTRY", str(tmp_path / "env"))
+    for policy in (True, False):  # listings read no file: they must agree with the commands that do
+        settings = load_settings(policy=policy)
+        assert (settings.backend, settings.mlflow, settings.path) == ("local", None, tmp_path / "env")
+
+
+@pytest.mark.parametrize(
+    ("mlflow", "message"),
+    [
+        ({}, "registry.backend is mlflow, but no MLflow server is set"),
+        ({"uri": "sqlite:///mlruns.db"}, "is not an http(s):// server address"),
+        ({"uri": "http://t:5000", "aliases": {"production": "latest"}}, "'latest' is reserved by MLflow"),
+        ({"uri": "http://t:5000", "aliases": {"production": "LATEST"}}, "'LATEST' is reserved by MLflow"),
+        ({"uri": "http://t:5000", "aliases": {"staging": "v3"}}, "'v3' is reserved by MLflow (v<N> names version N)"),
+        ({"uri": "http://t:5000", "aliases": {"staging": "V10"}}, "'V10' is reserved by MLflow"),
+        ({"uri": "http://t:5000", "aliases": {"staging": "next one"}}, "'next one' is not an alias name"),
+        ({"uri": "http://t:5000", "aliases": {"production": "live", "staging": "live"}}, "both 'live'"),
+        ({"uri": "http://t:5000", "aliases": {"prod": "live"}}, "unknown field `prod`"),
+    ],
+)
+def test_a_wrong_mlflow_backend_is_one_line(
+    homes: tuple[Path, Path], no_mlflow_env: pytest.MonkeyPatch, mlflow: dict[str, object], message: str
+) -> None:
+    _, project = homes
+    _write(project, {"backend": "mlflow", "mlflow": mlflow})
+    with pytest.raises(UsageError) as caught:
+        load_settings()
+    assert message in caught.value.message and "\n" not in caught.value.message
+    assert caught.value.hint
+
+
+def test_aliases_other_than_the_reserved_ones_are_taken(
+    homes: tuple[Path, Path], no_mlflow_env: pytest.MonkeyPatch
+) -> None:
+    _, project = homes
+    _write(project, {"backend": "mlflow", "mlflow": {"uri": "http://t:5000", "aliases": {"production": "champion"}}})
+    settings = load_settings().mlflow
+    assert settings is not None and (settings.production_alias, settings.staging_alias) == ("champion", "staging")
+    assert settings.display_uri == "http://t:5000"

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from paddlectl.errors import ExitCode, PaddlectlError
-from paddlectl.tracking.client import MlflowRequestError, TrackingClient
+from paddlectl.mlflowapi.client import MlflowRequestError, TrackingClient
 
 TOKEN = "tok-2b8e61f0aa"
 

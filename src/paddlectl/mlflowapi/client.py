@@ -1,4 +1,4 @@
-"""MLflow's REST API over `requests`: the tracking calls paddlectl makes, auth, retries and one-line errors.
+"""MLflow's REST API over `requests`: the one request path (auth, retries, one-line errors) and the run calls.
 
 Why not the MLflow client library: `import mlflow` costs ~0.85 s (skinny) before the first request, more than a
 third of the 2 s a 10,000-point push may take end to end, and its fluent API would hide the request boundaries
@@ -65,9 +65,11 @@ class TrackingClient:
         timeout: float | None = None,
         retries: int = 3,
         backoff: float = 0.25,
+        where: str = "--tracking-uri, MLFLOW_TRACKING_URI, mlflow.tracking_uri in paddlectl.yaml",
     ) -> None:
         env = os.environ if environ is None else environ
         self.base = uri.rstrip("/")
+        self.where = where  # where the address came from, for the hint when it cannot be reached
         self.display = mask_url_credentials(self.base)
         self.retries = retries
         self.backoff = backoff
@@ -134,6 +136,7 @@ class TrackingClient:
         params: Mapping[str, Any] | None = None,
         content_type: str = "application/json",
         base: str | None = None,
+        stream: bool = False,
     ) -> requests.Response:
         """Send one request to `base` (the tracking server by default) + `path`, retrying connection errors,
         timeouts, 429 and 5xx with backoff; raise on failure. `data` may be a callable opening a fresh body for
@@ -153,6 +156,7 @@ class TrackingClient:
                     params=params,
                     timeout=self.timeout,
                     headers={"Content-Type": content_type} if body is not None else None,
+                    stream=stream,
                 )
             except requests.RequestException as exc:
                 if attempt < self.retries:
@@ -161,8 +165,7 @@ class TrackingClient:
                     continue
                 raise UnavailableError(
                     f"cannot reach the MLflow server at {self.display}: {self.masked(_reason(exc, self.timeout))}",
-                    hint="is the server running? check the tracking URI (--tracking-uri, MLFLOW_TRACKING_URI, "
-                    "mlflow.tracking_uri in paddlectl.yaml)",
+                    hint=f"is the server running? check the tracking URI ({self.where})",
                 ) from None
             finally:
                 if body is not None and hasattr(body, "close"):
@@ -226,7 +229,7 @@ class TrackingClient:
         experiment = answer.get("experiment")
         return experiment if isinstance(experiment, dict) else None
 
-    def ensure_experiment(self, name: str) -> str:
+    def ensure_experiment(self, name: str, elsewhere: str = "push with --experiment NAME") -> str:
         """The id of the active experiment `name`, created when missing (a concurrent creation is fine)."""
         for _ in range(2):
             experiment = self.experiment_by_name(name)
@@ -234,7 +237,7 @@ class TrackingClient:
                 if experiment.get("lifecycle_stage") == "deleted":
                     raise PaddlectlError(
                         f"MLflow experiment {name!r} is deleted on {self.display}",
-                        hint="restore it on the server (mlflow experiments restore) or push with --experiment NAME",
+                        hint=f"restore it on the server (mlflow experiments restore) or {elsewhere}",
                     )
                 return str(experiment["experiment_id"])
             try:
@@ -276,6 +279,9 @@ class TrackingClient:
         if end_time is not None:
             body["end_time"] = end_time
         self.call("POST", "runs/update", body)
+
+    def set_run_tag(self, run_id: str, key: str, value: str) -> None:
+        self.call("POST", "runs/set-tag", {"run_id": run_id, "key": key, "value": value})
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.call("POST", "runs/delete-tag", {"run_id": run_id, "key": key})

@@ -1,4 +1,4 @@
-"""Writing a run's artifacts wherever the MLflow server keeps them (the run's `artifact_uri`).
+"""A run's artifacts wherever the MLflow server keeps them (the run's `artifact_uri`): upload, download, delete.
 
 - `mlflow-artifacts:/...` (a server started with artifact serving, the usual team set-up, whatever store sits
   behind it: S3, GCS, a disk) and `http(s)://` artifact URIs: a PUT per file to the server, with the client's
@@ -20,14 +20,23 @@ from typing import IO, Any, Protocol
 from urllib.parse import quote, unquote, urlparse
 
 from paddlectl.errors import PaddlectlError, UnavailableError
-from paddlectl.tracking.client import ARTIFACTS_API, TrackingClient
+from paddlectl.mlflowapi.client import ARTIFACTS_API, TrackingClient
 
 INSTALL_HINT = "pip install 'paddlectl[mlflow]'"
+CHUNK = 1 << 20
 
 
 class ArtifactStore(Protocol):
     def upload(self, source: Path | bytes, path: str) -> None:
         """Write `source` (a file, or bytes) at `path` inside the run's artifacts, replacing what is there."""
+        ...
+
+    def download(self, path: str, dest: Path) -> bool:
+        """Copy the file at `path` into `dest` (a new file); False when the store has no such file."""
+        ...
+
+    def delete(self, path: str) -> None:
+        """Remove the file or folder at `path`; nothing when it is not there."""
         ...
 
 
@@ -63,6 +72,33 @@ class HttpStore:
 
         self.client.request("PUT", url_path, data=body, content_type="application/octet-stream", base=self.base)
 
+    def download(self, path: str, dest: Path) -> bool:
+        from paddlectl.mlflowapi.client import MlflowRequestError
+
+        try:
+            response = self.client.request("GET", quote(f"/{self.root}/{path}"), base=self.base, stream=True)
+        except (MlflowRequestError, UnavailableError) as error:
+            if _not_found(error):
+                return False
+            raise
+        with response, dest.open("wb") as out:
+            for chunk in response.iter_content(CHUNK):
+                out.write(chunk)
+        return True
+
+    def delete(self, path: str) -> None:
+        from paddlectl.mlflowapi.client import MlflowRequestError
+
+        try:
+            self.client.request("DELETE", quote(f"/{self.root}/{path}"), base=self.base)
+        except (MlflowRequestError, UnavailableError) as error:
+            if not _not_found(error):
+                raise
+
+
+def _not_found(error: PaddlectlError) -> bool:
+    return getattr(error, "status", None) == 404 or "RESOURCE_DOES_NOT_EXIST" in error.message
+
 
 class FolderStore:
     """A server whose artifact root is a plain folder: copy the file in (temporary name, then rename)."""
@@ -91,6 +127,32 @@ class FolderStore:
                 f"cannot write artifact {path} into the server's artifact folder {self.root}: {exc.strerror}",
                 hint="the server keeps artifacts in a plain folder; it must be writable from here "
                 "(or let the server serve its artifacts: 'mlflow server --artifacts-destination DIR')",
+            ) from exc
+
+    def download(self, path: str, dest: Path) -> bool:
+        source = self.root / path
+        if not source.is_file():
+            return False
+        try:
+            shutil.copyfile(source, dest)
+        except OSError as exc:
+            raise PaddlectlError(
+                f"cannot read artifact {path} from the server's artifact folder {self.root}: {exc.strerror}",
+                hint="the server keeps artifacts in a plain folder; it must be readable from here",
+            ) from exc
+        return True
+
+    def delete(self, path: str) -> None:
+        target = self.root / path
+        try:
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+        except OSError as exc:
+            raise PaddlectlError(
+                f"cannot delete artifact {path} in the server's artifact folder {self.root}: {exc.strerror}",
+                hint="the server keeps artifacts in a plain folder; it must be writable from here",
             ) from exc
 
 
@@ -125,7 +187,33 @@ class ClientLibraryStore:
         except PaddlectlError:
             raise
         except Exception as exc:  # the store's own errors (botocore, google.api_core, ...): one line
-            raise UnavailableError(
-                f"cannot upload artifact {path} to {self.uri}: {type(exc).__name__}: {exc}".splitlines()[0],
-                hint="check the artifact store's credentials (for S3: AWS_* variables, MLFLOW_S3_ENDPOINT_URL)",
-            ) from exc
+            raise self._error("upload", path, exc) from exc
+
+    def download(self, path: str, dest: Path) -> bool:
+        directory = path.rpartition("/")[0]
+        try:
+            listed = {entry.path for entry in self.repository.list_artifacts(directory or None)}
+            if path not in listed:
+                return False
+            with tempfile.TemporaryDirectory(prefix="paddlectl-artifact-", dir=dest.parent) as scratch:
+                local = self.repository.download_artifacts(path, dst_path=scratch)
+                os.replace(local, dest)
+        except PaddlectlError:
+            raise
+        except Exception as exc:
+            raise self._error("download", path, exc) from exc
+        return True
+
+    def delete(self, path: str) -> None:
+        try:
+            self.repository.delete_artifacts(path)
+        except PaddlectlError:
+            raise
+        except Exception as exc:
+            raise self._error("delete", path, exc) from exc
+
+    def _error(self, doing: str, path: str, exc: Exception) -> UnavailableError:
+        return UnavailableError(
+            f"cannot {doing} artifact {path} at {self.uri}: {type(exc).__name__}: {exc}".splitlines()[0],
+            hint="check the artifact store's credentials (for S3: AWS_* variables, MLFLOW_S3_ENDPOINT_URL)",
+        )
