@@ -17,6 +17,7 @@ from paddlectl.registry.reproduction import registered_run
 from paddlectl.registry.store import Registry
 from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
 from paddlectl.train.reproduce import reproduce_request
+from paddlectl.train.request import EnvSetting
 from registry.conftest import PackageFactory
 from unit.packaging.test_packaging_fakes import RUN_ID, make_export
 
@@ -67,7 +68,7 @@ def test_the_run_and_its_patch_come_from_the_package(open_reg: Opener, tmp_path:
             ["--fast"],
             {"lr": 0.01, "epochs": 3},
         )
-        assert request.env == ["MODE=full"] and request.reproduces == RUN_ID
+        assert request.env == [EnvSetting("MODE", "full")] and request.reproduces == RUN_ID
         patch = source.patch
     assert not patch.exists()  # a temporary file, gone with the context
 
