@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from paddlectl.cli.output import out
+from paddlectl.cli.values import fmt
 from paddlectl.foundation.sizes import human_size
 
 if TYPE_CHECKING:
@@ -38,18 +39,6 @@ def _text(value: str, style: str = "") -> Text:
     return Text(value, style=style)
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{key}={_fmt(item)}" for key, item in value.items())
-    return str(value)
-
-
 def _styled(value: str, styles: dict[str, str]) -> Text:
     return _text(value, styles.get(value, ""))
 
@@ -77,7 +66,7 @@ def print_versions(records: list[VersionRecord]) -> None:
             str(row["registered_at"])[:19].replace("T", " "),
             _text(str(row.get("run_id") or "")),
             commit,
-            *(_fmt((row.get("metrics") or {}).get(name)) for name in metrics),
+            *(fmt((row.get("metrics") or {}).get(name)) for name in metrics),
         )
     out.table(table)
 
@@ -97,19 +86,19 @@ def print_version(record: VersionRecord) -> None:
         ("registered", f"{row['registered_at']} by {record.registered_by}"),
         ("task", card.get("task")),
         ("format", f"{card.get('format')} (Paddle {card.get('paddle_version')})"),
-        ("inputs", _fmt(card.get("input_shape"))),
-        ("outputs", _fmt(card.get("output_type"))),
+        ("inputs", fmt(card.get("input_shape"))),
+        ("outputs", fmt(card.get("output_type"))),
         ("dataset", card.get("dataset")),
         ("created", f"{card.get('created_at')} by {card.get('created_by')}"),
         ("run", f"{provenance.get('run_id')} ({provenance.get('run_status') or 'status not recorded'})"),
         ("image", f"{image.get('reference')} {image.get('digest') or image.get('id') or ''}".strip()),
-        ("commit", _fmt(row.get("git_commit")) + (" + uncommitted patch" if row.get("git_dirty") else "")),
-        ("params", _fmt(row.get("params"))),
-        ("metrics", _fmt(row.get("metrics"))),
-        ("labels", _fmt(row.get("labels"))),
+        ("commit", fmt(row.get("git_commit")) + (" + uncommitted patch" if row.get("git_dirty") else "")),
+        ("params", fmt(row.get("params"))),
+        ("metrics", fmt(row.get("metrics"))),
+        ("labels", fmt(row.get("labels"))),
     ]
     width = max(len(key) for key, _ in lines)
-    out.data("\n".join(f"{key:<{width}}  {_fmt(value)}".rstrip() for key, value in lines))
+    out.data("\n".join(f"{key:<{width}}  {fmt(value)}".rstrip() for key, value in lines))
 
 
 def print_transition(result: Transition) -> None:
@@ -164,7 +153,7 @@ def print_comparison(comparison: VersionComparison) -> None:
     for version in comparison.versions:
         table.add_column(f"{comparison.name}@{version}", overflow="fold")
     for row in comparison.rows:
-        values = [escape(_fmt(value)) for value in row.values]
+        values = [escape(fmt(value)) for value in row.values]
         table.add_row(row.section, row.key, *values, style="bold yellow" if row.differs else None)
     out.table(table)
     differing = sum(row.differs for row in comparison.rows)

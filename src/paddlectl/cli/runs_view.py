@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from paddlectl.cli.output import out
+from paddlectl.cli.values import fmt
 from paddlectl.foundation import clock
 from paddlectl.runs.index import RowStatus, row_status
 from paddlectl.runs.query import COLUMN_ALIASES, lookup
@@ -61,20 +62,6 @@ def _table(**options: Any) -> Table:
 
 
 # ---- formatting values ------------------------------------------------------------------------------------
-
-
-def fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{key}={fmt(item)}" for key, item in value.items())
-    if isinstance(value, list):
-        return ", ".join(fmt(item) for item in value)
-    return str(value)
 
 
 def fmt_duration(seconds: Any) -> str:

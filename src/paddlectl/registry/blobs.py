@@ -8,16 +8,13 @@ renamed into place, and the folder fsynced: a crash leaves either no blob or the
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from paddlectl.errors import UsageError
-from paddlectl.foundation.atomic import fsync_dir
+from paddlectl.foundation.atomic import copy_verified, fsync_dir
 from paddlectl.packaging.errors import TamperedError
 
 CHUNK = 1 << 20
@@ -49,30 +46,14 @@ class LocalBlobStore:
 
         An existing blob of that name is replaced rather than trusted: a damaged copy never survives a new put.
         """
-        target = self.path(sha256)
-        folder = self._folder(sha256)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{sha256}.", suffix=PARTIAL_SUFFIX, dir=folder)
-        tmp = Path(tmp_name)
-        try:
-            digest = hashlib.sha256()
-            with open(source, "rb") as reader, os.fdopen(fd, "wb") as writer:
-                while chunk := reader.read(CHUNK):
-                    digest.update(chunk)
-                    writer.write(chunk)
-                writer.flush()
-                os.fsync(writer.fileno())
-            if digest.hexdigest() != sha256:
-                raise TamperedError(
-                    f"{source} changed while it was being copied into the registry (sha256 {digest.hexdigest()})",
-                    hint="do not change a package while it is registered; register it again",
-                )
-            os.chmod(tmp, 0o444)  # blobs are never edited in place
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
-        fsync_dir(folder)
+        self._folder(sha256)  # made, and its entry synced, before the copy lands in it
+        # Read-only (0444): blobs are never edited in place.
+        found = copy_verified(source, self.path(sha256), sha256, mode=0o444, partial_suffix=PARTIAL_SUFFIX)
+        if found is not None:
+            raise TamperedError(
+                f"{source} changed while it was being copied into the registry (sha256 {found})",
+                hint="do not change a package while it is registered; register it again",
+            )
 
     def remove(self, sha256: str) -> None:
         path = self.path(sha256)

@@ -6,16 +6,12 @@ gets bytes the registry would refuse to promote.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from paddlectl.errors import UsageError
-from paddlectl.foundation.atomic import fsync_dir
+from paddlectl.foundation.atomic import copy_verified
 from paddlectl.packaging.errors import TamperedError
 from paddlectl.packaging.layout import archive_name
 from paddlectl.registry.model import VersionRecord
@@ -43,25 +39,8 @@ def verified_package(registry: Registry, reference: str) -> tuple[Path, VersionR
 
 
 def _copy_verified(source: Path, dest: Path, sha256: str) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.sha256()
-        with open(source, "rb") as reader, os.fdopen(fd, "wb") as writer:
-            while chunk := reader.read(CHUNK):
-                digest.update(chunk)
-                writer.write(chunk)
-            writer.flush()
-            os.fsync(writer.fileno())
-        if digest.hexdigest() != sha256:
-            raise TamperedError(f"the registry's copy changed while it was pulled ({source})", hint="pull again")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    fsync_dir(dest.parent)
+    if copy_verified(source, dest, sha256) is not None:
+        raise TamperedError(f"the registry's copy changed while it was pulled ({source})", hint="pull again")
 
 
 def pull(registry: Registry, reference: str, output_dir: Path, force: bool = False) -> Pulled:

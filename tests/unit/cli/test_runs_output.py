@@ -236,3 +236,11 @@ def test_run_commands_outside_any_project_say_so(tmp_path: Path, args: tuple[str
     assert not (nowhere / ".paddlectl").exists()
     if "--json" in args:
         assert json.loads(result.stdout)["exit_code"] == 2
+
+
+def test_values_read_the_same_in_every_view() -> None:
+    from paddlectl.cli.values import fmt
+
+    assert fmt({"x": [-1, 1, 8, 8], "y": [3]}) == "x=[-1, 1, 8, 8], y=[3]"
+    assert fmt([64, 32]) == "64, 32"
+    assert (fmt(None), fmt(True), fmt(0.1234567891)) == ("", "yes", "0.123457")
