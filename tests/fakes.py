@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,3 +219,17 @@ class FakeEngine:
 
 def image_info(reference: str, image_id: str = "sha256:" + "ab" * 32, digests: tuple[str, ...] = ()) -> ImageInfo:
     return ImageInfo(id=image_id, tags=(reference,), repo_digests=digests, size=1, created="")
+
+
+def sleeping_process(*arguments: str, python: str | None = None) -> subprocess.Popen[bytes]:
+    """A process that sleeps a minute with `arguments` on its command line, returned once it runs its own program.
+
+    Between fork and exec a child's /proc/PID/cmdline is still its parent's: a check made in that window would read
+    pytest's command line. The child says so on stdout when it runs, and this waits for that line.
+    """
+    import sys
+
+    script = "import sys, time; print('ready', flush=True); time.sleep(60)"
+    process = subprocess.Popen([python or sys.executable, "-c", script, *arguments], stdout=subprocess.PIPE)
+    assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+    return process

@@ -35,12 +35,18 @@ def owner_alive(manifest: Manifest) -> bool:
 
 
 def owner_process_alive(pid: object, host: object) -> bool:
-    """Is `pid` on `host` a live paddlectl process on this machine? (pid reuse is checked against the command line)"""
+    """Is `pid` on `host` a live paddlectl process on this machine?
+
+    Against pid reuse, the process's command line must name paddlectl as a program or module: an argument that
+    is `paddlectl` or a path to it (`python -m paddlectl`, the console script). A path that merely passes through
+    a folder called paddlectl (a virtual environment under ~/.cache/paddlectl) is some other program.
+    """
     if not isinstance(pid, int) or host != socket.gethostname():
         return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"paddlectl" in handle.read()
+            arguments = handle.read().split(b"\0")
+        return any(argument.rsplit(b"/", 1)[-1] == b"paddlectl" for argument in arguments)
     except OSError:
         try:
             os.kill(pid, 0)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from fakes import sleeping_process
 from paddlectl.runs.manifest import RunStatus
 from paddlectl.runs.store import RunPaths
 from tests.unit.runs.runs_factory import make_run, update
@@ -284,8 +285,8 @@ def test_plot_without_matplotlib_says_how_to_install(project: Path, tmp_path: Pa
 
 
 def _owned_running_run(root: Path) -> tuple[Path, subprocess.Popen[bytes]]:
-    """A run marked running whose owner (a process with 'paddlectl' in its command line) is alive."""
-    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "paddlectl-owner"])
+    """A run marked running whose owner (a process naming paddlectl as its program) is alive."""
+    owner = sleeping_process("paddlectl")
     paths = make_run(
         root, minutes=1, status=RunStatus.RUNNING, log="line 1\n", owner_pid=owner.pid, owner_host=socket.gethostname()
     )

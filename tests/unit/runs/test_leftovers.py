@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from fakes import FakeEngine
+from fakes import FakeEngine, sleeping_process
 from paddlectl.engine.protocol import ContainerSpec, ImageInfo
 from paddlectl.foundation.locks import held_lock
 from paddlectl.foundation.names import KIND_LABEL, OWNER_LABEL, PROBE_LABEL, PROJECT_LABEL, RUN_LABEL, STAGE_LABEL
@@ -39,7 +39,7 @@ def add(engine: FakeEngine, labels: dict[str, str], status: str = "exited") -> s
 def test_one_shots_whose_cli_is_gone_are_reaped_and_live_ones_kept() -> None:
     engine = FakeEngine()
     # A live paddlectl CLI (the owner test also checks the pid's command line, against pid reuse).
-    cli = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "paddlectl", "export"])
+    cli = sleeping_process("paddlectl", "export")
     try:
         gone = add(engine, {KIND_LABEL: "export", OWNER_LABEL: f"{HOST}:{dead_pid()}"}, status="running")
         probe_gone = add(engine, {KIND_LABEL: "probe", OWNER_LABEL: f"{HOST}:{dead_pid()}"})
@@ -132,3 +132,22 @@ def _now() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def test_an_owner_is_a_process_that_names_paddlectl_not_one_whose_path_passes_through_it(tmp_path: Path) -> None:
+    """A Python in ~/.cache/paddlectl/venvs is not a paddlectl CLI (the unit venvs of test.sh are exactly that)."""
+    from paddlectl.runs.reconcile import owner_process_alive
+
+    venv_python = tmp_path / "paddlectl" / "venvs" / "3.10" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.symlink_to(sys.executable)
+    other = sleeping_process(python=str(venv_python))
+    cli = sleeping_process("/usr/local/bin/paddlectl", "train")
+    try:
+        assert not owner_process_alive(other.pid, HOST)
+        assert owner_process_alive(cli.pid, HOST)
+    finally:
+        for process in (other, cli):
+            process.kill()
+            process.wait()
+    assert not owner_process_alive(cli.pid, HOST), "an ended process is nobody's owner"

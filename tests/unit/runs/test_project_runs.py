@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from fakes import FakeEngine
+from fakes import FakeEngine, sleeping_process
 from paddlectl.errors import UnavailableError
 from paddlectl.runs.manifest import RunStatus
 from paddlectl.runs.project_runs import ProjectRuns
@@ -63,7 +61,7 @@ def test_nothing_to_settle_never_reaches_the_engine(store: RunStore) -> None:
 
 def test_a_run_whose_owner_lives_is_left_to_it(store: RunStore) -> None:
     paths = make_run(store.runs_dir.parent.parent, minutes=1, status=RunStatus.RUNNING)
-    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "paddlectl"])
+    owner = sleeping_process("paddlectl")
     try:
         manifest = store.read(paths.run_id)
         manifest.owner_pid, manifest.owner_host = owner.pid, socket.gethostname()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes import FakeEngine, image_info
+from fakes import FakeEngine, image_info, sleeping_process
 from paddlectl.engine.protocol import GpuRequest, PullProgress, parse_gpus
 from paddlectl.errors import PaddlectlError, UnavailableError, UsageError
 from paddlectl.project.workspace import open_project
@@ -268,10 +268,8 @@ def test_reconcile_marks_vanished_container_lost_and_skips_live_owner(project: P
     assert ProjectRuns(store, lambda: engine).settle_all().changed == [manifest.id]  # the container was removed: lost
     assert store.read(manifest.id).status is RunStatus.LOST
     # a run whose owning CLI is alive on this host is left to it
-    import subprocess
-    import sys
 
-    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "paddlectl"])
+    owner = sleeping_process("paddlectl")
     try:
         manifest.status, manifest.owner_pid = RunStatus.RUNNING, owner.pid
         store.write(manifest)
