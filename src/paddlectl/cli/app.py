@@ -104,12 +104,16 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    context: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks (also PADDLECTL_DEBUG=1).")] = False,
 ) -> None:
     """Train PaddlePaddle models in pinned containers, record every run, export and package them."""
+    from paddlectl.cli.output import Application
+
+    context.ensure_object(Application)  # main() gave one; click's test runner did not
     if debug:
         out.debug = True
 
@@ -121,12 +125,15 @@ def main() -> None:
     except ImportError:
         from click import ClickException  # type: ignore[assignment,unused-ignore]
 
+    from paddlectl.cli.output import Application
     from paddlectl.errors import ExitCode, PaddlectlError
     from paddlectl.foundation.signals import Interrupted, signals
 
     signals.install()  # SIGINT, SIGTERM and SIGHUP unwind every command through its cleanup (foundation/signals.py)
+    application = Application()
+    out = application.output  # this run's: after the command has returned or raised, its modes are still here
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, obj=application)
         late = signals.pending  # a signal whose exception Python swallowed (in a weakref callback, say)
         if late is not None:
             raise Interrupted(late)

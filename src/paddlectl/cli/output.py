@@ -1,6 +1,9 @@
-"""Where output goes: data on stdout, everything human on stderr through one rich console.
+"""Where output goes: data on stdout, everything human on stderr through one rich console; and whose.
 
-Commands set `json_mode` / `quiet` from their options; the error boundary in app.py reads them.
+An `Application` is one invocation of paddlectl (hatch's): `main()` makes one for each run and hands it to click
+as the context's object (the root callback makes one when the app is invoked another way, as click's test runner
+does). `out` always means the running invocation's Output: commands set `json_mode` / `quiet` on it from their
+options, the error boundary reads the same invocation's, and nothing a command sets outlives it.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import json
 import os
 import sys
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -93,4 +96,33 @@ class Output:
             self.console.print(f"[dim]hint:[/dim] {escape(printable(error.hint))}")
 
 
-out = Output()
+class Application:
+    """One invocation of paddlectl: its output and the modes its options set."""
+
+    def __init__(self) -> None:
+        self.output = Output()
+
+
+_OUTSIDE = Application()  # what `out` means outside any command: code called directly (a test rendering a view)
+
+
+def current() -> Application:
+    """The running invocation's Application (the nearest on click's context), else the one outside commands."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    found = context.find_object(Application) if context is not None else None
+    return found if found is not None else _OUTSIDE
+
+
+class _CurrentOutput:
+    """Forwards to the running invocation's Output (attribute reads and writes alike)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(current().output, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(current().output, name, value)
+
+
+out = cast(Output, _CurrentOutput())

@@ -67,8 +67,7 @@ def test_click_usage_errors_exit_2_without_a_traceback(project_dir: Path, args: 
 
 @pytest.fixture
 def quiet_output(monkeypatch: pytest.MonkeyPatch, project_dir: Path) -> None:
-    monkeypatch.setattr(out, "debug", False)
-    monkeypatch.setattr(out, "json_mode", False)
+    monkeypatch.delenv("PADDLECTL_DEBUG", raising=False)
     monkeypatch.setattr(sys, "argv", ["paddlectl", "init"])
 
 
@@ -101,10 +100,25 @@ def test_a_bug_is_an_internal_error_in_one_line(
 def test_a_bug_with_debug_shows_its_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(out, "debug", True)
+    monkeypatch.setattr(sys, "argv", ["paddlectl", "--debug", "init"])
     fail_init_with(monkeypatch, RuntimeError("boom"))
     assert exit_code_of_main() == ExitCode.INTERNAL
     assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("quiet_output")
+def test_what_one_invocation_sets_is_gone_in_the_next(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--debug (and --json, --quiet) belong to one invocation: a second in the same process starts afresh."""
+    monkeypatch.setattr(sys, "argv", ["paddlectl", "--debug", "init"])
+    fail_init_with(monkeypatch, RuntimeError("boom"))
+    assert exit_code_of_main() == ExitCode.INTERNAL
+    assert "Traceback" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["paddlectl", "init"])
+    assert exit_code_of_main() == ExitCode.INTERNAL
+    assert "Traceback" not in capsys.readouterr().err
+    assert out.debug is False, "outside a command, `out` is none of theirs"
 
 
 @pytest.mark.usefixtures("quiet_output")
