@@ -18,7 +18,7 @@ import yaml
 
 from conftest import IN_CI
 from paddlectl.errors import ExitCode, PaddlectlError
-from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, RunStatus
+from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, MetricSummary, RunStatus
 from paddlectl.runs.store import RunPaths, RunStore
 
 RUN_ID = "20261122-103000-000ab12cd"
@@ -63,7 +63,7 @@ def test_manifest_write_on_a_full_disk_keeps_the_previous_manifest(small_tmpfs: 
     before = paths.manifest.read_bytes()
     _fill(small_tmpfs)
     finished = _manifest(RunStatus.SUCCEEDED)
-    finished.metrics["summary"] = {f"m{i}": {"last": float(i)} for i in range(2000)}  # larger than what is left
+    finished.metrics.summary = {f"m{i}": MetricSummary(last=float(i)) for i in range(2000)}  # more than is left
     with pytest.raises(PaddlectlError) as caught:
         store.write(finished)
     error = caught.value

@@ -12,8 +12,10 @@ raises `ForceKill`, so a second Ctrl-C kills at once.
 
 A signal stays pending until the code that caught its exception says it is `handled()` (or `consume()`s every
 signal). A handler raises between any two bytecodes, also inside a weakref callback or a `__del__`, where Python
-swallows exceptions ("Exception ignored in ..."); a signal whose exception vanished that way is still pending, so the
-next checkpoint or region raises it again, and the CLI's entry point exits with its code when the command returns.
+swallows exceptions; a signal whose exception vanished that way is still pending, so the next checkpoint or region
+raises it again, and the CLI's entry point exits with its code when the command returns. (Python would also print
+the swallowed exception, "Exception ignored in ..." with a traceback: `install()` keeps that quiet for Interrupted,
+and only for it.)
 
 Handlers run in the main thread only; in other threads every region is a no-op.
 
@@ -29,8 +31,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PAUSE_ENV = "PADDLECTL_TEST_PAUSE_AT"
@@ -81,6 +84,7 @@ class StopSignals:
             return
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._handle)
+        sys.unraisablehook = _quiet_about_interrupts(sys.unraisablehook)
         self._installed = True
 
     def uninstall(self) -> None:
@@ -90,6 +94,7 @@ class StopSignals:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
+        sys.unraisablehook = sys.__unraisablehook__
         self._installed = False
 
     def reset(self) -> None:
@@ -205,3 +210,15 @@ def _in_main_thread() -> bool:
 
 signals = StopSignals()
 """The process's one instance."""
+
+
+def _quiet_about_interrupts(previous: Callable[[Any], object]) -> Callable[[Any], object]:
+    """An unraisable-exception hook that says nothing of an Interrupted Python swallowed (it stays pending and is
+    raised again; see the module docstring) and hands every other exception to `previous`."""
+
+    def hook(unraisable: Any) -> object:
+        if isinstance(unraisable.exc_value, Interrupted):
+            return None
+        return previous(unraisable)
+
+    return hook

@@ -126,3 +126,37 @@ def test_a_signal_whose_exception_python_swallowed_is_raised_again() -> None:
         signals.checkpoint()
     assert caught.value.signum == signal.SIGTERM
     signals.consume()
+
+
+def test_an_interrupt_python_swallows_is_not_printed_and_stays_pending() -> None:
+    """A signal that lands in a __del__ (or an import lock's weakref callback, as a CI sweep trial caught): Python
+    swallows the exception and would print "Exception ignored in ... Traceback"; the signal stays pending."""
+    import subprocess
+    import sys
+
+    script = """
+import signal
+from paddlectl.foundation.signals import signals
+
+class Dropped:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)   # the handler raises Interrupted here, inside __del__
+
+signals.install()
+Dropped()
+print("pending", signals.pending == signal.SIGINT, flush=True)
+try:
+    raise ValueError("other")
+except ValueError:
+    pass
+
+class Broken:
+    def __del__(self):
+        raise RuntimeError("a real bug in a __del__")
+
+Broken()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout == "pending True\n"
+    assert "Interrupted" not in done.stderr, "the swallowed interrupt is not printed"
+    assert "RuntimeError: a real bug in a __del__" in done.stderr, "any other swallowed exception still is"
