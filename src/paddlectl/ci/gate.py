@@ -217,13 +217,13 @@ def _parse(request: GateRequest, config_evaluation_params: list[str]) -> _Parsed
             "--metric needs a baseline",
             hint="add --baseline RUN (a run id, name or last~1) or --baseline registry:NAME@production",
         )
-    if request.baseline is not None:
-        source, _ = split_reference(request.baseline)  # one that cannot be read is a usage error, whatever the policy
-        if request.tracking_uri is not None and source != "mlflow":
-            raise UsageError(
-                "--tracking-uri names the MLflow server of an mlflow: baseline",
-                hint="give --baseline mlflow:models:/NAME@ALIAS, or leave --tracking-uri out",
-            )
+    # A reference that cannot be read is a usage error, whatever the policy.
+    source = split_reference(request.baseline)[0] if request.baseline is not None else None
+    if request.tracking_uri is not None and source != "mlflow":
+        raise UsageError(
+            "--tracking-uri names the MLflow server of an mlflow: baseline",
+            hint="give --baseline mlflow:models:/NAME@ALIAS, or leave --tracking-uri out",
+        )
     if request.noise_from < 0:
         raise UsageError(f"--noise-from {request.noise_from}: give 0 (no noise) or more gated runs")
     if request.repeats < 1:

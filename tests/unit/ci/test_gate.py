@@ -238,6 +238,8 @@ def test_an_unreadable_mlflow_reference_is_a_usage_error_before_any_request(
 def test_tracking_uri_is_for_an_mlflow_baseline(project: Project) -> None:
     with pytest.raises(UsageError, match="--tracking-uri names the MLflow server of an mlflow: baseline"):
         _gate(project, "same", baseline="base", tracking_uri="http://127.0.0.1:5000")
+    with pytest.raises(UsageError, match="--tracking-uri names"):
+        _gate(project, "same", metrics=[], require=["val_acc>0.5"], tracking_uri="http://127.0.0.1:5000")
 
 
 def test_an_mlflow_baseline_without_a_server_is_a_usage_error(
