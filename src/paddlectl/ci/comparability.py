@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from paddlectl.ci.baselines import RunFacts
 from paddlectl.errors import UsageError
+from paddlectl.runs.facts import RunFacts
 
 FIXED_KEYS = ("dataset", "dataset_digest", "profile", "image")
 NOT_RECORDED = "not recorded"

@@ -21,9 +21,7 @@ from paddlectl.ci.baselines import (
     MissingBaseline,
     MlflowSource,
     RegistrySource,
-    RunFacts,
     RunSource,
-    facts_of_manifest,
     resolve_baseline,
     split_reference,
 )
@@ -32,6 +30,7 @@ from paddlectl.ci.history import GateHistory, GateRecord, NoiseEstimate, history
 from paddlectl.ci.thresholds import MetricRule, parse_metric_rules
 from paddlectl.errors import ExitCode, UsageError
 from paddlectl.foundation.enums import TextEnum
+from paddlectl.runs.facts import RunFacts, facts_of_manifest
 from paddlectl.runs.gate import CheckResult, MaxDrop, check_requirement, check_values
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.query import Condition, lookup, parse_condition
@@ -84,6 +83,7 @@ class GateRequest:
     repeats: int = 1
     seed_param: str = "seed"
     record: bool = True
+    tracking_uri: str | None = None  # the MLflow server of an mlflow: baseline
 
 
 @dataclass(frozen=True)
@@ -217,8 +217,13 @@ def _parse(request: GateRequest, config_evaluation_params: list[str]) -> _Parsed
             "--metric needs a baseline",
             hint="add --baseline RUN (a run id, name or last~1) or --baseline registry:NAME@production",
         )
-    if request.baseline is not None:
-        split_reference(request.baseline)  # a reference that cannot be read is a usage error, whatever the policy
+    # A reference that cannot be read is a usage error, whatever the policy.
+    source = split_reference(request.baseline)[0] if request.baseline is not None else None
+    if request.tracking_uri is not None and source != "mlflow":
+        raise UsageError(
+            "--tracking-uri names the MLflow server of an mlflow: baseline",
+            hint="give --baseline mlflow:models:/NAME@ALIAS, or leave --tracking-uri out",
+        )
     if request.noise_from < 0:
         raise UsageError(f"--noise-from {request.noise_from}: give 0 (no noise) or more gated runs")
     if request.repeats < 1:
@@ -228,8 +233,14 @@ def _parse(request: GateRequest, config_evaluation_params: list[str]) -> _Parsed
     return _Parsed(rules, conditions, MissingPolicy.parse(request.on_missing_baseline), evaluation, allowed)
 
 
-def default_sources(project: Project, read_run: Callable[[str], Manifest]) -> dict[str, BaselineSource]:
-    return {"run": RunSource(read_run), "registry": RegistrySource(project.config.path), "mlflow": MlflowSource()}
+def default_sources(
+    project: Project, read_run: Callable[[str], Manifest], tracking_uri: str | None = None
+) -> dict[str, BaselineSource]:
+    return {
+        "run": RunSource(read_run),
+        "registry": RegistrySource(project.config.path),
+        "mlflow": MlflowSource(project.config.path, tracking_uri),
+    }
 
 
 def run_gate(
@@ -244,8 +255,8 @@ def run_gate(
 
     A baseline that does not exist is not raised: the policy makes it a failed or a skipped check. Raises
     UsageError for bad options, a candidate that does not resolve, an unreadable or ambiguous baseline reference,
-    or a metric/param name neither side recorded; UnavailableError for an mlflow: baseline without the tracking
-    resolver; whatever the engine raises while repeating; PaddlectlError (exit 74) when the history cannot be
+    or a metric/param name neither side recorded; UnavailableError when an mlflow: baseline's server cannot be
+    reached; whatever the engine raises while repeating; PaddlectlError (exit 74) when the history cannot be
     written.
     """
     from paddlectl.runs.project_runs import ProjectRuns
@@ -262,7 +273,8 @@ def run_gate(
     result = GateResult(candidate.id, candidate.name, profile, None, request.baseline)
     if request.baseline is not None:
         try:
-            result.baseline = resolve_baseline(request.baseline, sources or default_sources(project, read_run))
+            chosen = sources or default_sources(project, read_run, request.tracking_uri)
+            result.baseline = resolve_baseline(request.baseline, chosen)
         except MissingBaseline as missing:
             result.missing_baseline = missing.message
     _check_names(facts, result.baseline, parsed.rules, parsed.conditions, candidate)

@@ -21,8 +21,16 @@ def gate_command(
         str | None,
         typer.Option(
             "--baseline",
-            help="What to compare against: a RUN, registry:NAME@production (its card's metrics) or "
-            "mlflow:models:/NAME@ALIAS.",
+            help="What to compare against: a RUN, registry:NAME@production (its card's metrics), "
+            "mlflow:models:/NAME@ALIAS or mlflow:models:/NAME/VERSION.",
+        ),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="The MLflow server of an mlflow: baseline [default: MLFLOW_REGISTRY_URI, MLFLOW_TRACKING_URI, "
+            "registry.mlflow.uri, then mlflow.tracking_uri].",
         ),
     ] = None,
     metric: Annotated[
@@ -114,6 +122,7 @@ def gate_command(
         repeats=repeats,
         seed_param=seed_param,
         record=record,
+        tracking_uri=tracking_uri,
     )
     project = open_existing_project()
     if repeats > 1:

@@ -4,21 +4,25 @@ Two things the API does that callers must know (both tested against a real serve
 - `model-versions/search` answers versions *without* their aliases (mlflow#9783, #16734): aliases are read from
   the registered model (`registered-models/get` lists them) or `registered-models/alias`;
 - `latest` and `v<N>` are reserved alias names (the server refuses them with 400): see `reserved_alias`.
-Every call goes through TrackingClient.call (auth, retries, masked one-line errors).
+Every call goes through TrackingClient.call (auth, retries, masked one-line errors). `ModelUri` reads MLflow's
+`models:/NAME@ALIAS` and `models:/NAME/VERSION` references.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from paddlectl.errors import UsageError
 from paddlectl.mlflowapi.client import MlflowRequestError, TrackingClient
 
 VERSIONS_PAGE = 10_000  # the server's default and a tenth of its threshold
 MODELS_PAGE = 1_000  # the server's threshold for registered-models/search
 _ALIAS = re.compile(r"[\w\-]{1,255}", re.ASCII)
 _VERSION_ALIAS = re.compile(r"[vV]\d+")
+_MODEL_URI = re.compile(r"models:/(?P<name>[^/@\s]+)(?:@(?P<alias>[^/@\s]+)|/(?P<version>[0-9]+))")
 
 
 def reserved_alias(alias: str) -> str | None:
@@ -30,6 +34,40 @@ def reserved_alias(alias: str) -> str | None:
     if not _ALIAS.fullmatch(alias):
         return f"'{alias}' is not an alias name (letters, digits, _ and -, at most 255)"
     return None
+
+
+@dataclass(frozen=True)
+class ModelUri:
+    """`models:/NAME@ALIAS` (the version an alias points to) or `models:/NAME/VERSION` (a version number)."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelUri:
+        """Raises UsageError for anything else, and for an alias MLflow reserves (`latest`, `v<N>`): those name
+        a version by position or number, not one a person put there."""
+        match = _MODEL_URI.fullmatch(text.strip())
+        if match is None:
+            raise UsageError(
+                f"cannot read the MLflow model reference '{text}'",
+                hint="write models:/NAME@ALIAS (e.g. models:/digits@production) or models:/NAME/VERSION "
+                "(e.g. models:/digits/3)",
+            )
+        name, alias, version = match.group("name", "alias", "version")
+        if alias is not None:
+            problem = reserved_alias(alias)
+            if problem is not None:
+                raise UsageError(
+                    f"models:/{name}@{alias}: {problem}",
+                    hint=f"name an alias a person moves (models:/{name}@production) or a version number "
+                    f"(models:/{name}/3)",
+                )
+        return cls(name, alias, version)
+
+    def __str__(self) -> str:
+        return f"models:/{self.name}@{self.alias}" if self.alias is not None else f"models:/{self.name}/{self.version}"
 
 
 def _missing(error: MlflowRequestError) -> bool:
@@ -110,6 +148,13 @@ class ModelRegistryApi:
             raise
         version = answer.get("model_version")
         return version if isinstance(version, dict) else None
+
+    def version_at(self, uri: ModelUri) -> dict[str, Any] | None:
+        """The model version `uri` names, None when its model, alias or version does not exist. An alias is read
+        through registered-models/alias, never from a search (which answers without aliases: mlflow#9783)."""
+        if uri.alias is not None:
+            return self.alias_target(uri.name, uri.alias)
+        return self.get_version(uri.name, str(uri.version))
 
     # ---- model versions ----------------------------------------------------------------------------------
 

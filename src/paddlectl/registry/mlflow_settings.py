@@ -61,6 +61,22 @@ def check_alias(alias: str, status: str) -> str:
     return alias
 
 
+def _sections(configs: list[RegistryConfig]) -> list[RegistryMlflowConfig]:
+    return [config.mlflow for config in configs if isinstance(config.mlflow, RegistryMlflowConfig)]
+
+
+def server_uri(
+    configs: list[RegistryConfig], project_tracking_uri: str | None, environ: Mapping[str, str]
+) -> str | None:
+    """The MLflow server's address as written (not checked): MLFLOW_REGISTRY_URI, MLFLOW_TRACKING_URI, then
+    `registry.mlflow.uri` of the layered sections (user config first), then the project's `mlflow.tracking_uri`."""
+    uri = None
+    for section in _sections(configs):
+        uri = _text(section.uri) or uri
+    from_env = next((environ[name].strip() for name in URI_ENV if (environ.get(name) or "").strip()), None)
+    return from_env or uri or _text(project_tracking_uri)
+
+
 def mlflow_settings(
     configs: list[RegistryConfig], project_tracking_uri: str | None, environ: Mapping[str, str]
 ) -> MlflowSettings:
@@ -68,18 +84,13 @@ def mlflow_settings(
 
     Raises UsageError without a server address, for one that is not http(s)://, or for an alias MLflow refuses.
     """
-    uri = experiment = production = staging = None
-    for config in configs:
-        section = config.mlflow
-        if not isinstance(section, RegistryMlflowConfig):
-            continue
-        uri = _text(section.uri) or uri
+    experiment = production = staging = None
+    for section in _sections(configs):
         experiment = _text(section.experiment) or experiment
         if isinstance(section.aliases, RegistryAliases):
             production = _text(section.aliases.production) or production
             staging = _text(section.aliases.staging) or staging
-    from_env = next((environ[name].strip() for name in URI_ENV if (environ.get(name) or "").strip()), None)
-    uri = from_env or uri or _text(project_tracking_uri)
+    uri = server_uri(configs, project_tracking_uri, environ)
     if not uri:
         raise UsageError("registry.backend is mlflow, but no MLflow server is set", hint=URI_HINT)
     if urlparse(uri).scheme not in ("http", "https"):

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from paddlectl.errors import UsageError
 from paddlectl.foundation.enums import TextEnum
 from paddlectl.packaging.layout import ModelStatus, validate_package_name, validate_version
+from paddlectl.runs.facts import RunFacts, dataset_of, last_values
 
 GENESIS = "0" * 64  # the previous-event hash of the first event
 
@@ -155,6 +156,27 @@ def summarize_card(card: dict[str, Any], labels: dict[str, str]) -> dict[str, An
         "params": mapping(provenance.get("params")),
         "labels": labels,
     }
+
+
+def facts_of_card(card: dict[str, Any], run_record: dict[str, Any] | None, label: str) -> RunFacts:
+    """What a gate reads of a registered version: the card's metrics (last values) and provenance (params, labels,
+    image), its dataset, and the profile from the run record the package carries. The same for a version of the
+    local registry and one paddlectl registered on MLflow."""
+    provenance = mapping(card.get("provenance"))
+    image = mapping(provenance.get("image"))
+    params = dict(mapping(provenance.get("params")))
+    labels = {str(key): str(value) for key, value in mapping(provenance.get("labels")).items()}
+    profile = mapping(run_record).get("profile")
+    return RunFacts(
+        label=label,
+        metrics=last_values(card.get("metrics")),
+        params=params,
+        labels=labels,
+        profile=profile if isinstance(profile, dict) else None,
+        image=image.get("digest") or image.get("id"),
+        run_id=provenance.get("run_id"),
+        dataset=card.get("dataset", dataset_of(labels, params)),
+    )
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,24 @@ def load_settings(project_config: Path | None = None, *, policy: bool = True) ->
     return replace(settings, mlflow=mlflow_settings([c for c, _ in layers], project_uri, os.environ))
 
 
+def mlflow_server_uri(project_config: Path | None = None) -> str | None:
+    """The MLflow server `registry.backend: mlflow` would use (read whatever the backend is), unchecked: for
+    `models:/` references, which name a version on the MLflow Model Registry. None when nothing names one.
+
+    Raises UsageError for an unreadable file or a wrongly typed key.
+    """
+    from paddlectl.registry.mlflow_settings import server_uri
+
+    project = project_config or find_project_config()
+    configs = []
+    for file in (user_config_path(), project):
+        parsed = _parsed(file) if file is not None else None
+        if parsed is not None:
+            configs.append(parsed)
+    project_uri = _project_tracking_uri(project) if project is not None else None
+    return server_uri(configs, project_uri, os.environ)
+
+
 def _project_tracking_uri(project: Path) -> str | None:
     """`mlflow.tracking_uri` of the project's paddlectl.yaml (the server `mlflow push` uses)."""
     raw = _section(project, "mlflow")

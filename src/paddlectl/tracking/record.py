@@ -4,7 +4,9 @@ Decisions (README "Using MLflow" documents them):
 - status: running -> RUNNING, succeeded -> FINISHED, failed -> FAILED, interrupted and lost -> KILLED (both were
   stopped from outside the script: a signal, or a container removed or a host gone); the exact status and
   reason are the tags `paddlectl.status` and `paddlectl.reason`.
-- params: strings as they are, every other typed value as JSON text (`true`, `0.001`, `[1, 2]`, `null`).
+- params: strings as they are, every other typed value as JSON text (`true`, `0.001`, `[1, 2]`, `null`);
+  param_value reads them back.
+- the train profile, when the run has one, is the tag `paddlectl.profile` (`{name, params, gpus}` as JSON).
 - metric points: from metrics.jsonl; a point without a step gets its position in its metric's series (what
   `runs plot` draws), a non-finite value is NaN (metrics.jsonl keeps them as null); time in milliseconds.
 - a value over MLflow's limit (param 6,000 characters, tag 8,000) is never cut: the text goes into the artifact
@@ -33,6 +35,8 @@ from paddlectl.runs.store import LOG_NAME, MANIFEST_NAME, METRICS_NAME, PATCH_NA
 from paddlectl.tracking.batches import MAX_PARAM_VALUE, MAX_TAG_VALUE, Metric, Param, Tag, valid_key
 
 RUN_ID_TAG = "paddlectl.run_id"
+LABEL_TAG_PREFIX = "paddlectl.label."
+PROFILE_TAG = "paddlectl.profile"
 OVERSIZED_DIR = "paddlectl/oversized"
 EXPORT_DIR = "export"
 OUTPUTS_DIR = "outputs"
@@ -85,6 +89,16 @@ def param_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def param_value(text: str) -> Any:
+    """A value param_text wrote, typed again: JSON numbers, booleans, null, lists and objects; other text as it is
+    (a string param that reads as JSON, such as "3", comes back as that JSON: 3)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return text if isinstance(value, str) else value
 
 
 def run_record(manifest: Manifest) -> RunRecord:
@@ -151,6 +165,7 @@ def _tag_values(manifest: Manifest) -> dict[str, str]:
         "paddlectl.git.remote": git.remote_url,
         "paddlectl.command": shlex.join(command.argv) if command.argv else None,
         "paddlectl.gpus": manifest.container.gpus,
+        PROFILE_TAG: manifest.profile,
         "paddlectl.reproduces": manifest.reproduces,
         "paddlectl.export.format": export.format if export else None,
         "paddlectl.export.verification": export.verification if export else None,
@@ -162,7 +177,7 @@ def _tag_values(manifest: Manifest) -> dict[str, str]:
         "mlflow.source.git.repoURL": git.remote_url,
     }
     for key, value in sorted((manifest.labels or {}).items()):
-        tags[f"paddlectl.label.{key}"] = value
+        tags[f"{LABEL_TAG_PREFIX}{key}"] = value
     masked = mask_mapping({key: value for key, value in tags.items() if value is not None})
     return {key: param_text(value) for key, value in masked.items()}
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from paddlectl.ci.baselines import RunFacts
 from paddlectl.ci.comparability import check_allowed_keys, differences
 from paddlectl.errors import UsageError
+from paddlectl.runs.facts import RunFacts
 
 PROFILE = {"name": "ci", "params": {"epochs": 5, "data_limit": 600}, "gpus": "none"}
 BASE = RunFacts(

@@ -7,13 +7,16 @@ from typing import Any
 
 import pytest
 
-from paddlectl.ci.baselines import Baseline, MissingBaseline, MlflowSource, RunFacts, facts_of_manifest
+from paddlectl.ci.baselines import Baseline, MissingBaseline, MlflowSource
 from paddlectl.ci.gate import GateRequest, run_gate
 from paddlectl.ci.history import GateHistory
-from paddlectl.errors import ExitCode, UnavailableError, UsageError
+from paddlectl.errors import ExitCode, UsageError
+from paddlectl.mlflowapi.model_registry import ModelUri
 from paddlectl.project.workspace import Project, open_project
+from paddlectl.runs.facts import RunFacts, facts_of_manifest
 from paddlectl.runs.manifest import RunStatus
 from paddlectl.runs.store import RunStore
+from paddlectl.tracking.baseline import ModelBaseline, NoSuchModelVersion
 from tests.unit.runs.runs_factory import make_run
 
 PROFILE = {"name": "ci", "params": {"epochs": 5}, "gpus": "none"}
@@ -186,33 +189,66 @@ def test_repeats_need_the_engine_and_a_seed(project: Project) -> None:
         _gate(project, "same", baseline="base", repeats=0)
 
 
-def test_mlflow_baselines_wait_for_the_tracking_package(project: Project) -> None:
-    with pytest.raises(UnavailableError) as caught:
-        _gate(project, "same", baseline="mlflow:models:/digits@production")
-    assert caught.value.code is ExitCode.UNAVAILABLE and "paddlectl[mlflow]" in str(caught.value.hint)
-    assert "paddlectl.tracking.baseline.resolve_model_baseline" in caught.value.message
+def test_an_mlflow_baseline_through_its_resolver(project: Project) -> None:
+    seen: list[ModelUri] = []
 
-
-def test_an_mlflow_resolver_is_used_when_there_is_one(project: Project) -> None:
-    seen: list[str] = []
-
-    def resolver(uri: str) -> dict[str, Any] | None:
+    def resolver(uri: ModelUri) -> ModelBaseline:
         seen.append(uri)
-        if uri.endswith("@staging"):
-            return None
-        return {
-            "label": "models:/digits/3",
-            "metrics": {"val_acc": 0.95},
-            "params": PARAMS,
-            "profile": PROFILE,
-            "image": "sha256:" + "3" * 64,
-        }
+        if uri.alias == "staging":
+            raise NoSuchModelVersion("model 'digits' on MLflow at http://mlflow has no alias 'staging'")
+        image = "sha256:" + "3" * 64
+        facts = RunFacts("models:/digits/3", {"val_acc": 0.95}, PARAMS, {}, PROFILE, image, dataset="digits")
+        return ModelBaseline(facts, {"model_version": "3"})
 
-    sources = {"mlflow": MlflowSource(resolver), "run": Sources({}), "registry": Sources({})}
+    sources = {"mlflow": MlflowSource(resolver=resolver), "run": Sources({}), "registry": Sources({})}
     result = _gate(project, "same", baseline="mlflow:models:/digits@production", sources=sources)
     assert result.exit_code is ExitCode.OK and result.baseline.facts.label == "models:/digits/3"
-    assert result.baseline.history_key == "mlflow:digits" and seen == ["models:/digits@production"]
+    assert result.baseline.history_key == "mlflow:digits" and seen == [ModelUri("digits", alias="production")]
+    assert result.as_dict()["baseline_detail"]["model_version"] == "3"
     missing = _gate(
         project, "same", baseline="mlflow:models:/digits@staging", sources=sources, on_missing_baseline="pass"
     )
-    assert missing.exit_code is ExitCode.OK and "MLflow has no such model version" in str(missing.missing_baseline)
+    assert missing.exit_code is ExitCode.OK
+    assert missing.missing_baseline == (
+        "baseline mlflow:models:/digits@staging: model 'digits' on MLflow at http://mlflow has no alias 'staging'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("baseline", "message"),
+    [
+        ("mlflow:models:/digits@latest", "'latest' is reserved by MLflow"),
+        ("mlflow:models:/digits@v2", "'v2' is reserved by MLflow"),
+        ("mlflow:models:/digits/Production", "cannot read the MLflow model reference"),
+        ("models:/digits@production", "takes the scheme mlflow:"),
+    ],
+)
+def test_an_unreadable_mlflow_reference_is_a_usage_error_before_any_request(
+    project: Project, baseline: str, message: str
+) -> None:
+    def resolver(uri: ModelUri) -> ModelBaseline:
+        raise AssertionError(f"{uri} was looked up")
+
+    sources = {"mlflow": MlflowSource(resolver=resolver), "run": Sources({}), "registry": Sources({})}
+    with pytest.raises(UsageError, match=message) as caught:
+        _gate(project, "same", baseline=baseline, sources=sources, on_missing_baseline="pass")
+    assert caught.value.code is ExitCode.USAGE
+
+
+def test_tracking_uri_is_for_an_mlflow_baseline(project: Project) -> None:
+    with pytest.raises(UsageError, match="--tracking-uri names the MLflow server of an mlflow: baseline"):
+        _gate(project, "same", baseline="base", tracking_uri="http://127.0.0.1:5000")
+    with pytest.raises(UsageError, match="--tracking-uri names"):
+        _gate(project, "same", metrics=[], require=["val_acc>0.5"], tracking_uri="http://127.0.0.1:5000")
+
+
+def test_an_mlflow_baseline_without_a_server_is_a_usage_error(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    with pytest.raises(UsageError, match="an mlflow: baseline needs an MLflow server"):
+        _gate(project, "same", baseline="mlflow:models:/digits@production")
+    with pytest.raises(UsageError, match="is not an http"):
+        _gate(project, "same", baseline="mlflow:models:/digits@production", tracking_uri="file:///tmp/mlruns")

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
-from paddlectl.ci.baselines import Baseline, RunFacts
+from paddlectl.ci.baselines import Baseline
 from paddlectl.ci.comparability import Difference
 from paddlectl.ci.gate import GateCheck, GateResult, Outcome
 from paddlectl.ci.reports import junit_xml, markdown, write_reports
 from paddlectl.errors import PaddlectlError
+from paddlectl.runs.facts import RunFacts
 from tests.unit.ci.xsd_subset import load_schema, validate
 
 SCHEMA = load_schema(REPO_ROOT / "tests" / "data" / "junit.xsd")

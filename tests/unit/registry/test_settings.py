@@ -10,7 +10,7 @@ import pytest
 
 from paddlectl.errors import UsageError
 from paddlectl.foundation.yamlio import dump_yaml
-from paddlectl.registry.settings import load_settings
+from paddlectl.registry.settings import load_settings, mlflow_server_uri
 
 
 @pytest.fixture
@@ -144,6 +144,22 @@ def test_the_mlflow_server_comes_from_the_environment_then_registry_mlflow_then_
     assert load_settings().mlflow.uri == "http://ci:5000"  # type: ignore[union-attr]
     no_mlflow_env.setenv("MLFLOW_REGISTRY_URI", "https://registry:443")
     assert load_settings().mlflow.uri == "https://registry:443"  # type: ignore[union-attr]
+
+
+def test_the_mlflow_server_of_models_references_is_read_whatever_the_backend(
+    homes: tuple[Path, Path], no_mlflow_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    user, project = homes
+    assert mlflow_server_uri() is None
+    project.write_text(dump_yaml({"mlflow": {"tracking_uri": "http://push:5000"}}))
+    assert mlflow_server_uri() == "http://push:5000"
+    _write(user, {"backend": "local", "mlflow": {"uri": "http://team:5000"}})
+    no_mlflow_env.setenv("PADDLECTL_REGISTRY", str(tmp_path / "local"))  # the registry is local; MLflow's server stays
+    assert mlflow_server_uri() == "http://team:5000"
+    no_mlflow_env.setenv("MLFLOW_TRACKING_URI", "http://ci:5000")
+    assert mlflow_server_uri() == "http://ci:5000"
+    no_mlflow_env.setenv("MLFLOW_REGISTRY_URI", "http://registry:5000")
+    assert mlflow_server_uri() == "http://registry:5000"
 
 
 def test_paddlectl_registry_names_a_local_folder_whatever_the_backend(
