@@ -125,7 +125,7 @@ class MetricSummary:
     max: float | None = None
     count: int = 0
     last_step: int | None = None
-    source: str | None = None  # stdout (parsed from the log) or helper (paddlectl_metrics)
+    source: str | None = None  # log (parsed from the output) or helper (paddlectl_metrics)
     unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
 
 

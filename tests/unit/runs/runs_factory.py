@@ -56,7 +56,7 @@ def make_run(
     paths.outputs.mkdir(parents=True)
     values = params or {}
     summary = {
-        metric: MetricSummary(last=value, min=value, max=value, count=1, last_step=0, source="stdout")
+        metric: MetricSummary(last=value, min=value, max=value, count=1, last_step=0, source="log")
         for metric, value in (metrics or {}).items()
     }
     ended = status is not RunStatus.RUNNING
@@ -85,7 +85,7 @@ def make_run(
             for metric, points in series.items():
                 for step, value in enumerate(points):
                     handle.write(
-                        json.dumps({"name": metric, "value": value, "step": step, "time": 1.0, "source": "stdout"})
+                        json.dumps({"name": metric, "value": value, "step": step, "time": 1.0, "source": "log"})
                         + "\n"
                     )
     if log is not None:
