@@ -13,9 +13,10 @@ import pytest
 from conftest import run_cli
 from http_proxy import SeenRequest, forwarding_proxy
 from mlflow_server import MlflowServer, free_port
+from paddlectl.foundation.clock import utc_now
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.metric_recorder import RunMetrics
-from paddlectl.runs.store import RunPaths, RunStore, utc_now
+from paddlectl.runs.store import RunPaths, RunStore
 from paddlectl.tracking.config import TrackingTarget
 from paddlectl.tracking.live import LiveTracking
 from unit.runs.runs_factory import make_run

@@ -9,7 +9,7 @@ import typer
 
 from paddlectl import __version__
 from paddlectl.cli.lazygroup import LazyCommand, LazyCommandGroup
-from paddlectl.cli.output import out
+from paddlectl.cli.output import Output, out
 
 
 class RootGroup(LazyCommandGroup):
@@ -120,47 +120,58 @@ def root(
 
 def main() -> None:
     """Run the CLI; paddlectl's own errors become one line, a hint and an exit code."""
-    try:  # Typer 0.26+ vendors its own click and raises that copy's exceptions, not the click package's
-        from typer._click import ClickException  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from click import ClickException  # type: ignore[assignment,unused-ignore]
-
     from paddlectl.cli.output import Application
-    from paddlectl.errors import ExitCode, PaddlectlError
     from paddlectl.foundation.signals import Interrupted, signals
 
     signals.install()  # SIGINT, SIGTERM and SIGHUP unwind every command through its cleanup (foundation/signals.py)
     application = Application()
-    out = application.output  # this run's: after the command has returned or raised, its modes are still here
     try:
         code = app(standalone_mode=False, obj=application)
         late = signals.pending  # a signal whose exception Python swallowed (in a weakref callback, say)
         if late is not None:
             raise Interrupted(late)
-    except PaddlectlError as error:
+    except SystemExit:
+        raise
+    except BaseException as error:  # the boundary: every exception (signals too) becomes a line and an exit code
+        sys.exit(_reported(error, application.output))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _reported(error: BaseException, out: Output) -> int:
+    """Say what ended the command, in one line (and a hint) unless debugging, and give its exit code.
+
+    `out` is the invocation's own output: after the command has returned or raised, its modes are still there.
+    """
+    try:  # Typer 0.26+ vendors its own click and raises that copy's exceptions, not the click package's
+        from typer._click import ClickException  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from click import ClickException  # type: ignore[assignment,unused-ignore]
+
+    from paddlectl.errors import ExitCode, PaddlectlError
+    from paddlectl.foundation.signals import Interrupted, signals
+
+    if isinstance(error, PaddlectlError):
         if out.debug:
             out.console.print_exception(show_locals=False)
         out.error(error)
-        sys.exit(int(error.code))
-    except Interrupted as interrupt:
+        return int(error.code)
+    if isinstance(error, Interrupted):
         signals.silence()  # a further signal while we say so changes nothing
-        out.console.print(f"interrupted ({interrupt})")
-        sys.exit(interrupt.exit_code)
-    except typer.Abort:
+        out.console.print(f"interrupted ({error})")
+        return error.exit_code
+    if isinstance(error, typer.Abort):
         out.console.print("aborted")
-        sys.exit(int(ExitCode.SIGINT))
-    except KeyboardInterrupt:
-        sys.exit(int(ExitCode.SIGINT))
-    except ClickException as error:
+        return int(ExitCode.SIGINT)
+    if isinstance(error, KeyboardInterrupt):
+        return int(ExitCode.SIGINT)
+    if isinstance(error, ClickException):
         error.show()
-        sys.exit(error.exit_code)
-    except Exception as error:  # a bug: say so in one line unless debugging
-        if out.debug:
-            out.console.print_exception(show_locals=False)
-        else:
-            out.console.print(
-                f"[bold red]internal error:[/bold red] {type(error).__name__}: {error}\n"
-                "[dim]hint:[/dim] run again with --debug for the traceback, and report it"
-            )
-        sys.exit(int(ExitCode.INTERNAL))
-    sys.exit(code if isinstance(code, int) else 0)
+        return int(error.exit_code)
+    if out.debug:  # a bug: say so in one line unless debugging
+        out.console.print_exception(show_locals=False)
+    else:
+        out.console.print(
+            f"[bold red]internal error:[/bold red] {type(error).__name__}: {error}\n"
+            "[dim]hint:[/dim] run again with --debug for the traceback, and report it"
+        )
+    return int(ExitCode.INTERNAL)

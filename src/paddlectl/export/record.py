@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import UsageError
 from paddlectl.foundation.enums import TextEnum
+from paddlectl.foundation.names import EXPORT_DIR_NAME, EXPORT_RECORD_NAME
 
 if TYPE_CHECKING:
     from paddlectl.export.source import RunSource
     from paddlectl.runs.manifest import ExportSummary
 
 SCHEMA_VERSION = 1
-RECORD_NAME = "export.yaml"
+RECORD_NAME = EXPORT_RECORD_NAME
 SAMPLES_NAME = "samples.npz"
 
 
@@ -169,7 +170,7 @@ def manifest_entry(record: ExportRecord) -> ExportSummary:
     rel_diffs = [o.max_rel_diff for o in outputs if o.max_rel_diff is not None]
     return ExportSummary(
         format=record.format,
-        dir="export",
+        dir=EXPORT_DIR_NAME,
         verification=record.verification.status,
         max_abs_diff=max(abs_diffs, default=None),
         max_rel_diff=max(rel_diffs, default=None),

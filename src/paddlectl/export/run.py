@@ -44,7 +44,7 @@ from paddlectl.foundation import clock
 from paddlectl.foundation.atomic import write_atomic
 from paddlectl.foundation.enums import TextEnum
 from paddlectl.foundation.image_ref import ImageRef, PinnedImage
-from paddlectl.foundation.names import FOR_RUN_LABEL, KIND_EXPORT
+from paddlectl.foundation.names import EXPORT_DIR_NAME, FOR_RUN_LABEL, KIND_EXPORT
 from paddlectl.foundation.signals import signals
 from paddlectl.foundation.yamlio import dump_yaml
 from paddlectl.project.config import InputSpec
@@ -283,7 +283,7 @@ def _locate(
     weights = find_run_weights(run, options.weights, project.config.export.weights)
     if options.image:
         warnings.append(f"exporting with --image {options.image}, not the run's own image")
-    return run, weights, _relative_label(weights, run.run_dir), run.run_dir / "export", warnings
+    return run, weights, _relative_label(weights, run.run_dir), run.run_dir / EXPORT_DIR_NAME, warnings
 
 
 def _existing_file(path: Path, option: str) -> Path:

@@ -32,6 +32,17 @@ ONE_SHOT_KINDS = (KIND_PROBE, KIND_EXPORT, KIND_IMAGE_PROBE)
 RUNTIME_PROBE_MARK = "PADDLECTL_RUNTIME "  # incontainer/probe_runtime.py: Paddle, CUDA, GPUs (runs/runtime_probe.py)
 PLATFORM_PROBE_MARK = "PADDLECTL_PLATFORM "  # images/platform_probe.py: Python, machine, glibc for the wheelhouse
 
+# ---- files in a run's folder (.paddlectl/runs/<id>/; runs/store.py's RunPaths builds the paths) ------------------
+MANIFEST_NAME = "manifest.yaml"
+LOG_NAME = "output.log"
+METRICS_NAME = "metrics.jsonl"
+PATCH_NAME = "uncommitted.patch"
+OUTPUTS_DIR_NAME = "outputs"  # mounted writable in the container as PADDLECTL_OUTPUT_DIR
+CONTAINER_DIR_NAME = "container"  # helper metrics and worker logs written from inside the container
+STOP_REQUEST_NAME = "stop-requested"
+EXPORT_DIR_NAME = "export"  # a run's export: its static graph and export.yaml
+EXPORT_RECORD_NAME = "export.yaml"
+
 # ---- files in a project's store (.paddlectl/) --------------------------------------------------------------------
 NAMES_LOCK_NAME = "names.lock"  # held while a named run's first manifest is written: names stay unique
 BUILD_LOCK_NAME = "build.lock"  # held (flock) by `paddlectl image build`: gc leaves build stages alone meanwhile

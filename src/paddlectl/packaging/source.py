@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from paddlectl.errors import UsageError
-from paddlectl.export.record import RECORD_NAME as EXPORT_RECORD
 from paddlectl.export.record import ExportRecord, read_export_record
+from paddlectl.foundation.names import EXPORT_DIR_NAME, EXPORT_RECORD_NAME, MANIFEST_NAME
 from paddlectl.packaging.layout import RESERVED_NAMES, format_problem, unsafe_name_reason
 
 if TYPE_CHECKING:
     from paddlectl.project.workspace import Project
     from paddlectl.runs.manifest import Manifest
-
-EXPORT_DIR = "export"
-MANIFEST_NAME = "manifest.yaml"
 
 
 @dataclass(frozen=True)
@@ -46,19 +43,19 @@ def resolve_export_dir(target: str, project: Project) -> Path:
     """
     path = Path(target).expanduser()
     if path.is_dir():
-        for candidate in (path, path / EXPORT_DIR):
-            if (candidate / EXPORT_RECORD).is_file():
+        for candidate in (path, path / EXPORT_DIR_NAME):
+            if (candidate / EXPORT_RECORD_NAME).is_file():
                 return candidate
         raise UsageError(
-            f"{target} holds no {EXPORT_RECORD}",
+            f"{target} holds no {EXPORT_RECORD_NAME}",
             hint="export the run first (paddlectl export RUN), or pass its export folder",
         )
     from paddlectl.runs.query import resolve_run
     from paddlectl.runs.store import RunStore
 
     run_dir = resolve_run(RunStore(project.runs_dir), target).root
-    if (run_dir / EXPORT_DIR / EXPORT_RECORD).is_file():
-        return run_dir / EXPORT_DIR
+    if (run_dir / EXPORT_DIR_NAME / EXPORT_RECORD_NAME).is_file():
+        return run_dir / EXPORT_DIR_NAME
     raise UsageError(f"run {run_dir.name} has not been exported", hint=f"run: paddlectl export {run_dir.name}")
 
 
@@ -66,7 +63,9 @@ def _regular_file_size(path: Path) -> int:
     try:
         info = os.lstat(path)
     except FileNotFoundError as exc:
-        raise UsageError(f"{path} is listed in {EXPORT_RECORD} but missing", hint="re-run paddlectl export") from exc
+        raise UsageError(
+            f"{path} is listed in {EXPORT_RECORD_NAME} but missing", hint="re-run paddlectl export"
+        ) from exc
     if not stat.S_ISREG(info.st_mode):
         raise UsageError(f"{path} is not a regular file (a link or a folder)", hint="re-run paddlectl export")
     return info.st_size
@@ -87,23 +86,23 @@ def load_export(directory: Path) -> ExportSource:
 
     Raises UsageError for anything a package could not be honestly built from.
     """
-    record = read_export_record(directory / EXPORT_RECORD)
+    record = read_export_record(directory / EXPORT_RECORD_NAME)
     names = record.files
     if not names:
-        raise UsageError(f"{directory / EXPORT_RECORD} lists no files", hint="re-run paddlectl export")
+        raise UsageError(f"{directory / EXPORT_RECORD_NAME} lists no files", hint="re-run paddlectl export")
     for name in names:
         reason = unsafe_name_reason(name) or ("a reserved name" if name in RESERVED_NAMES else None)
         if reason:
-            raise UsageError(f"{EXPORT_RECORD} lists {name!r}: {reason}", hint="re-run paddlectl export")
+            raise UsageError(f"{EXPORT_RECORD_NAME} lists {name!r}: {reason}", hint="re-run paddlectl export")
         _regular_file_size(directory / name)
     if len(set(names)) != len(names):
-        raise UsageError(f"{EXPORT_RECORD} lists a file twice", hint="re-run paddlectl export")
+        raise UsageError(f"{EXPORT_RECORD_NAME} lists a file twice", hint="re-run paddlectl export")
     problem = format_problem(record.format, names)
     if problem:
-        raise UsageError(f"{directory / EXPORT_RECORD}: {problem}", hint="re-run paddlectl export")
+        raise UsageError(f"{directory / EXPORT_RECORD_NAME}: {problem}", hint="re-run paddlectl export")
 
     manifest = None
-    if directory.name == EXPORT_DIR and (directory.parent / MANIFEST_NAME).is_file():
+    if directory.name == EXPORT_DIR_NAME and (directory.parent / MANIFEST_NAME).is_file():
         manifest = _run_manifest(directory.parent)
     return ExportSource(
         directory=directory,

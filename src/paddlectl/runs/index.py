@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paddlectl.foundation.enums import TextEnum
+from paddlectl.foundation.names import MANIFEST_NAME
 from paddlectl.runs.manifest import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 INDEX_NAME = "runs.index"
 INDEX_MAGIC = "paddlectl-runs-index"
 INDEX_FORMAT = "4"  # bump when the row's shape changes: an index of another format is rebuilt
-MANIFEST_NAME = "manifest.yaml"
 PARALLEL_MIN = 400  # below this many manifests to parse, a process pool costs more than it saves
 
 Stamp = tuple[int, int, int, int]

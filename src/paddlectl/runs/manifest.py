@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from paddlectl.foundation.enums import TextEnum
+from paddlectl.foundation.names import EXPORT_DIR_NAME, LOG_NAME, METRICS_NAME
 
 SCHEMA_VERSION = 1
 UNKNOWN = "unknown_keys"  # the field of every record that keeps the keys this paddlectl does not know
@@ -131,7 +132,7 @@ class MetricSummary:
 
 @dataclass
 class MetricsRecord:
-    file: str = "metrics.jsonl"  # the whole series, beside the manifest
+    file: str = METRICS_NAME  # the whole series, beside the manifest
     summary: dict[str, MetricSummary] = field(default_factory=dict)
     unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -184,7 +185,7 @@ class ArtifactRecord:
 
 @dataclass
 class LogsRecord:
-    file: str = "output.log"
+    file: str = LOG_NAME
     lines: int = 0
     rebuilt_from_engine: bool = False  # the stream broke, or the CLI was gone: rewritten from the engine's copy
     error: str | None = None  # why the saved log stops early (a full disk)
@@ -197,7 +198,7 @@ class ExportSummary:
     """The essentials of the run's export (export/export.yaml has all of it)."""
 
     format: str | None = None
-    dir: str = "export"
+    dir: str = EXPORT_DIR_NAME
     verification: str | None = None  # passed or unverified
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from paddlectl.runs.store import METRICS_NAME, RunPaths
+from paddlectl.foundation.names import METRICS_NAME
+from paddlectl.runs.store import RunPaths
 
 if TYPE_CHECKING:
     from paddlectl.runs.manifest import Manifest

@@ -12,25 +12,23 @@ from pathlib import Path
 from paddlectl.errors import ExitCode, PaddlectlError, UsageError
 from paddlectl.foundation import clock
 from paddlectl.foundation.atomic import write_atomic
+from paddlectl.foundation.names import (
+    CONTAINER_DIR_NAME,
+    LOG_NAME,
+    MANIFEST_NAME,
+    METRICS_NAME,
+    OUTPUTS_DIR_NAME,
+    PATCH_NAME,
+    STOP_REQUEST_NAME,
+)
 from paddlectl.foundation.yamlio import dump_yaml, load_yaml
 from paddlectl.runs.manifest import READ_ONLY_HINT, Manifest, ManifestError
-
-MANIFEST_NAME = "manifest.yaml"
-LOG_NAME = "output.log"
-METRICS_NAME = "metrics.jsonl"
-PATCH_NAME = "uncommitted.patch"
-OUTPUTS_DIR = "outputs"  # mounted writable in the container as PADDLECTL_OUTPUT_DIR
-STOP_REQUEST_NAME = "stop-requested"
-CONTAINER_DIR = "container"  # params file, helper metrics, worker logs written from inside the container
 
 
 def new_run_id(now: datetime | None = None) -> str:
     """A run id that sorts by start time (to the millisecond) and carries 24 random bits against collisions."""
     moment = (now or clock.now()).astimezone(clock.UTC)
     return f"{moment:%Y%m%d-%H%M%S}-{moment.microsecond // 1000:03d}{secrets.token_hex(3)}"
-
-
-utc_now = clock.utc_now  # the name callers used before foundation/clock.py; new code imports clock itself
 
 
 def _write_failed(error: OSError, what: str, path: Path, kept: str | None = None) -> PaddlectlError:
@@ -68,15 +66,15 @@ class RunPaths:
 
     @property
     def outputs(self) -> Path:
-        return self.root / OUTPUTS_DIR
+        return self.root / OUTPUTS_DIR_NAME
 
     @property
     def container_dir(self) -> Path:
-        return self.root / CONTAINER_DIR
+        return self.root / CONTAINER_DIR_NAME
 
     @property
     def helper_metrics(self) -> Path:
-        return self.container_dir / "metrics.jsonl"
+        return self.container_dir / METRICS_NAME
 
     @property
     def stop_request(self) -> Path:

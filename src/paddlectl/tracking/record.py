@@ -28,17 +28,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from paddlectl.foundation.names import EXPORT_DIR_NAME, LOG_NAME, MANIFEST_NAME, METRICS_NAME, PATCH_NAME
 from paddlectl.foundation.secrets import mask_mapping
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.metrics import MetricPoint, load_series
-from paddlectl.runs.store import LOG_NAME, MANIFEST_NAME, METRICS_NAME, PATCH_NAME, RunPaths
+from paddlectl.runs.store import RunPaths
 from paddlectl.tracking.batches import MAX_PARAM_VALUE, MAX_TAG_VALUE, Metric, Param, Tag, valid_key
 
 RUN_ID_TAG = "paddlectl.run_id"
 LABEL_TAG_PREFIX = "paddlectl.label."
 PROFILE_TAG = "paddlectl.profile"
 OVERSIZED_DIR = "paddlectl/oversized"
-EXPORT_DIR = "export"
 OUTPUTS_DIR = "outputs"
 
 MLFLOW_STATUS = {
@@ -226,11 +226,11 @@ def artifact_files(paths: RunPaths, manifest: Manifest, record: RunRecord) -> li
         local = paths.outputs / relative
         if relative and _inside(local, paths.outputs) and local.is_file() and not local.is_symlink():
             files.append(ArtifactFile(f"{OUTPUTS_DIR}/{relative}", local))
-    export_dir = paths.root / EXPORT_DIR
+    export_dir = paths.root / EXPORT_DIR_NAME
     if manifest.export is not None and export_dir.is_dir():
         for local in sorted(export_dir.rglob("*")):
             if local.is_file() and not local.is_symlink():
-                files.append(ArtifactFile(f"{EXPORT_DIR}/{local.relative_to(export_dir).as_posix()}", local))
+                files.append(ArtifactFile(f"{EXPORT_DIR_NAME}/{local.relative_to(export_dir).as_posix()}", local))
     files.extend(ArtifactFile(path, text) for path, text in record.oversized.items())
     return sorted(files, key=lambda item: item.path)
 

@@ -85,8 +85,7 @@ def make_run(
             for metric, points in series.items():
                 for step, value in enumerate(points):
                     handle.write(
-                        json.dumps({"name": metric, "value": value, "step": step, "time": 1.0, "source": "log"})
-                        + "\n"
+                        json.dumps({"name": metric, "value": value, "step": step, "time": 1.0, "source": "log"}) + "\n"
                     )
     if log is not None:
         paths.log.write_text(log)
