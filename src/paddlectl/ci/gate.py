@@ -269,7 +269,7 @@ def run_gate(
 
     candidate = read_run(request.run)
     facts = facts_of_manifest(candidate)
-    profile = candidate.profile.get("name") if isinstance(candidate.profile, dict) else None
+    profile = candidate.profile.name if candidate.profile is not None else None
     result = GateResult(candidate.id, candidate.name, profile, None, request.baseline)
     if request.baseline is not None:
         try:

@@ -141,7 +141,7 @@ def command(
     project = open_existing_project()
     entries = host_entries(project)
     plan = plan_export(project, options, RunEngines(connect, entries))  # settles the run on its own engine first
-    host = host_of_record(plan.run.engine, entries) if plan.run is not None else None
+    host = host_of_record(plan.run.engine.address(), entries) if plan.run is not None else None
     _announce(plan, f" on {host.label}" if host is not None and host.remote else "")
     outcome = run_export(connect(host), plan)  # a run's export runs on the run's engine, in its image
     _render(outcome, options, json_output=json_output)

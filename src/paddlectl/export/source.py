@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from paddlectl.errors import UsageError
 from paddlectl.project.workspace import Project
-from paddlectl.runs.manifest import ImageRecord, RunStatus
+from paddlectl.runs.manifest import EngineRecord, ImageRecord, RunStatus
 from paddlectl.runs.store import RunPaths
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ class RunSource:
     image: ImageRecord
     status: RunStatus
     reason: str | None = None
-    engine: dict[str, Any] = field(default_factory=dict)  # the engine the run ran on (the export runs there too)
+    engine: EngineRecord = field(default_factory=EngineRecord)  # the engine the run ran on (the export runs there too)
 
     @property
     def manifest_path(self) -> Path:
@@ -76,7 +76,7 @@ def load_run(run_dir: Path) -> RunSource:
         image=manifest.image,
         status=manifest.status,
         reason=manifest.reason,
-        engine=dict(manifest.engine),
+        engine=manifest.engine,
     )
 
 

@@ -65,10 +65,6 @@ class ProfileConfig:
     params: dict[str, Any] = field(default_factory=dict)
     gpus: str | None = None
 
-    def as_record(self) -> dict[str, Any]:
-        """What a run's manifest records of it: the name and the values it set."""
-        return {"name": self.name, "params": dict(self.params), "gpus": self.gpus}
-
 
 @dataclass(frozen=True)
 class ProjectConfig:

@@ -122,10 +122,7 @@ def summarize(run_id: str, manifest: Manifest) -> dict[str, Any]:
 
 def _remote_engine(manifest: Manifest) -> dict[str, Any] | None:
     """Where a run on a remote engine ran (name, url, certificate folder), for gc; None for the local engine."""
-    record = manifest.engine if isinstance(manifest.engine, dict) else {}
-    if not record.get("remote"):
-        return None
-    return {key: _jsonable(record.get(key)) for key in ("name", "url", "remote", "tls_dir")}
+    return manifest.engine.address() if manifest.engine.remote else None
 
 
 def bad_row(run_id: str, problem: str) -> dict[str, Any]:

@@ -209,6 +209,48 @@ class ExportSummary:
 
 
 @dataclass
+class ProfileRecord:
+    """`train --profile NAME`: the profile's name, the params it set (secret values masked), its GPUs."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    gpus: str | None = None
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class TransferRecord:
+    """Files that went into (or came out of) a container on a remote engine."""
+
+    files: int = 0
+    bytes: int = 0
+    seconds: float | None = None
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class EngineRecord:
+    """The engine the container ran on, enough to reach it again (runs/run_engines.py), and what moved there.
+
+    Runs recorded before remote hosts have none (all defaults): the local engine.
+    """
+
+    name: str | None = None
+    url: str | None = None  # without any password
+    remote: bool = False
+    tls_dir: str | None = None
+    id: str | None = None
+    version: str | None = None
+    uploaded: TransferRecord | None = None
+    fetched: TransferRecord | None = None
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def address(self) -> dict[str, Any]:
+        """name, url, remote and tls_dir: how `engine.hosts.host_of_record` finds the engine again."""
+        return {"name": self.name, "url": self.url, "remote": self.remote, "tls_dir": self.tls_dir}
+
+
+@dataclass
 class Manifest:
     id: str
     project: str
@@ -229,7 +271,7 @@ class Manifest:
     owner_pid: int | None = None  # the CLI process finalising this run; reconciliation leaves it alone while alive
     owner_host: str | None = None
     reproduces: str | None = None
-    profile: dict[str, Any] | None = None  # `train --profile NAME`: {name, params (the values it set), gpus}
+    profile: ProfileRecord | None = None
     params: ParamsRecord = field(default_factory=ParamsRecord)
     git: GitRecord = field(default_factory=GitRecord)
     metrics: MetricsRecord = field(default_factory=MetricsRecord)
@@ -237,9 +279,7 @@ class Manifest:
     host: HostRecord = field(default_factory=HostRecord)
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     logs: LogsRecord = field(default_factory=LogsRecord)
-    # The engine the container ran on: name, url (no password), remote, tls_dir, id, version; runs/run_engines.py
-    # finds it again from this (runs recorded before remote hosts have none: the local engine).
-    engine: dict[str, Any] = field(default_factory=dict)
+    engine: EngineRecord = field(default_factory=EngineRecord)
     export: ExportSummary | None = None
     schema_version: int = SCHEMA_VERSION
     unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -6,11 +6,11 @@ import os
 import platform
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from paddlectl import __version__
 from paddlectl.foundation.hashing import sha256_file
-from paddlectl.runs.manifest import ArtifactRecord, HostRecord
+from paddlectl.runs.manifest import ArtifactRecord, EngineRecord, HostRecord
 
 if TYPE_CHECKING:
     from paddlectl.engine.protocol import ContainerEngine
@@ -39,7 +39,15 @@ def host_record(docker_version: str | None) -> HostRecord:
     )
 
 
-def engine_record(engine: ContainerEngine) -> dict[str, Any]:
+def engine_record(engine: ContainerEngine) -> EngineRecord:
     """Which engine ran the container: how to reach it again (runs/run_engines.py) and what it was."""
     info = engine.info()
-    return {**engine.host.record(), "id": info.id or None, "version": info.server_version}
+    host = engine.host
+    return EngineRecord(
+        name=host.name,
+        url=host.public_url,
+        remote=host.remote,
+        tls_dir=str(host.tls_dir) if host.tls_dir else None,
+        id=info.id or None,
+        version=info.server_version,
+    )

@@ -13,9 +13,8 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from paddlectl.engine.protocol import Container, ContainerSpec
 from paddlectl.engine.shipping import (
@@ -30,13 +29,13 @@ from paddlectl.engine.shipping import (
 )
 from paddlectl.foundation.names import OUTPUT_DIR, RUN_DIR, STORE_LABEL, WORKDIR
 from paddlectl.foundation.signals import signals
-from paddlectl.runs.manifest import Manifest
+from paddlectl.runs.manifest import Manifest, TransferRecord
 from paddlectl.runs.store import RunPaths
 
 
 def is_remote(manifest: Manifest) -> bool:
     """Did the run's container run on an engine that could not see this machine's files?"""
-    return bool((manifest.engine or {}).get("remote"))
+    return manifest.engine.remote
 
 
 def store_label(store: Path) -> str:
@@ -73,7 +72,8 @@ class ShippedRun:
     paths: RunPaths
     where: str  # the host, as messages name it
     warn: Callable[[str], None]
-    record: dict[str, Any] = field(default_factory=dict)  # what moved, for the manifest's engine record
+    uploaded: TransferRecord | None = None  # what moved, for the manifest's engine record
+    fetched: TransferRecord | None = None
 
     @classmethod
     def plan(
@@ -101,11 +101,7 @@ class ShippedRun:
         signals.phase("upload")
         with signals.held():
             sent = upload(container, self.shipment.uploads, owner_of(self.spec.user))
-        self.record["uploaded"] = {
-            "files": sent.files,
-            "bytes": sent.bytes,
-            "seconds": round(time.monotonic() - started, 3),
-        }
+        self.uploaded = TransferRecord(sent.files, sent.bytes, round(time.monotonic() - started, 3))
         warning = size_warning(sent, self.where)
         if warning:
             self.warn(warning)
@@ -115,11 +111,7 @@ class ShippedRun:
         """Fetch the ended container's outputs; raises PaddlectlError (the container is kept then)."""
         started = time.monotonic()
         fetched = fetch_run_files(container, self.paths)
-        self.record["fetched"] = {
-            "files": fetched.files,
-            "bytes": fetched.bytes,
-            "seconds": round(time.monotonic() - started, 3),
-        }
+        self.fetched = TransferRecord(fetched.files, fetched.bytes, round(time.monotonic() - started, 3))
         if fetched.skipped:
             shown = ", ".join(fetched.skipped[:5])
             self.warn(f"{len(fetched.skipped)} link(s) or special file(s) in the outputs were not fetched: {shown}")

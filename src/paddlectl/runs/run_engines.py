@@ -86,7 +86,7 @@ class RunEngines:
         return self._get(host.url, lambda: self._reach(host))
 
     def for_manifest(self, manifest: Manifest) -> ContainerEngine:
-        return self.for_record(manifest.engine, manifest.id)
+        return self.for_record(manifest.engine.address(), manifest.id)
 
     def hosts(self) -> Mapping[str, HostEntry]:
         return self._entries

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from paddlectl.foundation.names import EXPORT_DIR_NAME, LOG_NAME, MANIFEST_NAME, METRICS_NAME, PATCH_NAME
+from paddlectl.foundation.records import dump
 from paddlectl.foundation.secrets import mask_mapping
 from paddlectl.runs.manifest import Manifest, RunStatus
 from paddlectl.runs.metrics import MetricPoint, load_series
@@ -165,7 +166,7 @@ def _tag_values(manifest: Manifest) -> dict[str, str]:
         "paddlectl.git.remote": git.remote_url,
         "paddlectl.command": shlex.join(command.argv) if command.argv else None,
         "paddlectl.gpus": manifest.container.gpus,
-        PROFILE_TAG: manifest.profile,
+        PROFILE_TAG: dump(manifest.profile) if manifest.profile else None,
         "paddlectl.reproduces": manifest.reproduces,
         "paddlectl.export.format": export.format if export else None,
         "paddlectl.export.verification": export.verification if export else None,

@@ -280,12 +280,12 @@ def _run_attached(
     metrics = RunMetrics(paths, on_points=observer.metrics if observer is not None else None)
     if observer is not None:
         observer.started(manifest, paths)
-    profile = f" (profile {manifest.profile['name']})" if manifest.profile else ""
+    profile = f" (profile {manifest.profile.name})" if manifest.profile else ""
     events.status(f"run {paths.run_id} started in {manifest.image.reference}{profile}")
 
     result = _run_container(prepared, engine, recorded, metrics, events)
     if recorded.shipped is not None:
-        manifest.engine.update(recorded.shipped.record)
+        manifest.engine.uploaded, manifest.engine.fetched = recorded.shipped.uploaded, recorded.shipped.fetched
     _apply_result(manifest, result, prepared, paths, started, metrics)
     if result.engine_error is not None or result.fetch_error is not None:
         _leave_for_reconciliation(manifest, result, store, engine)
@@ -518,7 +518,7 @@ def _detach(
         store.write(manifest)
         return TrainOutcome(manifest, interrupt.exit_code, paths)
     if recorded.shipped is not None:
-        manifest.engine.update(recorded.shipped.record)
+        manifest.engine.uploaded, manifest.engine.fetched = recorded.shipped.uploaded, recorded.shipped.fetched
     store.write(manifest)
     try:
         with signals.held():  # a create cut in two would leave a probe nobody knows of

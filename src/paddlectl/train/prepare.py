@@ -12,6 +12,7 @@ from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, parse_gp
 from paddlectl.errors import UsageError
 from paddlectl.project.config import ProfileConfig
 from paddlectl.project.workspace import Project
+from paddlectl.runs.manifest import ProfileRecord
 from paddlectl.train.request import (
     TrainRequest,
     build_container_spec,
@@ -47,7 +48,7 @@ class PreparedRun:
     masked_command: list[str] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)  # masked wherever they would be printed or saved
     param_types: dict[str, str] = field(default_factory=dict)  # str, int, float, bool, null (train/params.py)
-    profile: dict[str, Any] | None = None  # the manifest's record of `--profile NAME` (params masked)
+    profile: ProfileRecord | None = None  # the manifest's record of `--profile NAME` (params masked)
     host: EngineHost | None = None  # the engine to train on (None: the default one, resolved when connecting)
 
 
@@ -137,17 +138,15 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     )
 
 
-def _profile_record(request: TrainRequest, profile: ProfileConfig | None) -> dict[str, Any] | None:
+def _profile_record(request: TrainRequest, profile: ProfileConfig | None) -> ProfileRecord | None:
     """What the manifest records of the profile: the original's record when reproducing, else the one chosen."""
     from paddlectl.foundation.secrets import mask_mapping
 
     if request.fixed_profile is not None:
-        return dict(request.fixed_profile)
+        return request.fixed_profile
     if profile is None:
         return None
-    record = profile.as_record()
-    record["params"] = mask_mapping(record["params"])
-    return record
+    return ProfileRecord(profile.name, mask_mapping(dict(profile.params)), profile.gpus)
 
 
 def _engine_host(request: TrainRequest, project: Project) -> EngineHost:

@@ -192,7 +192,9 @@ def reproduce(
     from paddlectl.runs.run_engines import host_entries
 
     request = reproduce_request(original, overrides)
-    request.host = host_of_record(original.engine, host_entries(project))  # None: the default engine, as before
+    request.host = host_of_record(
+        original.engine.address(), host_entries(project)
+    )  # None: the default engine, as before
     with signals.held():
         with signals.interruptible():  # connecting creates nothing (an ssh login may be cut short)
             engine = connect(request.host)

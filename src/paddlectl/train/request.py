@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, Ulimit
@@ -26,6 +25,7 @@ from paddlectl.foundation.names import (
     RUN_LABEL,
     WORKDIR,
 )
+from paddlectl.runs.manifest import ProfileRecord
 
 _SIZE = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
 _RESERVED_TARGETS = (WORKDIR, OUTPUT_DIR, RUN_DIR, LIB_DIR, PRIVATE_DIR)
@@ -41,7 +41,7 @@ class TrainRequest:
     image: str | None = None
     params: list[str] = field(default_factory=list)  # "key=value" assignments
     profile: str | None = None  # `--profile NAME`: profiles.NAME of paddlectl.yaml
-    fixed_profile: dict[str, Any] | None = None  # reproduce: the original's profile record, kept as it was
+    fixed_profile: ProfileRecord | None = None  # reproduce: the original's profile record, kept as it was
     fixed_params: dict[str, object] | None = None  # reproduce: the recorded values, used as they are
     image_tag: str | None = None  # reproduce: the tag the original asked for (the image is run by digest or id)
     params_file: Path | None = None

@@ -17,7 +17,7 @@ from paddlectl.errors import PaddlectlError
 from paddlectl.export.record import ExportRecord
 from paddlectl.foundation.yamlio import dump_yaml, load_yaml
 from paddlectl.runs.index import RunIndex
-from paddlectl.runs.manifest import SCHEMA_VERSION, ImageRecord, Manifest, RunStatus
+from paddlectl.runs.manifest import SCHEMA_VERSION, ImageRecord, Manifest, ManifestError, RunStatus
 from paddlectl.runs.project_runs import ProjectRuns
 from paddlectl.runs.query import RunQuery
 from paddlectl.runs.store import RunPaths, RunStore
@@ -182,6 +182,39 @@ def test_manifest_to_dict_puts_unknown_keys_after_the_known_ones() -> None:
     ).to_dict()
     assert next(iter(document)) == "schema_version" and list(document)[-1] == "zzz_first"
     assert list(document["image"]) == ["reference", "id", "digest", "moved_from", "later"]
+
+
+def test_engine_and_profile_records_read_typed_and_write_back_as_they_were() -> None:
+    base = {
+        "schema_version": 1,
+        "id": "r",
+        "project": "p",
+        "status": "succeeded",
+        "started_at": "2026-11-22T10:30:00.000Z",
+        "image": {"reference": "paddle:3.2.0"},
+        "command": {"script": "train.py", "module": None},
+    }
+    engine = {
+        "name": "gpu-box",
+        "url": "ssh://me@10.0.0.5:2222",
+        "remote": True,
+        "tls_dir": None,
+        "id": "ABCD",
+        "version": "20.10.24",
+        "uploaded": {"files": 3, "bytes": 120, "seconds": 1, "compressed": True},
+        "fetched": {"files": 2, "bytes": 10, "seconds": 0.5},
+    }
+    profile = {"name": "ci", "params": {"epochs": 2, "token": "****"}, "gpus": "all"}
+    manifest = Manifest.from_dict({**base, "engine": engine, "profile": profile})
+    assert manifest.engine.remote and manifest.engine.uploaded is not None and manifest.engine.uploaded.files == 3
+    assert manifest.engine.address() == {"name": "gpu-box", "url": engine["url"], "remote": True, "tls_dir": None}
+    assert manifest.profile is not None and (manifest.profile.name, manifest.profile.gpus) == ("ci", "all")
+    document = manifest.to_dict()
+    assert document["engine"] == engine and document["profile"] == profile  # the newer key `compressed` too
+    older = Manifest.from_dict(base)  # recorded before remote hosts and profiles: the local engine, no profile
+    assert older.engine.address()["url"] is None and not older.engine.remote and older.profile is None
+    with pytest.raises(ManifestError, match=r"engine.remote"):
+        Manifest.from_dict({**base, "engine": {"remote": "yes"}})
 
 
 def _export_record() -> ExportRecord:

@@ -9,6 +9,7 @@ import pytest
 
 from paddlectl.errors import UsageError
 from paddlectl.project.workspace import open_project
+from paddlectl.runs.manifest import ProfileRecord
 from paddlectl.runs.store import RunStore
 from paddlectl.train.launch import train
 from paddlectl.train.prepare import prepare
@@ -87,7 +88,7 @@ def test_the_manifest_records_the_profile_and_reproduce_keeps_it(project: Path) 
     prepared = prepare(TrainRequest(script="train.py", profile="cpu-sample"), open_project(project), project)
     manifest = train(prepared, open_project(project), lambda: engine, Events()).manifest
     stored = RunStore(open_project(project).runs_dir).read(manifest.id)
-    assert stored.profile == {"name": "cpu-sample", "params": {"data_limit": 100}, "gpus": None}
+    assert stored.profile == ProfileRecord("cpu-sample", {"data_limit": 100}, None)
     assert reproduce_request(stored, []).fixed_profile == stored.profile
     again = prepare(reproduce_request(stored, []), open_project(project), project)
     assert again.profile == stored.profile and again.params["data_limit"] == 100
@@ -95,5 +96,5 @@ def test_the_manifest_records_the_profile_and_reproduce_keeps_it(project: Path) 
 
 def test_secret_profile_params_are_masked_in_the_record(project: Path) -> None:
     prepared = prepare(TrainRequest(script="train.py", profile="ci"), open_project(project), project)
-    assert prepared.profile is not None and prepared.profile["params"]["token"] == "****"
-    assert prepared.profile["params"]["epochs"] == 2 and prepared.profile["gpus"] == "all"
+    assert prepared.profile is not None and prepared.profile.params["token"] == "****"
+    assert prepared.profile.params["epochs"] == 2 and prepared.profile.gpus == "all"

@@ -83,8 +83,9 @@ def test_a_remote_run_mounts_nothing_of_this_machine_and_gets_its_outputs_back(p
     assert [a.path for a in manifest.artifacts] == ["model.pdparams"]
     assert manifest.metrics.summary["acc"].last == 0.5  # the helper's metrics file came back too
     record = manifest.engine
-    assert (record["name"], record["url"], record["remote"]) == ("gpu-box", REMOTE.url, True)
-    assert record["uploaded"]["files"] >= 3 and record["fetched"]["files"] == 2
+    assert (record.name, record.url, record.remote) == ("gpu-box", REMOTE.url, True)
+    assert record.uploaded is not None and record.uploaded.files >= 3
+    assert record.fetched is not None and record.fetched.files == 2
 
 
 def test_a_failed_fetch_keeps_the_container_and_the_next_command_settles_the_run(project: Path) -> None:
@@ -183,4 +184,4 @@ def test_a_local_run_is_bind_mounted_as_before(project: Path) -> None:
     run, _ = _run_and_probe(engine)
     assert run.uploads == [] and STORE_LABEL not in run.spec.labels
     assert {m.target for m in run.spec.mounts} >= {"/workspace", OUTPUT_DIR, RUN_DIR, "/paddlectl/lib"}
-    assert outcome.manifest.engine["remote"] is False and "uploaded" not in outcome.manifest.engine
+    assert outcome.manifest.engine.remote is False and outcome.manifest.engine.uploaded is None
