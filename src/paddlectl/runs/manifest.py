@@ -54,6 +54,16 @@ class CommandRecord:
 
 
 @dataclass
+class MountRecord:
+    """A `--mount SRC:DST[:ro]` the container had (the source as resolved on the engine's host)."""
+
+    source: str
+    target: str
+    read_only: bool = False
+    unknown_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
 class ContainerRecord:
     id: str | None = None
     user: str | None = None
@@ -64,7 +74,7 @@ class ContainerRecord:
     ipc_mode: str | None = None
     nproc: int = 1
     code_read_only: bool = True
-    mounts: list[dict[str, Any]] = field(default_factory=list)
+    mounts: list[MountRecord] = field(default_factory=list)
     env_names: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)  # user-given env, secrets masked
     kept: bool = False

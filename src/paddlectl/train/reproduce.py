@@ -127,10 +127,7 @@ def reproduce_request(original: Manifest, overrides: list[str]) -> TrainRequest:
         reproduction_of=original.name or original.id,
         labels=dict(original.labels),
         env=env,
-        mounts=[
-            MountRequest(str(m["source"]), str(m["target"]), bool(m.get("read_only")))
-            for m in original.container.mounts
-        ],
+        mounts=[MountRequest(m.source, m.target, m.read_only) for m in original.container.mounts],
         shm_size=original.container.shm_size,
         memory=original.container.mem_limit,
         code_writable=not original.container.code_read_only,

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli
 from paddlectl.cli.runs_view import COLUMN_PRIORITY, fit_columns
-from paddlectl.runs.manifest import ContainerRecord, ImageRecord, RunStatus
+from paddlectl.runs.manifest import ContainerRecord, ImageRecord, MountRecord, RunStatus
 from paddlectl.runs.plot import collect_run_lines, usable_prefix
 from paddlectl.runs.query import resolve_run
 from paddlectl.runs.store import RunStore
@@ -117,7 +117,7 @@ def long_values(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     update(
         paths,
         image=ImageRecord("paddlectl-test/paddle:3.2.0-cpu", "sha256:" + "3" * 64, DIGEST),
-        container=ContainerRecord(id="c" * 64, mounts=[{"source": LONG_PATH, "target": "/data", "read_only": True}]),
+        container=ContainerRecord(id="c" * 64, mounts=[MountRecord(LONG_PATH, "/data", True)]),
     )
     return root, paths.run_id
 
