@@ -29,8 +29,9 @@ PUSH_TARGET_SECONDS = 2.0
 
 
 def _run_with_points(project: Path) -> str:
-    from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, RunStatus
-    from paddlectl.runs.store import RunStore, utc_now
+    from paddlectl.foundation.clock import utc_now
+    from paddlectl.runs.manifest import CommandRecord, ImageRecord, Manifest, ParamsRecord, RunStatus
+    from paddlectl.runs.store import RunStore
 
     store = RunStore(project / ".paddlectl" / "runs")
     paths = store.create()
@@ -50,7 +51,7 @@ def _run_with_points(project: Path) -> str:
         ended_at=utc_now(),
         image=ImageRecord("paddlectl-test/paddle:3.2.0-cpu", "sha256:" + "1" * 64),
         command=CommandRecord("train.py", None, [], ["python", "-u", "train.py"]),
-        params={"values": {"lr": 0.001, "epochs": 10, "batch_size": 32}, "sources": {}},
+        params=ParamsRecord({"lr": 0.001, "epochs": 10, "batch_size": 32}),
     )
     store.write(manifest)
     return paths.run_id

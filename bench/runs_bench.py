@@ -37,7 +37,14 @@ CORRUPT_EVERY = 500  # one truncated manifest per 500 runs: listing must carry o
 def _template() -> str:
     """One realistic manifest as YAML, with @TOKENS@ where runs differ."""
     from paddlectl.foundation.yamlio import dump_yaml
-    from paddlectl.runs.manifest import CommandRecord, ContainerRecord, ImageRecord, Manifest, RunStatus
+    from paddlectl.runs.manifest import (
+        CommandRecord,
+        ContainerRecord,
+        ImageRecord,
+        Manifest,
+        MountRecord,
+        RunStatus,
+    )
 
     summary = {
         name: {
@@ -76,12 +83,8 @@ def _template() -> str:
             shm_size="2g",
             gpus="none",
             mounts=[
-                {"source": "/home/me/proj", "target": "/workspace", "read_only": True},
-                {
-                    "source": "/home/me/proj/.paddlectl/runs/@ID@/outputs",
-                    "target": "/paddlectl/outputs",
-                    "read_only": False,
-                },
+                MountRecord("/home/me/proj", "/workspace", read_only=True),
+                MountRecord("/home/me/proj/.paddlectl/runs/@ID@/outputs", "/paddlectl/outputs"),
             ],
             env_names=["PADDLECTL_RUN_ID", "PADDLECTL_OUTPUT_DIR", "PYTHONUNBUFFERED"],
         ),
@@ -92,6 +95,10 @@ def _template() -> str:
         duration_seconds=1234.5,
         owner_pid=12345,
         owner_host="bench",
+    )
+    # The records with @TOKENS@ in typed fields are written as the YAML document, not as typed records.
+    document = manifest.to_dict()
+    document.update(
         params={"values": params, "sources": dict.fromkeys(params, "cli")},
         git={"commit": "@COMMIT@", "branch": "main", "dirty": False, "patch_file": None, "patch_sha256": None},
         metrics={"file": "metrics.jsonl", "summary": summary},
@@ -100,7 +107,7 @@ def _template() -> str:
         artifacts=[{"path": "outputs/model.pdparams", "size": 102400, "sha256": "a" * 64}],
         logs={"file": "output.log", "lines": 1200},
     )
-    text = dump_yaml(manifest.to_dict())
+    text = dump_yaml(document)
     # dump_yaml quotes the numeric placeholders as strings: unquote them so the values load as numbers.
     for token in ("LR", "BS", "EP", "SEED", "DROP", *(f"M{i}" for i in range(len(METRICS)))):
         text = text.replace(f"'@{token}@'", f"@{token}@")
