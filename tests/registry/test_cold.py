@@ -18,7 +18,8 @@ from paddlectl.registry.model import Storage
 from paddlectl.registry.promote import promote, rollback
 from paddlectl.registry.register import register_package
 from paddlectl.registry.store import Registry
-from registry.conftest import ColdTarget, Keys, PackageFactory, S3Server, write_project_config
+from registry.conftest import ColdTarget, Keys, PackageFactory, write_project_config
+from s3_server import S3Server
 
 Opener = Callable[[], Registry]
 NOW = timedelta(0)

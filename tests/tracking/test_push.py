@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from conftest import run_cli
 from http_proxy import SeenRequest, forwarding_proxy, refusing_server
 from mlflow_server import MlflowServer, free_port
 from paddlectl.runs.store import RunPaths, RunStore
+from s3_server import S3Server
 from tracking.run_folder import LONG_VALUE, rich_run
 from unit.runs.runs_factory import IMAGE, IMAGE_ID
 
@@ -317,30 +319,18 @@ def test_nan_points_and_positions_survive_as_mlflow_stores_them(project: Path, m
 
 
 def test_an_object_store_is_written_through_the_mlflow_client(
-    project: Path, mlflow_server: MlflowServer, s3_server: str
+    project: Path, mlflow_server: MlflowServer, s3_server: S3Server
 ) -> None:
-    import boto3
-
-    s3_env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "MLFLOW_S3_ENDPOINT_URL": s3_server,
-    }
-    s3 = boto3.client(
-        "s3", endpoint_url=s3_server, aws_access_key_id="testing", aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )  # fmt: skip
-    s3.create_bucket(Bucket="team-bucket")
-    mlflow_server.create_experiment("in-moto", "s3://team-bucket/mlflow")
+    s3, bucket, root = s3_server.client(), s3_server.bucket, f"mlflow-{secrets.token_hex(4)}"
+    mlflow_server.create_experiment("in-seaweed", f"s3://{bucket}/{root}")
     paths = rich_run(project, steps=5)
-    result = push(project, mlflow_server.uri, "last", "--experiment", "in-moto", env=s3_env)
+    result = push(project, mlflow_server.uri, "last", "--experiment", "in-seaweed", env=s3_server.environment())
     assert result.returncode == 0, result.stderr
     mlflow_run_id = json.loads(result.stdout)["runs"][0]["mlflow_run_id"]
-    prefix = f"mlflow/{mlflow_run_id}/artifacts/"
-    listed = s3.list_objects_v2(Bucket="team-bucket", Prefix=prefix)["Contents"]
+    prefix = f"{root}/{mlflow_run_id}/artifacts/"
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
     on_s3 = {
-        item["Key"].removeprefix(prefix): sha(s3.get_object(Bucket="team-bucket", Key=item["Key"])["Body"].read())
+        item["Key"].removeprefix(prefix): sha(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
         for item in listed
     }
     manifest = RunStore(paths.root.parent).read(paths.run_id)
