@@ -25,7 +25,7 @@ Opener = Callable[[], Registry]
 PATCH = b"diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-lr = 1\n+lr = 2\n"
 
 
-def _dirty_package(root: Path, *, with_patch: bool = True) -> Path:
+def _dirty_package(root: Path, *, with_patch: bool = True, include_patch: bool = True) -> Path:
     export = make_export(root)
     run_dir = export.parent
     (run_dir / "uncommitted.patch").write_bytes(PATCH)
@@ -50,7 +50,9 @@ def _dirty_package(root: Path, *, with_patch: bool = True) -> Path:
     (run_dir / "manifest.yaml").write_text(dump_yaml(manifest.to_dict()))
     if not with_patch:
         (run_dir / "uncommitted.patch").unlink()
-    request = PackageRequest(export_dir=export, name="digits", version="1.0.0", output_dir=root / "dist")
+    request = PackageRequest(
+        export_dir=export, name="digits", version="1.0.0", output_dir=root / "dist", include_patch=include_patch
+    )
     return build_package(request).path
 
 
@@ -73,9 +75,11 @@ def test_the_run_and_its_patch_come_from_the_package(open_reg: Opener, tmp_path:
     assert not patch.exists()  # a temporary file, gone with the context
 
 
-def test_a_dirty_run_without_its_patch_is_refused(open_reg: Opener, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lost", ["missing", "left-out"])
+def test_a_dirty_run_without_its_patch_is_refused(open_reg: Opener, tmp_path: Path, lost: str) -> None:
     registry = open_reg()
-    register_package(registry, _dirty_package(tmp_path / "proj", with_patch=False))
+    package = _dirty_package(tmp_path / "proj", with_patch=lost != "missing", include_patch=lost != "left-out")
+    register_package(registry, package)
     refused = pytest.raises(UsageError, match="uncommitted changes that are not in its package")
     with refused, registered_run(registry, "digits@1.0.0"):
         pass

@@ -30,6 +30,13 @@ def command(
     allow_failed: Annotated[
         bool, typer.Option("--allow-failed", help="Package the export of a run that failed or was interrupted.")
     ] = False,
+    no_patch: Annotated[
+        bool,
+        typer.Option(
+            "--no-patch",
+            help="Leave the run's uncommitted changes (RUN.patch) out; the package then cannot be reproduced from.",
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Package an export as NAME-VERSION.tar: inference files, MODEL.yaml, SHA256SUMS (and a signature)."""
@@ -50,6 +57,7 @@ def command(
         force=force,
         allow_unverified=allow_unverified,
         allow_failed=allow_failed,
+        include_patch=not no_patch,
     )
     result = build_package(request)
     for warning in result.warnings:

@@ -53,6 +53,7 @@ class PackageRequest:
     force: bool = False
     allow_unverified: bool = False
     allow_failed: bool = False  # package the export of a run that did not succeed (the card records its status)
+    include_patch: bool = True  # RUN.patch, the run's uncommitted changes (--no-patch: left out, the card says so)
     author: str | None = None  # created_by in the card; user@host when None
 
 
@@ -188,7 +189,7 @@ def build_package(request: PackageRequest) -> PackageResult:
         exposure = signing.key_exposure_warning(request.sign_key)
         if exposure:
             warnings.append(exposure)
-    run = collect_provenance(source)
+    run = collect_provenance(source, request.include_patch)
     warnings.extend(run.warnings)
     final = _prepare_output(request)
 

@@ -21,7 +21,7 @@ from paddlectl.packaging.source import ExportSource
 class RunProvenance:
     record: bytes | None  # RUN.yaml: the manifest as YAML; None when the export is not inside a run folder
     patch: bytes | None  # RUN.patch; None when the run had no uncommitted changes (or they were not saved)
-    patch_state: str  # none | included | missing | too-large | truncated
+    patch_state: str  # none | included | left-out (package --no-patch) | missing | too-large | truncated
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -37,8 +37,11 @@ def _patch_path(run_dir: Path, recorded: str) -> Path:
     return path if path.is_file() else run_dir / path.name
 
 
-def collect_provenance(source: ExportSource) -> RunProvenance:
+def collect_provenance(source: ExportSource, include_patch: bool = True) -> RunProvenance:
     """The run record and patch for `source`; warnings say what a reproduction from the package will lack.
+
+    `include_patch=False` (package --no-patch) keeps the run's uncommitted changes out of a package that leaves the
+    machine; RUN.yaml still names the changed files, and a reproduction from the package is refused.
 
     Raises UsageError when the saved patch does not match the sha256 its manifest recorded (the run store was
     changed after the run).
@@ -54,6 +57,9 @@ def collect_provenance(source: ExportSource) -> RunProvenance:
     recorded = git.patch_file
     if not recorded:
         return RunProvenance(record, None, "none")
+    if not include_patch:
+        warning = "the run's uncommitted changes are left out (--no-patch): the package cannot be reproduced from alone"
+        return RunProvenance(record, None, "left-out", [warning])
     path = _patch_path(source.directory.parent, str(recorded))
     try:
         size = path.stat().st_size

@@ -74,6 +74,21 @@ def test_a_missing_patch_is_a_warning_and_the_card_says_so(tmp_path: Path) -> No
     assert card["provenance"]["git"]["patch"] is None and card["provenance"]["git"]["patch_state"] == "missing"
 
 
+def test_no_patch_leaves_the_uncommitted_changes_out_and_the_card_says_so(tmp_path: Path) -> None:
+    export = _dirty_export(tmp_path / "proj")
+    request = PackageRequest(
+        export_dir=export, name="digits", version="1.0.0", output_dir=tmp_path, include_patch=False
+    )
+    result = build_package(request)
+    assert any("--no-patch" in warning for warning in result.warnings)
+    members = _members(result.path)
+    assert "RUN.patch" not in members and PATCH not in b"".join(members.values())
+    card = load_yaml(members["MODEL.yaml"].decode(), "card")
+    assert card["provenance"]["git"]["patch"] is None and card["provenance"]["git"]["patch_state"] == "left-out"
+    assert card["provenance"]["git"]["dirty"] is True
+    assert verify_package(result.path).ok
+
+
 def test_a_card_naming_a_patch_the_package_lacks_fails_verification(tmp_path: Path) -> None:
     files = {"model.json": b"{}\n", "model.pdiparams": b"\x00" * 64}
     card = card_for(files, schema_version=2, provenance={"git": {"patch": "RUN.patch"}})
