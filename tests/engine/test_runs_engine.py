@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from paddlectl.foundation.names import store_value
 from paddlectl.runs.manifest import RunStatus
 from tests.unit.runs.runs_factory import make_run
 
@@ -40,7 +41,7 @@ def containers(paddle_image: str) -> Iterator[list[str]]:
         subprocess.run(["docker", "rm", "-f", *started], capture_output=True, timeout=60, check=False)
 
 
-def _start(started: list[str], image: str, project: str, run_id: str) -> str:
+def _start(started: list[str], image: str, project: str, run_id: str, *labels: str) -> str:
     container_id = _docker(
         "run",
         "-d",
@@ -49,6 +50,7 @@ def _start(started: list[str], image: str, project: str, run_id: str) -> str:
         f"io.paddlectl.run={run_id}",
         "--label",
         f"io.paddlectl.project={project}",
+        *(item for label in labels for item in ("--label", label)),
         image,
         "sleep",
         "60",
@@ -61,10 +63,16 @@ def test_gc_removes_orphans_and_stop_stops_a_run(tmp_path: Path, containers: lis
     project = tmp_path / "gcproj"
     ended = make_run(project, minutes=1)
     running = make_run(project, minutes=2, status=RunStatus.RUNNING)
-    of_gone = _start(containers, paddle_image, project.name, "20261101-000000-000deadbe")
+    ours = f"io.paddlectl.store={store_value(project / '.paddlectl')}"
+    of_gone = _start(containers, paddle_image, project.name, "20261101-000000-000deadbe", ours)
     of_ended = _start(containers, paddle_image, project.name, ended.run_id)
     of_running = _start(containers, paddle_image, project.name, running.run_id)
     of_other = _start(containers, paddle_image, "another-project", "20261101-000000-000deadbe")
+    # A project of the same name elsewhere (two copies of one example): its live run is not ours to judge.
+    namesake_store = f"io.paddlectl.store={store_value(tmp_path / 'elsewhere' / 'gcproj' / '.paddlectl')}"
+    of_namesake = _start(containers, paddle_image, project.name, "20261101-000000-000a11ve0", namesake_store)
+    # One made before store labels whose run folder is not here: it may be a namesake's, so it stays.
+    of_unlabelled = _start(containers, paddle_image, project.name, "20261101-000000-000a11ve1")
 
     dry = run_cli("runs", "gc", "--dry-run", "--json", cwd=project)
     assert dry.returncode == 0, dry.stderr
@@ -77,6 +85,7 @@ def test_gc_removes_orphans_and_stop_stops_a_run(tmp_path: Path, containers: lis
     assert removed == {of_gone: "run folder gone", of_ended: "run succeeded"}
     assert _state(of_gone) is None and _state(of_ended) is None
     assert _state(of_running) == "running" and _state(of_other) == "running"  # a live run, another project
+    assert _state(of_namesake) == "running" and _state(of_unlabelled) == "running"
 
     stop = run_cli("runs", "stop", running.run_id, "--grace", "2", "--json", cwd=project)
     assert stop.returncode == 0, stop.stderr

@@ -6,6 +6,8 @@ reapers can find each kind once its owner is gone. Paths here are *container* pa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # ---- labels ----------------------------------------------------------------------------------------------------
 LABEL_PREFIX = "io.paddlectl."
 KIND_LABEL = "io.paddlectl.kind"  # what a container (or build stage) is: one of the KIND_* values below
@@ -16,8 +18,8 @@ ROOT_LABEL = "io.paddlectl.root"  # the project's folder on the host
 OWNER_LABEL = "io.paddlectl.owner"  # host:pid of the CLI that removes a one-shot container when it is done
 PROBE_LABEL = "io.paddlectl.probe"  # "1" on runtime-probe containers (kept for probes made before kinds)
 STAGE_LABEL = "io.paddlectl.stage"  # on every stage of the image Dockerfiles (with PROJECT_LABEL)
-# host:path of the run store that records a run, on run containers of a remote engine: many clients share such an
-# engine, and `runs gc` there removes only the containers of its own store.
+# host:path of the run store that records a run, on a run's container and its probe: projects share names (every copy
+# of an example is `digits`) and engines (a remote one, many clients), and `runs gc` judges only its own store's.
 STORE_LABEL = "io.paddlectl.store"
 
 KIND_RUN = "run"
@@ -63,6 +65,13 @@ def owner_value() -> str:
     import socket
 
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def store_value(store: Path) -> str:
+    """The STORE_LABEL value for runs recorded in `store` (a project's .paddlectl/): `host:resolved path`."""
+    import socket
+
+    return f"{socket.gethostname()}:{store.resolve()}"
 
 
 def parse_owner(value: str | None) -> tuple[str, int] | None:

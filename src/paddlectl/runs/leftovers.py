@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from paddlectl.foundation.names import (
     STAGE_LABEL,
     STORE_LABEL,
     parse_owner,
+    store_value,
 )
 from paddlectl.runs.index import RowStatus
 from paddlectl.runs.reconcile import owner_process_alive
@@ -134,14 +135,11 @@ def _run_containers(
     store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], RowStatus]
 ) -> list[Leftover]:
     found = []
-    labels = {PROJECT_LABEL: project_name}
-    if engine.host.remote:
-        from paddlectl.runs.remote_run import store_label
-
-        labels[STORE_LABEL] = store_label(store.runs_dir.parent)
-    for container in engine.containers(labels):
+    for container in engine.containers({PROJECT_LABEL: project_name}):
         run_id = container.labels.get(RUN_LABEL)
         if not run_id or container.labels.get(KIND_LABEL, KIND_RUN) != KIND_RUN:
+            continue
+        if not _recorded_here(store, container.labels, run_id, engine.host.remote):
             continue
         why = _why_run_is_over(store, run_id, run_status)
         if why is not None:
@@ -158,10 +156,28 @@ def _run_probes(
         run_id = container.labels.get(FOR_RUN_LABEL)
         if not run_id or OWNER_LABEL in container.labels:
             continue  # an owned one-shot: one_shot_leftovers judges it by its owner
+        if not _recorded_here(store, container.labels, run_id, engine.host.remote):
+            continue
         why = _why_run_is_over(store, run_id, run_status)
         if why is not None:
             found.append(Leftover(KIND_PROBE, "container", container.id, f"probe of a detached run: {why}", run_id))
     return found
+
+
+def _recorded_here(store: RunStore, labels: Mapping[str, str], run_id: str, remote: bool) -> bool:
+    """Whether the container works for a run of this store, so gc may judge it: its store label says so.
+
+    Another project can share the name (every copy of an example is `digits`) and the engine, and its running
+    containers must never look like ours with their run folder gone. A local container made before store labels
+    counts as ours only while its run folder is here; on a remote engine (many clients) only a label counts.
+    """
+    label = labels.get(STORE_LABEL)
+    if label is not None:
+        return label == store_value(store.runs_dir.parent)
+    if remote:
+        return False
+    paths = store.paths(run_id)
+    return "/" not in run_id and not run_id.startswith(".") and paths.root.is_dir()
 
 
 def _why_run_is_over(store: RunStore, run_id: str, run_status: Callable[[RunPaths], RowStatus]) -> str | None:

@@ -62,7 +62,7 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
     if container is None:
         manifest.status = RunStatus.LOST
         manifest.owner_pid = None
-        manifest.reason = "its container is gone (removed, or the engine lost it) before the run was recorded"
+        manifest.reason = "its container is gone (removed, or the engine lost it) before the run's end was recorded"
         manifest.ended_at = clock.utc_now()
         _forget_private(manifest, private)
         store.write(manifest)

@@ -10,11 +10,9 @@ safe the container is kept (a fetch that fails leaves the run for the next comma
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from pathlib import Path
 
 from paddlectl.engine.protocol import Container, ContainerSpec
 from paddlectl.engine.shipping import (
@@ -27,7 +25,7 @@ from paddlectl.engine.shipping import (
     size_warning,
     upload,
 )
-from paddlectl.foundation.names import OUTPUT_DIR, RUN_DIR, STORE_LABEL, WORKDIR
+from paddlectl.foundation.names import OUTPUT_DIR, RUN_DIR, WORKDIR
 from paddlectl.foundation.signals import signals
 from paddlectl.runs.manifest import Manifest, TransferRecord
 from paddlectl.runs.store import RunPaths
@@ -36,11 +34,6 @@ from paddlectl.runs.store import RunPaths
 def is_remote(manifest: Manifest) -> bool:
     """Did the run's container run on an engine that could not see this machine's files?"""
     return manifest.engine.remote
-
-
-def store_label(store: Path) -> str:
-    """STORE_LABEL's value for runs recorded in `store` (the project's .paddlectl/)."""
-    return f"{socket.gethostname()}:{store.resolve()}"
 
 
 def run_downloads(paths: RunPaths) -> tuple[Download, Download]:
@@ -82,13 +75,11 @@ class ShippedRun:
         code_files: Collection[str],
         user_mounts: Collection[str],
         paths: RunPaths,
-        store: Path,
         where: str,
         warn: Callable[[str], None],
     ) -> ShippedRun:
         """Replace the spec's local mounts by uploads; `user_mounts` (targets) stay: paths on the remote host."""
         shipment = shipment_for(spec, keep=user_mounts, trees={WORKDIR: code_files})
-        shipment.spec.labels[STORE_LABEL] = store_label(store)
         return cls(shipment, paths, where, warn)
 
     @property

@@ -26,6 +26,8 @@ from paddlectl.foundation.names import (
     LIB_DIR,
     PROJECT_LABEL,
     RUNTIME_PROBE_MARK,
+    STORE_LABEL,
+    store_value,
 )
 from paddlectl.runs.manifest import RuntimeRecord
 
@@ -100,7 +102,7 @@ def start_run_probe(engine: ContainerEngine, target: ProbeTarget, run_id: str) -
     """
     if cached_runtime(target) is not None:
         return False
-    labels = {KIND_LABEL: KIND_PROBE, FOR_RUN_LABEL: run_id}
+    labels = {KIND_LABEL: KIND_PROBE, FOR_RUN_LABEL: run_id, STORE_LABEL: store_value(target.store)}
     if target.project is not None:
         labels[PROJECT_LABEL] = target.project
     spec = target.spec(labels)

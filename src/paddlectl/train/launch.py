@@ -232,7 +232,7 @@ def _shipped_if_remote(
 
     code = source_files(prepared.code_root, STORE_NAME)
     user_mounts = [mount.target for mount in prepared.mounts]
-    return ShippedRun.plan(spec, code, user_mounts, paths, project.store, engine.host.label, events.warning)
+    return ShippedRun.plan(spec, code, user_mounts, paths, engine.host.label, events.warning)
 
 
 def _write_first_manifest(store: RunStore, project: Project, manifest: Manifest, prepared: PreparedRun) -> None:

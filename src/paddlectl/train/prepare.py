@@ -239,6 +239,7 @@ def container_spec_for(
         command=prepared.command,
         run_id=run_id,
         project_name=project.config.name,
+        store=project.store,
         code_root=prepared.code_root,
         run_dir=run_dir,
         lib_dir=lib,

@@ -23,7 +23,9 @@ from paddlectl.foundation.names import (
     ROOT_LABEL,
     RUN_DIR,
     RUN_LABEL,
+    STORE_LABEL,
     WORKDIR,
+    store_value,
 )
 from paddlectl.runs.manifest import ProfileRecord
 
@@ -212,6 +214,7 @@ def build_container_spec(
     command: list[str],
     run_id: str,
     project_name: str,
+    store: Path,
     code_root: Path,
     run_dir: Path,
     lib_dir: Path,
@@ -256,7 +259,13 @@ def build_container_spec(
     return ContainerSpec(
         image=image,
         command=command,
-        labels={KIND_LABEL: KIND_RUN, RUN_LABEL: run_id, PROJECT_LABEL: project_name, ROOT_LABEL: str(code_root)},
+        labels={
+            KIND_LABEL: KIND_RUN,
+            RUN_LABEL: run_id,
+            PROJECT_LABEL: project_name,
+            ROOT_LABEL: str(code_root),
+            STORE_LABEL: store_value(store),
+        },
         environment=environment,
         mounts=all_mounts,
         working_dir=WORKDIR,

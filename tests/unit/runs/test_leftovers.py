@@ -13,7 +13,18 @@ from pathlib import Path
 from fakes import FakeEngine, sleeping_process
 from paddlectl.engine.protocol import ContainerSpec, ImageInfo
 from paddlectl.foundation.locks import held_lock
-from paddlectl.foundation.names import KIND_LABEL, OWNER_LABEL, PROBE_LABEL, PROJECT_LABEL, RUN_LABEL, STAGE_LABEL
+from paddlectl.foundation.names import (
+    FOR_RUN_LABEL,
+    KIND_LABEL,
+    KIND_PROBE,
+    OWNER_LABEL,
+    PROBE_LABEL,
+    PROJECT_LABEL,
+    RUN_LABEL,
+    STAGE_LABEL,
+    STORE_LABEL,
+    store_value,
+)
 from paddlectl.runs.cleanup import collect_garbage, run_status
 from paddlectl.runs.leftovers import find_leftovers, reap_one_shots
 from paddlectl.runs.manifest import RunStatus
@@ -95,6 +106,31 @@ def test_gc_finds_each_kind(tmp_path: Path) -> None:
     collect_garbage(store, "proj", engine_factory=lambda: engine)
     assert set(engine.live) == {of_running, dev_running}
     assert engine.removed_images == [stage.id]
+
+
+def test_gc_judges_only_containers_of_its_own_store_when_projects_share_a_name(tmp_path: Path) -> None:
+    mine, theirs = tmp_path / "a" / "digits", tmp_path / "b" / "digits"  # two copies of one example
+    ended_here = make_run(mine, minutes=1)
+    running_there = make_run(theirs, minutes=2, status=RunStatus.RUNNING)
+    store = RunStore(mine / ".paddlectl" / "runs")
+    engine = FakeEngine()
+
+    def labels(project: Path, run: str, kind: str = "run") -> dict[str, str]:
+        base = {KIND_LABEL: kind, PROJECT_LABEL: "digits", STORE_LABEL: store_value(project / ".paddlectl")}
+        return {**base, (RUN_LABEL if kind == "run" else FOR_RUN_LABEL): run}
+
+    of_mine = add(engine, labels(mine, ended_here.run_id))
+    gone_here = add(engine, labels(mine, "20261101-000000-00000000a"))  # its run folder was removed: ours to remove
+    of_theirs = add(engine, labels(theirs, running_there.run_id), "running")
+    their_probe = add(engine, labels(theirs, running_there.run_id, KIND_PROBE), "running")
+    # Made before store labels: ours only while its run folder is here.
+    old_theirs = add(engine, {KIND_LABEL: "run", RUN_LABEL: running_there.run_id, PROJECT_LABEL: "digits"})
+    old_mine = add(engine, {KIND_LABEL: "run", RUN_LABEL: ended_here.run_id, PROJECT_LABEL: "digits"})
+
+    report = collect_garbage(store, "digits", dry_run=True, engine_factory=lambda: engine)
+    assert {entry["id"] for entry in report.containers} == {of_mine, gone_here, old_mine}
+    collect_garbage(store, "digits", engine_factory=lambda: engine)
+    assert set(engine.live) == {of_theirs, their_probe, old_theirs}
 
 
 def test_build_stages_are_left_alone_while_a_build_holds_the_lock(tmp_path: Path) -> None:

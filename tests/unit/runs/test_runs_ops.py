@@ -12,7 +12,7 @@ import pytest
 from paddlectl.engine.hosts import EngineHost
 from paddlectl.engine.protocol import ContainerState
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
-from paddlectl.foundation.names import PROJECT_LABEL, RUN_LABEL
+from paddlectl.foundation.names import PROJECT_LABEL, RUN_LABEL, STORE_LABEL, store_value
 from paddlectl.runs.cleanup import collect_garbage, remove_runs, stop_run
 from paddlectl.runs.compare import compare_runs, diff_runs, split_patch
 from paddlectl.runs.gate import MaxDrop, MetricCheck, gate
@@ -50,8 +50,9 @@ class FakeEngine:
     all: list[FakeContainer] = field(default_factory=list)
     host: EngineHost = field(default_factory=lambda: EngineHost("unix:///var/run/docker.sock"))
 
-    def add(self, run_id: str, project: str = "proj", running: bool = True) -> FakeContainer:
-        container = FakeContainer(f"c{len(self.all):063d}", {RUN_LABEL: run_id, PROJECT_LABEL: project}, running)
+    def add(self, run_id: str, project: str = "proj", running: bool = True, store: Path | None = None) -> FakeContainer:
+        labels = {RUN_LABEL: run_id, PROJECT_LABEL: project, **({STORE_LABEL: store_value(store)} if store else {})}
+        container = FakeContainer(f"c{len(self.all):063d}", labels, running)
         self.all.append(container)
         return container
 
@@ -221,7 +222,7 @@ def test_gc_removes_leftover_containers_only(store: RunStore, project: Path) -> 
     running = make_run(project, minutes=2, status=RunStatus.RUNNING)
     engine = FakeEngine()
     of_ended = engine.add(ended.run_id, running=False)
-    of_gone = engine.add("20261101-000000-000aaaaaa")
+    of_gone = engine.add("20261101-000000-000aaaaaa", store=project / ".paddlectl")  # its run folder was removed
     of_running = engine.add(running.run_id)
     other_project = engine.add("20261101-000000-000bbbbbb", project="elsewhere")
     # the running run's owner is gone; reconciliation leaves it alone because its container still runs

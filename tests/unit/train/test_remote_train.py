@@ -182,6 +182,6 @@ def test_a_local_run_is_bind_mounted_as_before(project: Path) -> None:
     prepared = prepare(TrainRequest(script="train.py"), open_project(project), project)
     outcome = train(prepared, open_project(project), lambda: engine, Events())
     run, _ = _run_and_probe(engine)
-    assert run.uploads == [] and STORE_LABEL not in run.spec.labels
+    assert run.uploads == [] and run.spec.labels[STORE_LABEL].endswith(str(project / ".paddlectl"))
     assert {m.target for m in run.spec.mounts} >= {"/workspace", OUTPUT_DIR, RUN_DIR, "/paddlectl/lib"}
     assert outcome.manifest.engine.remote is False and outcome.manifest.engine.uploaded is None
