@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from paddlectl import __version__
 from paddlectl.cli.lazygroup import LazyCommand, LazyCommandGroup
 from paddlectl.cli.output import Output, out
+
+if TYPE_CHECKING:
+    from paddlectl.errors import PaddlectlError
 
 
 class RootGroup(LazyCommandGroup):
@@ -141,6 +144,8 @@ def _reported(error: BaseException, out: Output) -> int:
     """Say what ended the command, in one line (and a hint) unless debugging, and give its exit code.
 
     `out` is the invocation's own output: after the command has returned or raised, its modes are still there.
+    With --json on the command line every error is also a JSON document on stdout, one click raised while parsing
+    (before the command could set its mode) and a bug included.
     """
     try:  # Typer 0.26+ vendors its own click and raises that copy's exceptions, not the click package's
         from typer._click import ClickException  # type: ignore[import-not-found,unused-ignore]
@@ -150,11 +155,6 @@ def _reported(error: BaseException, out: Output) -> int:
     from paddlectl.errors import ExitCode, PaddlectlError
     from paddlectl.foundation.signals import Interrupted, signals
 
-    if isinstance(error, PaddlectlError):
-        if out.debug:
-            out.console.print_exception(show_locals=False)
-        out.error(error)
-        return int(error.code)
     if isinstance(error, Interrupted):
         signals.silence()  # a further signal while we say so changes nothing
         out.console.print(f"interrupted ({error})")
@@ -164,14 +164,61 @@ def _reported(error: BaseException, out: Output) -> int:
         return int(ExitCode.SIGINT)
     if isinstance(error, KeyboardInterrupt):
         return int(ExitCode.SIGINT)
-    if isinstance(error, ClickException):
-        error.show()
-        return int(error.exit_code)
+    if _json_requested(sys.argv[1:]):
+        out.json_mode = True
+    error = _as_paddlectl_error(error, ClickException)
+    if isinstance(error, PaddlectlError):
+        if out.debug:
+            out.console.print_exception(show_locals=False)
+        out.error(error)
+        return int(error.code)
     if out.debug:  # a bug: say so in one line unless debugging
         out.console.print_exception(show_locals=False)
-    else:
-        out.console.print(
-            f"[bold red]internal error:[/bold red] {type(error).__name__}: {error}\n"
-            "[dim]hint:[/dim] run again with --debug for the traceback, and report it"
-        )
+        return int(ExitCode.INTERNAL)
+    bug = PaddlectlError(
+        f"internal error: {type(error).__name__}: {error}",
+        hint="run it again as paddlectl --debug ... for the traceback, and report it",
+        code=ExitCode.INTERNAL,
+    )
+    out.error(bug)
     return int(ExitCode.INTERNAL)
+
+
+def _as_paddlectl_error(error: BaseException, click_exception: type[Exception]) -> BaseException:
+    """Click's usage errors and the system's refusals as paddlectl's errors; anything else as it is (a bug)."""
+    from paddlectl.errors import PaddlectlError
+
+    if isinstance(error, click_exception):
+        return _from_click(error)
+    if isinstance(error, OSError) and not isinstance(error, PaddlectlError):
+        return _from_os_error(error)
+    return error
+
+
+def _json_requested(argv: list[str]) -> bool:
+    """--json among paddlectl's own arguments (those after `--` are the training script's)."""
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in own
+
+
+def _from_click(error: Exception) -> PaddlectlError:
+    """Click's usage error as paddlectl's: its message on one line, the command's --help as the hint."""
+    from paddlectl.errors import ExitCode, PaddlectlError
+
+    context = getattr(error, "ctx", None)
+    command = context.command_path if context is not None else "paddlectl"
+    message = error.format_message() if hasattr(error, "format_message") else str(error)
+    code = getattr(error, "exit_code", ExitCode.USAGE)
+    known = code in {int(item) for item in ExitCode}
+    return PaddlectlError(message, hint=f"{command} --help", code=ExitCode(code) if known else ExitCode.USAGE)
+
+
+def _from_os_error(error: OSError) -> PaddlectlError:
+    """A file or folder the system refused (a parent that is a file, /proc, a directory where a file goes)."""
+    from paddlectl.errors import ExitCode, PaddlectlError
+
+    where = f": {error.filename}" if error.filename else ""
+    reason = error.strerror or type(error).__name__
+    return PaddlectlError(
+        f"{reason}{where}", hint="check the path and its permissions, then run it again", code=ExitCode.IO
+    )

@@ -57,9 +57,42 @@ def test_json_mode_puts_the_error_on_stdout_as_one_document(project_dir: Path) -
 def test_click_usage_errors_exit_2_without_a_traceback(project_dir: Path, args: tuple[str, ...]) -> None:
     result = run_cli(*args, cwd=project_dir)
     assert result.returncode == ExitCode.USAGE
-    assert "Error:" in result.stderr
+    assert [line.split(":")[0] for line in result.stderr.strip().splitlines()] == ["error", "hint"]
+    assert result.stderr.strip().splitlines()[1].endswith(" --help")
     assert "internal error" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [("runs", "list", "--json", "--bogus"), ("runs", "show", "--json"), ("runs", "gc", "--keep", "x", "--json")]
+)
+def test_a_usage_error_click_finds_is_a_json_document_with_json(project_dir: Path, args: tuple[str, ...]) -> None:
+    result = run_cli(*args, cwd=project_dir)
+    assert result.returncode == ExitCode.USAGE
+    document = json.loads(result.stdout)
+    assert document["exit_code"] == ExitCode.USAGE and document["hint"].endswith(" --help")
+    assert len(result.stderr.strip().splitlines()) == 2
+
+
+def test_json_after_the_scripts_double_dash_is_the_script_s(project_dir: Path) -> None:
+    result = run_cli("train", "--bogus", "train.py", "--", "--json", cwd=project_dir)
+    assert result.returncode == ExitCode.USAGE and result.stdout == ""
+
+
+def test_a_path_the_system_refuses_is_an_io_error_naming_it(project_dir: Path) -> None:
+    assert run_cli("init", "--cpu-image", "repo/paddle:3.2.0", cwd=project_dir).returncode == 0
+    with (project_dir / "paddlectl.yaml").open("a") as config:
+        config.write("profiles:\n  ci:\n    params: {epochs: 1}\n")
+    (project_dir / "train.py").write_text("print('hi')\n")
+    (project_dir / ".gitlab-ci.yml").mkdir()  # where the pipeline file goes
+    args = ("ci", "init", "--provider", "gitlab", "--metric", "val_acc:max-drop=1%", "--no-register", "--force")
+    result = run_cli(*args, "--json", cwd=project_dir)
+    assert result.returncode == ExitCode.IO, result.stderr
+    document = json.loads(result.stdout)
+    assert "Is a directory" in document["error"] and str(project_dir) in document["error"]
+    assert sorted(path.name for path in project_dir.iterdir()) == sorted(
+        [".gitlab-ci.yml", ".gitignore", "paddlectl.yaml", "train.py", ".paddlectl"]
+    )  # nothing half-written beside it
 
 
 # --- in-process: what the boundary does with each kind of exception -------------------------------------------
@@ -91,7 +124,7 @@ def test_a_bug_is_an_internal_error_in_one_line(
     fail_init_with(monkeypatch, RuntimeError("boom"))
     assert exit_code_of_main() == ExitCode.INTERNAL
     stderr = capsys.readouterr().err
-    assert stderr.splitlines()[0] == "internal error: RuntimeError: boom"
+    assert stderr.splitlines()[0] == "error: internal error: RuntimeError: boom"
     assert "--debug" in stderr
     assert "Traceback" not in stderr
 

@@ -65,7 +65,7 @@ def flags_named_in_messages() -> dict[str, list[str]]:
 
 
 def every_option() -> set[str]:
-    options: set[str] = set()
+    options: set[str] = {"--help"}  # click gives every command one
 
     def walk(command: click.Command) -> None:
         for parameter in command.params:

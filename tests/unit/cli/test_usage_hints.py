@@ -10,18 +10,18 @@ from conftest import run_cli
 
 
 def _error(stderr: str) -> str:
-    (line,) = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    (line,) = [line for line in stderr.splitlines() if line.startswith("error:")]
     return line
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("runs", "lst"), "Error: No such command 'lst'. Did you mean 'list'?"),
-        (("trian",), "Error: No such command 'trian'. Did you mean 'train'?"),
-        (("image", "bild"), "Error: No such command 'bild'. Did you mean 'build'?"),
-        (("keys", "gen"), "Error: No such command 'gen'. Did you mean 'generate'?"),
-        (("runs", "zzz"), "Error: No such command 'zzz'."),
+        (("runs", "lst"), "error: No such command 'lst'. Did you mean 'list'?"),
+        (("trian",), "error: No such command 'trian'. Did you mean 'train'?"),
+        (("image", "bild"), "error: No such command 'bild'. Did you mean 'build'?"),
+        (("keys", "gen"), "error: No such command 'gen'. Did you mean 'generate'?"),
+        (("runs", "zzz"), "error: No such command 'zzz'."),
     ],
 )
 def test_a_mistyped_command_gets_one_suggestion(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
@@ -36,22 +36,22 @@ def test_a_mistyped_command_gets_one_suggestion(tmp_path: Path, args: tuple[str,
     [
         (
             ("train", "train.py", "--epoch", "3"),
-            "Error: No such option: --epoch. If it is for train.py, pass it as a param: -p epoch=3 (recorded with "
+            "error: No such option: --epoch. If it is for train.py, pass it as a param: -p epoch=3 (recorded with "
             "the run), or after '--': paddlectl train train.py -- --epoch 3 (passed as is).",
         ),
         (
             ("train", "--image", "repo/x:1.0", "train.py", "-p", "a=1", "--lr=0.1"),
-            "Error: No such option: --lr. If it is for train.py, pass it as a param: -p lr=0.1 (recorded with the "
+            "error: No such option: --lr. If it is for train.py, pass it as a param: -p lr=0.1 (recorded with the "
             "run), or after '--': paddlectl train train.py -- --lr 0.1 (passed as is).",
         ),
         (
             ("train", "-m", "pkg.train", "--fast"),
-            "Error: No such option: --fast. If it is for pkg.train, pass it after '--': "
+            "error: No such option: --fast. If it is for pkg.train, pass it after '--': "
             "paddlectl train -m pkg.train -- --fast (passed as is).",
         ),
         (
             ("train", "train.py", "--detahc"),
-            "Error: No such option: --detahc. Did you mean '--detach'? If it is for train.py, pass it after '--': "
+            "error: No such option: --detahc. Did you mean '--detach'? If it is for train.py, pass it after '--': "
             "paddlectl train train.py -- --detahc (passed as is).",
         ),
     ],
@@ -69,4 +69,4 @@ def test_an_unknown_option_after_the_script_says_how_to_pass_it(
 def test_an_unknown_option_before_the_script_is_click_s_own_error(tmp_path: Path) -> None:
     result = run_cli("train", "--imag", "repo/x:1.0", "train.py", cwd=tmp_path)
     assert result.returncode == 2
-    assert _error(result.stderr) == "Error: No such option '--imag'. Did you mean '--image'?"
+    assert _error(result.stderr) == "error: No such option '--imag'. Did you mean '--image'?"
