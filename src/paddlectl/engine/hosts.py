@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from paddlectl.errors import UsageError
+from paddlectl.foundation.urls import read_url
 
 DEFAULT_SOCKET_URL = "unix:///var/run/docker.sock"
 TLS_PORT = 2376  # the engine's TLS port by convention; plain tcp:// is 2375
@@ -93,7 +94,8 @@ def strip_password(url: str) -> str:
 def check_url(url: str, where: str) -> str:
     """A Docker engine URL paddlectl can use; raises UsageError saying which forms work."""
     text = url.strip()
-    parts = urlsplit(text)
+    hint = "use ssh://user@host[:port], tcp://host:2376 (TLS) or unix:///path/to/docker.sock"
+    parts, port = read_url(text, f"{where}: the Docker host URL", hint)
     problem = None
     if parts.scheme not in SCHEMES:
         problem = f"unsupported scheme '{parts.scheme or text}'"
@@ -103,13 +105,10 @@ def check_url(url: str, where: str) -> str:
         problem = "no host name"
     elif parts.scheme == "ssh" and parts.path not in ("", "/"):
         problem = "an ssh:// URL has no path (the engine is the remote user's default one)"
-    elif parts.scheme == "tcp" and parts.port is None:
+    elif parts.scheme == "tcp" and port is None:
         problem = f"no port (the engine's TLS port is {TLS_PORT})"
     if problem:
-        raise UsageError(
-            f"{where}: {problem} in the Docker host URL '{strip_password(text)}'",
-            hint="use ssh://user@host[:port], tcp://host:2376 (TLS) or unix:///path/to/docker.sock",
-        )
+        raise UsageError(f"{where}: {problem} in the Docker host URL '{strip_password(text)}'", hint=hint)
     return text.rstrip("/") if parts.scheme != "unix" else text
 
 

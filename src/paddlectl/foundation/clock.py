@@ -125,4 +125,7 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip())
     if not match:
         raise UsageError(f"cannot read the duration '{text}'", hint="write a number and a unit: 30m, 12h, 2d, 1w")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+    except OverflowError:
+        raise UsageError(f"the duration '{text}' is too long", hint="give at most a few thousand years") from None

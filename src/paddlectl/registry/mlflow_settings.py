@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from paddlectl.errors import UsageError
 from paddlectl.foundation.secrets import mask_url_credentials
+from paddlectl.foundation.urls import http_server_url
 from paddlectl.project.schema import RegistryAliases, RegistryConfig, RegistryMlflowConfig
 
 URI_ENV = ("MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_URI")
@@ -93,11 +93,11 @@ def mlflow_settings(
     uri = server_uri(configs, project_tracking_uri, environ)
     if not uri:
         raise UsageError("registry.backend is mlflow, but no MLflow server is set", hint=URI_HINT)
-    if urlparse(uri).scheme not in ("http", "https"):
-        raise UsageError(
-            f"the registry's MLflow URI {mask_url_credentials(uri)!r} is not an http(s):// server address",
-            hint="the registry talks to an MLflow tracking server (mlflow server ...): give its http(s):// address",
-        )
+    http_server_url(
+        uri,
+        "the registry's MLflow URI",
+        hint="the registry talks to an MLflow tracking server (mlflow server ...): give its http(s):// address",
+    )
     production = check_alias(production or "production", "production")
     staging = check_alias(staging or "staging", "staging")
     if production == staging:

@@ -209,4 +209,7 @@ def _cold(fields: dict[str, str]) -> ColdSettings | None:
                 f"registry.cold.endpoint {mask_url_credentials(endpoint)} holds credentials",
                 hint="remove them from the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead",
             )
+        from paddlectl.foundation.urls import http_server_url
+
+        http_server_url(endpoint, "registry.cold.endpoint", hint="give the S3 server's http(s)://HOST[:PORT] address")
     return ColdSettings(endpoint=endpoint, bucket=bucket, prefix=prefix, region=fields.get("region"))

@@ -199,7 +199,11 @@ def parse_condition(text: str) -> Condition:
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     """`2d` (that long ago) or an ISO date/time (local time when it has no zone), as an aware UTC datetime."""
     if clock.is_duration(text):
-        return (now or clock.now()) - clock.parse_duration(text)
+        age = clock.parse_duration(text)
+        try:
+            return (now or clock.now()) - age
+        except OverflowError:
+            raise UsageError(f"'{text}' ago is before year 1", hint="give a shorter age, or a date") from None
     moment = clock.parse_utc(text, naive="local")
     if moment is None:
         raise UsageError(

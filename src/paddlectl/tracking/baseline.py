@@ -24,10 +24,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from paddlectl.errors import ExitCode, PaddlectlError, UsageError
-from paddlectl.foundation.secrets import mask_url_credentials
+from paddlectl.foundation.urls import http_server_url
 from paddlectl.mlflowapi.client import MlflowRequestError, TrackingClient
 from paddlectl.mlflowapi.model_registry import ModelRegistryApi, ModelUri, tags_of
 from paddlectl.registry.mlflow_records import VERSION, read_long
@@ -66,12 +65,12 @@ def registry_client(project_config: Path | None = None, tracking_uri: str | None
             hint="pass --tracking-uri http://HOST:5000 or set MLFLOW_TRACKING_URI "
             "(or registry.mlflow.uri or mlflow.tracking_uri in paddlectl.yaml)",
         )
-    if urlparse(uri).scheme not in ("http", "https"):
-        raise UsageError(
-            f"MLflow URI {mask_url_credentials(uri)!r} is not an http(s):// server address",
-            hint="models:/ references are read from an MLflow tracking server (mlflow server ...): "
-            "give its http(s):// address",
-        )
+    http_server_url(
+        uri,
+        "MLflow URI",
+        hint="models:/ references are read from an MLflow tracking server (mlflow server ...): "
+        "give its http(s):// address",
+    )
     return TrackingClient(uri, where=URI_SOURCES)
 
 

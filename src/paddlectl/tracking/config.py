@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import msgspec
 
 from paddlectl.errors import UsageError
 from paddlectl.foundation.secrets import mask_url_credentials
+from paddlectl.foundation.urls import http_server_url
 from paddlectl.foundation.yamlio import load_yaml
 from paddlectl.project.schema import MlflowConfig
 
@@ -83,12 +83,11 @@ def resolve_target(
     uri = (tracking_uri or environ.get("MLFLOW_TRACKING_URI") or config.tracking_uri or "").strip()
     if not uri:
         raise UsageError("no MLflow tracking server is set", hint=URI_HINT)
-    scheme = urlparse(uri).scheme
-    if scheme not in ("http", "https"):
-        raise UsageError(
-            f"MLflow tracking URI {mask_url_credentials(uri)!r} is not an http(s):// server address",
-            hint="paddlectl talks to an MLflow tracking server (mlflow server ...); give its http(s):// address",
-        )
+    http_server_url(
+        uri,
+        "MLflow tracking URI",
+        hint="paddlectl talks to an MLflow tracking server (mlflow server ...); give its http(s):// address",
+    )
     name = (experiment or environ.get("MLFLOW_EXPERIMENT_NAME") or config.experiment or project_name).strip()
     if not name:
         raise UsageError("the MLflow experiment name is empty", hint="pass --experiment NAME")

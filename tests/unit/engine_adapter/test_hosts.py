@@ -47,12 +47,23 @@ def test_an_unknown_name_lists_the_known_ones(tmp_path: Path) -> None:
         ("tcp://x", "no port"),
         ("ssh://me@host/var/run/docker.sock", "no path"),
         ("ssh://", "no host name"),
+        ("ssh://nobody@127.0.0.1:99999", "malformed: Port out of range"),
+        ("tcp://127.0.0.1:abc", "malformed: Port could not be cast"),
+        ("ssh://[::1", "malformed: Invalid IPv6 URL"),
+        ("tcp://127.0.0.1:0", "port 0"),
     ],
 )
 def test_malformed_urls_say_what_works(tmp_path: Path, url: str, problem: str) -> None:
     with pytest.raises(UsageError, match=problem) as caught:
         resolve_host(url, {}, {}, tmp_path)
     assert "tcp://host:2376" in (caught.value.hint or "")
+
+
+def test_a_malformed_docker_host_or_hosts_entry_is_a_usage_error_naming_where(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="DOCKER_HOST"):
+        resolve_host(None, {}, {"DOCKER_HOST": "tcp://127.0.0.1:abc"}, tmp_path)
+    with pytest.raises(UsageError, match=r"hosts\.gpu\.url.*Port out of range"):
+        resolve_host("gpu", {"gpu": HostEntry("ssh://127.0.0.1:99999")}, {}, tmp_path)
 
 
 def test_docker_host_with_the_tls_port_takes_certificates_from_the_docker_folder(tmp_path: Path) -> None:

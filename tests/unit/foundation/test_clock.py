@@ -118,3 +118,12 @@ def test_the_edges_of_the_calendar_are_no_time_not_a_crash() -> None:
     assert clock.parse_utc("9999-12-31T23:59:59-05:00") is None
     assert clock.parse_utc("0001-01-01T00:00:00", naive="local") is None
     assert clock.parse_utc("9999-12-31T23:59:59Z") == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_an_age_too_long_for_a_date_is_a_usage_error() -> None:
+    from paddlectl.runs.query import parse_since
+
+    with pytest.raises(UsageError, match="too long"):
+        clock.parse_duration("999999999999999999999h")
+    with pytest.raises(UsageError, match="before year 1"):
+        parse_since("99999999d")
