@@ -102,3 +102,20 @@ def test_a_package_without_a_run_record_or_with_a_changed_blob_is_refused(
     blob.write_bytes(bytes(data))
     with pytest.raises(TamperedError), registered_run(registry, "digits@1.0.0"):
         pass
+
+
+def test_a_gate_baseline_of_a_model_the_registry_lacks_names_the_models_it_has(
+    open_reg: Opener, make_package: PackageFactory
+) -> None:
+    from paddlectl.ci.baselines import MissingBaseline, RegistrySource
+
+    register_package(open_reg(), make_package("1.0.0"))  # staging only
+    source = RegistrySource()
+    with pytest.raises(MissingBaseline) as typo:
+        source.resolve("digts@production")
+    assert (
+        "there is no model digts in the registry" in typo.value.message and "its models: digits" in typo.value.message
+    )
+    with pytest.raises(MissingBaseline) as first:
+        source.resolve("digits@production")
+    assert "there is no production version of digits" in first.value.message

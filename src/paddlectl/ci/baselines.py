@@ -25,6 +25,7 @@ from paddlectl.runs.manifest import Manifest
 
 if TYPE_CHECKING:
     from paddlectl.mlflowapi.model_registry import ModelUri
+    from paddlectl.registry.model import VersionRecord
     from paddlectl.tracking.baseline import ModelBaseline
 
 REGISTRY_SCHEME = "registry:"
@@ -77,12 +78,18 @@ class RunSource:
         self._read_run = read_run  # raises NoSuchRun for a run that does not exist
 
     def resolve(self, reference: str) -> Baseline:
+        """`last~N` past the history is missing (a new project has fewer runs); an id, prefix or name that
+        matches no run is a typo (NoSuchRun, exit 2), which must not pass a gate under --on-missing-baseline."""
+        import re
+
         from paddlectl.runs.query import NoSuchRun
 
         try:
             manifest = self._read_run(reference)
         except NoSuchRun as missing:
-            raise MissingBaseline(f"baseline {reference}: {missing.message}", hint=missing.hint) from None
+            if re.fullmatch(r"last(~\d+)?", reference.removeprefix("run:")):
+                raise MissingBaseline(f"baseline {reference}: {missing.message}", hint=missing.hint) from None
+            raise
         return Baseline(
             reference, "run", facts_of_manifest(manifest), f"run:{manifest.id}", {"status": manifest.status.value}
         )
@@ -112,15 +119,32 @@ class RegistrySource:
                 found = registry.backend.find(ref.name, ref.status)
                 what = f"{ref.status.value} version of {ref.name}"
             if not found:
-                raise MissingBaseline(
-                    f"baseline registry:{reference}: there is no {what} in the registry ({registry.backend.location})",
-                    hint=f"register and promote one (paddlectl registry promote {ref.name} VERSION --to production), "
-                    "or --on-missing-baseline warn for a model's first run",
+                raise _missing_in_registry(
+                    reference, what, ref.name, registry.backend.find(), registry.backend.location
                 )
             record = found[-1]
         facts = facts_of_card(record.card, record.run_record, record.ref)
         detail = {"version": record.version, "status": record.status.value, "sha256": record.sha256}
         return Baseline(f"{REGISTRY_SCHEME}{reference}", "registry", facts, f"registry:{record.name}", detail)
+
+
+def _missing_in_registry(
+    reference: str, what: str, name: str, every: list[VersionRecord], where: str
+) -> MissingBaseline:
+    """No such version: say whether the model is there at all, and which are (a typo must be seen, even when the
+    gate passes under --on-missing-baseline warn)."""
+    location = f"the registry ({where})"
+    models = sorted({record.name for record in every})
+    if name not in models:
+        known = f"; its models: {', '.join(models[:10])}" if models else "; it holds no model yet"
+        message = f"baseline registry:{reference}: there is no model {name} in {location}{known}"
+    else:
+        message = f"baseline registry:{reference}: there is no {what} in {location}"
+    return MissingBaseline(
+        message,
+        hint=f"register and promote one (paddlectl registry promote {name} VERSION --to production), "
+        "or --on-missing-baseline warn for a model's first run",
+    )
 
 
 class MlflowSource:

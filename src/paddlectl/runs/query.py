@@ -49,8 +49,8 @@ _ORDERINGS: dict[str, Callable[[float, float], bool]] = {
 
 
 class NoSuchRun(UsageError):
-    """No run is the one asked for (as opposed to a target that names several): `runs gate` may treat it as a
-    baseline that does not exist yet."""
+    """No run is the one asked for (as opposed to a target that names several): `runs gate` treats `last~N` past
+    the history as a baseline that does not exist yet, anything else as a typo."""
 
 
 def resolve_run(store: RunStore, target: str) -> RunPaths:

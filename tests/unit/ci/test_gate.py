@@ -117,6 +117,12 @@ def test_a_missing_run_baseline_is_missing_not_a_typo(project: Project) -> None:
     assert result.exit_code is ExitCode.OK and "there is no run 'last~20'" in str(result.missing_baseline)
 
 
+def test_a_run_baseline_that_matches_nothing_is_a_typo_whatever_the_policy(project: Project) -> None:
+    for reference in ("nosuch", "run:nosuch"):
+        with pytest.raises(UsageError, match="nosuch"):
+            _gate(project, "same", baseline=reference, on_missing_baseline="pass")
+
+
 def test_an_ambiguous_or_unreadable_reference_is_a_usage_error(project: Project) -> None:
     with pytest.raises(UsageError, match="matches"):
         _gate(project, "same", baseline="2026", on_missing_baseline="pass")
