@@ -235,6 +235,26 @@ def test_trusting_the_other_key_later_lets_its_package_through(
     assert promote(open_reg(), "digits", "1.1.0", ModelStatus.PRODUCTION).record.status is ModelStatus.PRODUCTION
 
 
+@pytest.mark.parametrize("later", [{}, {"trusted_keys": ["OTHER"]}], ids=["no-keys", "other-key"])
+def test_a_changed_trust_list_is_noted_by_verify_not_reported_as_tampering(
+    open_reg: Opener, make_package: PackageFactory, keys: Keys, later: dict[str, list[str]]
+) -> None:
+    write_project_config({"trusted_keys": [str(keys.trusted_public)]})
+    register_package(open_reg(), make_package("1.0.0", sign=keys.trusted_private))
+    write_project_config({key: [str(keys.other_public)] for key in later})  # the key is no longer trusted here
+    report = verify_registry(open_reg())
+    assert report.ok and report.exit_code is ExitCode.OK and report.findings == []
+    (note,) = report.trust_notes
+    assert note.subject == "digits@1.0.0" and "was signed by a trusted key when registered" in note.reason
+    blob = open_reg().backend.blobs.path(open_reg().backend.get("digits", "1.0.0").sha256)  # type: ignore[union-attr]
+    blob.chmod(0o644)
+    data = bytearray(blob.read_bytes())
+    data[600] ^= 0x01
+    blob.write_bytes(bytes(data))
+    tampered = verify_registry(open_reg())
+    assert tampered.exit_code is ExitCode.TAMPERED and [f.kind for f in tampered.findings] == ["blob"]
+
+
 def test_the_stored_listing_rows_are_the_records_rows(open_reg: Opener, make_package: PackageFactory) -> None:
     import json
 

@@ -176,6 +176,8 @@ def print_audit(report: AuditReport) -> None:
     signatures = ", ".join(f"{count} {state}" for state, count in sorted(report.signatures.items())) or "none"
     for race in report.races:
         _warn_race(race.seq, race.name, race.version, race.reason)
+    for note in report.trust_notes:
+        out.warn(f"{note} (registry.trusted_keys differs from then; promote and rollback apply the keys read here)")
     if report.ok:
         out.status(f"registry verified: {summary}; every sha256 and the event chain match; signatures: {signatures}")
         for name, seq, digest in report.heads:

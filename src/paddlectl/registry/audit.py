@@ -45,6 +45,9 @@ class AuditReport:
     head_hash: str = ""  # the last event's hash: note it elsewhere (a CI log) to anchor the whole chain
     heads: list[tuple[str | None, int, str]] = field(default_factory=list)  # each log's (model, seq, hash)
     races: list[Race] = field(default_factory=list)  # found afterwards (races.py): reported, not failures
+    # Signatures the trust settings read here no longer accept, on bytes that match: a change of registry.trusted_keys
+    # (read per project, while the registry spans projects), not tampering; promote and rollback apply the policy.
+    trust_notes: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -67,6 +70,7 @@ class AuditReport:
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "heads": [{"name": name, "seq": seq, "hash": digest} for name, seq, digest in self.heads],
             "races": [race.as_dict() for race in self.races],
+            "trust_notes": [{"subject": f.subject, "reason": f.reason} for f in self.trust_notes],
             "garbage": self.garbage,
             "removed": self.removed,
             "exit_code": int(self.exit_code),
@@ -82,7 +86,9 @@ def _check_blob(registry: Registry, record: VersionRecord, report: AuditReport) 
     state = checked.signature.value
     report.signatures[state] = report.signatures.get(state, 0) + 1
     if record.signature is SignatureCheck.VALID and checked.signature is not SignatureCheck.VALID:
-        report.findings.append(Finding("signature", record.ref, f"was signed by a trusted key, now {state}"))
+        # The blob's sha256 matched, so its signature is the one accepted at registration: the trust list changed.
+        reason = f"was signed by a trusted key when registered; with the trusted keys read here it is {state}"
+        report.trust_notes.append(Finding("signature", record.ref, reason))
 
 
 def _state_findings(records: list[VersionRecord], events: list[Event]) -> list[Finding]:
