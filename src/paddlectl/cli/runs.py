@@ -117,9 +117,11 @@ def list_command(
         sys.stdout.flush()
         return
     from paddlectl.cli.runs_view import print_list, write_csv
+    from paddlectl.runs.query import check_columns
 
     chosen = [name.strip() for name in columns.split(",") if name.strip()] if columns else None
     rows = [entry.row for entry in listing.entries]
+    check_columns(chosen or [], rows)
     if csv_output:
         write_csv(rows, chosen)
     else:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 INDEX_NAME = "runs.index"
 INDEX_MAGIC = "paddlectl-runs-index"
-INDEX_FORMAT = "4"  # bump when the row's shape changes: an index of another format is rebuilt
+INDEX_FORMAT = "5"  # bump when the row's shape changes: an index of another format is rebuilt
 PARALLEL_MIN = 400  # below this many manifests to parse, a process pool costs more than it saves
 
 Stamp = tuple[int, int, int, int]
@@ -112,6 +112,7 @@ def summarize(run_id: str, manifest: Manifest) -> dict[str, Any]:
         "ended_at": _jsonable(manifest.ended_at),
         "duration_seconds": _finite(manifest.duration_seconds),
         "exit_code": manifest.exit_code,
+        "reason": manifest.reason,  # why it ended as it did ("exited with code 2", "stopped by SIGINT")
         "owner_pid": manifest.owner_pid,
         "owner_host": manifest.owner_host,
         "read_only": manifest.read_only,  # recorded by a newer paddlectl: listed and shown, never rewritten
@@ -143,6 +144,7 @@ def bad_row(run_id: str, problem: str) -> dict[str, Any]:
         "ended_at": None,
         "duration_seconds": None,
         "exit_code": None,
+        "reason": None,
         "owner_pid": None,
         "owner_host": None,
         "read_only": False,

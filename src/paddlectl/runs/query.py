@@ -30,6 +30,7 @@ COLUMNS = (
     "ended_at",
     "duration_seconds",
     "exit_code",
+    "reason",
     "problem",
 )
 COLUMN_ALIASES = {"started": "started_at", "ended": "ended_at", "duration": "duration_seconds", "exit": "exit_code"}
@@ -132,6 +133,29 @@ def lookup(row: dict[str, Any], name: str) -> Any:
     if column in COLUMNS:
         return row.get(column)
     return None
+
+
+def check_columns(names: Iterable[str], rows: Iterable[dict[str, Any]]) -> None:
+    """UsageError for a `--columns` name no row can fill: a typo would otherwise print an empty column."""
+    rows = list(rows)
+    if not rows:
+        return
+    known = set(COLUMNS) | set(COLUMN_ALIASES)
+    for section in ("params", "metrics", "labels"):
+        for row in rows:
+            keys = (row.get(section) or {}).keys()
+            known.update(keys)
+            known.update(f"{section}.{key}" for key in keys)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        maybe = f" (did you mean {close[0]}?)" if close else ""
+        raise UsageError(
+            f"--columns: no run here has {', '.join(unknown)}{maybe}",
+            hint=f"columns: {', '.join(COLUMNS)}, or a param, metric or label name (params.X, metrics.X, labels.X)",
+        )
 
 
 def as_number(value: Any) -> float | None:

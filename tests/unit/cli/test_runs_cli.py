@@ -119,6 +119,22 @@ def test_list_csv_and_columns(project: Path) -> None:
     assert header[:3] == ["id", "name", "status"] and {"lr", "opt", "acc", "loss"} <= set(header)
 
 
+def test_the_reason_column_says_why_a_run_ended_and_an_unknown_column_is_refused(project: Path) -> None:
+    from paddlectl.runs.store import RunStore
+
+    store = RunStore(project / ".paddlectl" / "runs")
+    (crashed,) = [p for p in store.run_dirs() if "name: crashed" in p.manifest.read_text()]
+    manifest = store.read(crashed.run_id)
+    manifest.reason = "exited with code 2"
+    store.write(manifest)
+    code, stdout, stderr = runs(project, "list", "--csv", "--columns", "name,reason", "--status", "failed")
+    assert code == 0, stderr
+    assert list(csv.reader(io.StringIO(stdout))) == [["name", "reason"], ["crashed", "exited with code 2"]]
+    code, stdout, stderr = runs(project, "list", "--columns", "id,statsu")
+    assert code == 2 and stdout == ""
+    assert "no run here has statsu (did you mean status?)" in stderr
+
+
 def test_list_table(project: Path) -> None:
     code, stdout, stderr = runs(project, "list", "--columns", "name,status,commit,lr,acc")
     assert code == 0, stderr
