@@ -453,8 +453,9 @@ def print_gate(result: GateResult) -> None:
     failed = sum(not check.passed for check in result.checks)
     against = f" against {escape(result.baseline.facts.label)}" if result.baseline else ""
     if not result.comparable:
-        keys = ", ".join(d.key for d in result.differences if not d.allowed)
-        out.status(f"[bold red]gate not comparable[/bold red]{against}: {escape(keys)} differ (exit 7)")
+        different = [d.key for d in result.differences if not d.allowed]
+        verb = "differs" if len(different) == 1 else "differ"
+        out.status(f"[bold red]gate not comparable[/bold red]{against}: {escape(', '.join(different))} {verb} (exit 7)")
     elif failed:
         out.status(f"[bold red]gate failed[/bold red]{against}: {failed} of {len(result.checks)} check(s) failed")
     else:

@@ -269,4 +269,5 @@ def _summary(manifest: dict[str, Any]) -> None:
         )
         out.status(f"  metrics: {shown}")
     if manifest.get("duration_seconds") is not None:
-        out.status(f"  duration: {manifest['duration_seconds']:.1f}s, log: {manifest['logs'].get('lines', 0)} lines")
+        lines = manifest["logs"].get("lines", 0)
+        out.status(f"  duration: {manifest['duration_seconds']:.1f}s, log: {lines} line{'' if lines == 1 else 's'}")

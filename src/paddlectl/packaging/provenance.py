@@ -58,7 +58,7 @@ def collect_provenance(source: ExportSource, include_patch: bool = True) -> RunP
     if not recorded:
         return RunProvenance(record, None, "none")
     if not include_patch:
-        warning = "the run's uncommitted changes are left out (--no-patch): the package cannot be reproduced from alone"
+        warning = "the run's uncommitted changes are left out (--no-patch): the package alone cannot reproduce the run"
         return RunProvenance(record, None, "left-out", [warning])
     path = _patch_path(source.directory.parent, str(recorded))
     try:
