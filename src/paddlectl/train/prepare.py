@@ -72,7 +72,13 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
     )
     gpus = parse_gpus(gpus_text)
     image = request.image or project.config.image_for("none" if gpus is None else gpus_text)
-    PinnedImage.parse(image)
+    try:
+        PinnedImage.parse(image)
+    except UsageError as error:
+        if request.image is None and project.config.path is not None:  # say where the configured one is
+            key = "images.cpu" if gpus is None else "images.gpu"
+            raise UsageError(f"{project.config.path} {key}: {error.message}", hint=error.hint) from None
+        raise
     script = script_in_project(request.script, code_root, cwd) if request.script else None
     if request.fixed_params is not None:
         fixed = resolve_params(request.fixed_params, None, request.params)

@@ -98,3 +98,12 @@ def test_secret_profile_params_are_masked_in_the_record(project: Path) -> None:
     prepared = prepare(TrainRequest(script="train.py", profile="ci"), open_project(project), project)
     assert prepared.profile is not None and prepared.profile.params["token"] == "****"
     assert prepared.profile.params["epochs"] == 2 and prepared.profile.gpus == "all"
+
+
+def test_a_floating_configured_image_is_refused_naming_the_file_and_key(project: Path) -> None:
+    config = project / "paddlectl.yaml"
+    config.write_text(CONFIG.replace(f"gpu: {IMAGE}", "gpu: paddlepaddle/paddle:latest"), encoding="utf-8")
+    with pytest.raises(UsageError, match=r"paddlectl\.yaml images\.gpu: image tag 'latest' floats"):
+        prepare(TrainRequest(script="train.py", profile="ci"), open_project(project), project)  # ci: gpus all
+    with pytest.raises(UsageError, match=r"^image tag 'latest' floats"):  # given on the command line: as it is
+        prepare(TrainRequest(script="train.py", image="x/y:latest"), open_project(project), project)
