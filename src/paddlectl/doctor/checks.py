@@ -160,7 +160,7 @@ def _missing_image(
         )
     detail = f"{reference} is not present locally and cannot be pulled: {problem}"
     if role == "cpu":
-        fix = offline_cpu_fix(reference, project.config.path, project.root)
+        fix = offline_cpu_fix(reference, project.config.path, project.root, engine.image)
     else:
         fix = Fix.note(
             "load it from a machine that can pull it (docker save there, docker load here), "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,13 +94,18 @@ def pull_fix(reference: str) -> Fix:
     )
 
 
-def offline_cpu_fix(reference: str, config_path: Path | None, project_root: Path) -> Fix:
-    """Build the local CPU image without a registry, then pin it; for a CPU image no registry can give."""
+def offline_cpu_fix(
+    reference: str, config_path: Path | None, project_root: Path, lookup: Callable[[str], object | None]
+) -> Fix:
+    """Build the local CPU image without a registry (unless `lookup` finds it built already), then pin it; for a
+    CPU image no registry can give."""
     version = paddle_version(reference) or DEFAULT_PADDLE_VERSION
     local = local_cpu_image(version)
     script = checkout_script(BUILD_SCRIPT)
     steps: list[tuple[str, bool]] = []
-    if script is not None:
+    if lookup(local) is not None:
+        steps.append((f"({local} is built here already: pin it)", False))
+    elif script is not None:
         steps.append((script_command(script, version), True))
         steps.append((f"(builds {local} without a registry: needs a Debian mirror and PyPI from this host)", False))
     else:

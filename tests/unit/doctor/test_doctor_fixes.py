@@ -39,6 +39,18 @@ def test_an_absent_image_that_no_registry_has_gets_the_offline_route(tmp_path: P
     assert check.commands == (lines[0],)
 
 
+def test_a_local_image_built_already_is_only_pinned_never_built_again(tmp_path: Path) -> None:
+    init_project(tmp_path, force=False)  # pins paddlepaddle/paddle:3.2.0, which no registry gives here
+    local = "paddlectl-test/paddle:3.2.0-cpu"
+    check = _checks(tmp_path, FakeEngine(images={local: image_info(local)}))["cpu image"]
+    assert check.fix is not None and "build-paddle-image" not in check.fix
+    assert check.fix.splitlines() == [
+        f"({local} is built here already: pin it)",
+        f"then in {tmp_path / 'paddlectl.yaml'} change line 6 to `  cpu: {local}`",
+    ]
+    assert check.commands == ()
+
+
 def test_an_absent_image_the_registry_has_is_pulled(tmp_path: Path) -> None:
     init_project(tmp_path, force=False, cpu_image="paddlepaddle/paddle:3.1.0")
     check = _checks(tmp_path, FakeEngine(in_registry={"paddlepaddle/paddle:3.1.0"}))["cpu image"]
