@@ -12,6 +12,7 @@ checked to read back from YAML as itself (tests/unit/ci parse what this writes).
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +23,14 @@ from paddlectl.errors import UsageError
 from paddlectl.foundation.git_values import git_line
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from paddlectl.engine.protocol import ImageInfo
     from paddlectl.project.workspace import Project
 
 PROVIDERS = ("gitlab", "github")
 DEFAULT_STATE_DIR = "/srv/paddlectl"
+_STATE_DIR = re.compile(r"/[A-Za-z0-9._/-]*")
 REPORTS = "reports"
 
 
@@ -402,7 +407,32 @@ def check_settings(settings: PipelineSettings, project_root: Path) -> None:
             hint="say what it holds: --metric val_acc:max-drop=1% (repeatable) and/or --require 'val_acc>=0.9'",
         )
     if settings.on_missing_baseline not in ("fail", "warn", "pass"):
-        raise UsageError(f"--on-missing-baseline {settings.on_missing_baseline}: not one of fail, warn, pass")
+        raise UsageError(
+            f"--on-missing-baseline {settings.on_missing_baseline}: not one of fail, warn, pass",
+            hint="warn lets a new model's first pipeline pass while nothing is in production",
+        )
+    if settings.noise_from < 0:
+        raise UsageError(
+            f"--noise-from {settings.noise_from}: give a number of earlier gates, 0 or more",
+            hint="0 gates on the thresholds alone; 10 takes the spread of the last 10 passed gates",
+        )
+    if not _STATE_DIR.fullmatch(settings.state_dir):
+        raise UsageError(
+            f"--state-dir {settings.state_dir!r}: give an absolute folder on the GPU runner (letters, digits, ._/-)",
+            hint=f"a runner's pipelines share it, so it cannot depend on the job's folder: e.g. {DEFAULT_STATE_DIR}",
+        )
+
+
+def unpullable_image_warning(reference: str, lookup: Callable[[str], ImageInfo | None]) -> str | None:
+    """A warning when the unit-test job's image exists here only as a local build (no registry digest): a CI
+    runner, which pulls it, would not find it. None when it came from a registry, or is not here to judge."""
+    image = lookup(reference)
+    if image is None or image.repo_digests:
+        return None
+    return (
+        f"the unit-test job runs in {reference}, which this engine built (it has no registry digest): a CI runner "
+        "cannot pull it; push it to a registry the runners reach, or pin a published image in images.cpu"
+    )
 
 
 def write_pipeline(settings: PipelineSettings, project_root: Path, *, force: bool) -> WrittenPipeline:

@@ -74,6 +74,9 @@ def init_command(
         state_dir=state_dir,
         force=force,
     )
+    warning = _image_warning(written.settings.cpu_image)
+    if warning:
+        out.warn(warning)
     if json_output:
         out.json({"path": str(written.path), "provider": provider, "overwrote": written.overwrote})
         return
@@ -82,3 +85,17 @@ def init_command(
         f"wrote the {provider} pipeline for {written.settings.model} ({'replaced' if written.overwrote else 'new'}); "
         "set up the GPU runner as its comments say (docs/ci.md), then commit it"
     )
+
+
+def _image_warning(reference: str) -> str | None:
+    """Whether a runner could pull the unit-test job's image, judged by the local engine when one answers."""
+    from paddlectl.ci.pipelines import unpullable_image_warning
+    from paddlectl.engine.docker_engine import connect
+    from paddlectl.engine.hosts import resolve_host
+    from paddlectl.errors import PaddlectlError
+
+    try:
+        engine = connect(resolve_host(None, {}))
+        return unpullable_image_warning(reference, engine.image)
+    except PaddlectlError:  # no engine here: nothing to judge by, and the pipeline is written all the same
+        return None

@@ -125,6 +125,10 @@ def test_init_writes_at_the_repository_top_from_the_project(digits: Path) -> Non
         ({"metrics": ["val_acc:max-drop=lots"]}, "cannot read max-drop"),
         ({"model": "Digits CNN"}, "Digits CNN"),
         ({"require": ["val_acc>>1"]}, "cannot read the condition"),
+        ({"noise_from": -5}, "--noise-from -5: give a number of earlier gates"),
+        ({"state_dir": "rel/dir"}, "give an absolute folder"),
+        ({"state_dir": "/srv/a b;rm"}, "give an absolute folder"),
+        ({"on_missing_baseline": "maybe"}, "not one of fail, warn, pass"),
     ],
 )
 def test_init_refuses_a_pipeline_that_could_not_work(digits: Path, options: dict[str, Any], says: str) -> None:
@@ -148,3 +152,16 @@ def test_the_command_prints_the_path_on_stdout(digits: Path) -> None:
     result = run_cli("ci", "init", "--provider", "github", "--metric", "val_acc:max-drop=1%", cwd=digits)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(digits.parent.parent.resolve() / ".github" / "workflows" / "paddlectl.yml")
+
+
+def test_a_unit_test_image_built_here_only_is_warned_about() -> None:
+    from paddlectl.ci.pipelines import unpullable_image_warning
+    from paddlectl.engine.protocol import ImageInfo
+
+    local = ImageInfo("sha256:" + "1" * 64, ("paddlectl-test/paddle:3.2.0-cpu",), (), 1, "")
+    pulled = ImageInfo("sha256:" + "2" * 64, ("paddlepaddle/paddle:3.2.0",), ("paddlepaddle/paddle@sha256:ab",), 1, "")
+    images = {"paddlectl-test/paddle:3.2.0-cpu": local, "paddlepaddle/paddle:3.2.0": pulled}
+    warning = unpullable_image_warning("paddlectl-test/paddle:3.2.0-cpu", images.get)
+    assert warning is not None and "a CI runner cannot pull it" in warning
+    assert unpullable_image_warning("paddlepaddle/paddle:3.2.0", images.get) is None
+    assert unpullable_image_warning("absent/image:1.0", images.get) is None  # not here: nothing to judge by
