@@ -25,5 +25,5 @@ printf '$ cd examples/digits\n'
 step paddlectl train train.py
 step paddlectl runs list
 step paddlectl export last
-step paddlectl package last --name digits-cnn --version 1.0.0
-step paddlectl verify dist/digits-cnn-1.0.0.tar
+step paddlectl package last --name digits --version 1.0.0
+step paddlectl verify dist/digits-1.0.0.tar

@@ -67,8 +67,8 @@ hosts: {{}}
 STORE_GITIGNORE = "# paddlectl's run store: runs are recorded here, never committed.\n*\n"
 # Where paddlectl writes by default inside a project (package, export without a run, plots): git-ignored, so that a
 # release archive left there never makes the next run dirty nor lands in its patch.
-OUTPUT_FOLDERS = ("/dist/", "/export/", "/plots/")
-OUTPUTS_GITIGNORE_HEADER = "# paddlectl's default output folders (package, export, plots)"
+OUTPUT_FOLDERS = ("/dist/", "/export/", "/plots/", "/reports/")
+OUTPUTS_GITIGNORE_HEADER = "# paddlectl's default output folders (package, export, plots, gate reports)"
 
 
 @dataclass(frozen=True)

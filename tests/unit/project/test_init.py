@@ -94,7 +94,8 @@ def test_init_git_ignores_the_default_output_folders(tmp_path: Path) -> None:
     ident = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
     for args in (["init", "-q"], ["add", "-A"], [*ident, "commit", "-q", "-m", "init"]):
         subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True)
-    for folder, name in (("dist", "digits-cnn-1.0.0.tar"), ("export", "model.json"), ("plots", "acc.png")):
+    outputs = (("dist", "digits-1.0.0.tar"), ("export", "model.json"), ("plots", "acc.png"), ("reports", "gate.xml"))
+    for folder, name in outputs:
         (root / folder).mkdir()
         (root / folder / name).write_bytes(b"\0output")
     info = capture_git(root, tmp_path / "uncommitted.patch")
