@@ -15,6 +15,7 @@ from paddlectl.errors import UsageError
 from paddlectl.foundation.yamlio import dump_yaml
 from paddlectl.packaging.reader import SMALL_FILE_LIMIT
 from paddlectl.packaging.source import ExportSource
+from paddlectl.runs.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,19 @@ class RunProvenance:
         return hashlib.sha256(self.patch).hexdigest() if self.patch is not None else None
 
 
+def _without_local_files(manifest: Manifest) -> bytes:
+    """RUN.yaml for --no-patch: untracked file names and the patch's local path are what leaving it out hides."""
+    import dataclasses
+
+    git = dataclasses.replace(
+        manifest.git,
+        untracked=[],
+        outside_patch=[],
+        patch_file=Path(manifest.git.patch_file or "").name or None,
+    )
+    return dump_yaml(dataclasses.replace(manifest, git=git).to_dict()).encode("utf-8")
+
+
 def _patch_path(run_dir: Path, recorded: str) -> Path:
     path = Path(recorded)
     if not path.is_absolute():
@@ -41,7 +55,8 @@ def collect_provenance(source: ExportSource, include_patch: bool = True) -> RunP
     """The run record and patch for `source`; warnings say what a reproduction from the package will lack.
 
     `include_patch=False` (package --no-patch) keeps the run's uncommitted changes out of a package that leaves the
-    machine; RUN.yaml still names the changed files, and a reproduction from the package is refused.
+    machine: RUN.yaml then keeps the names of the changed tracked files but not those of the untracked ones, nor the
+    patch's path on this machine, and a reproduction from the package is refused.
 
     Raises UsageError when the saved patch does not match the sha256 its manifest recorded (the run store was
     changed after the run).
@@ -59,7 +74,7 @@ def collect_provenance(source: ExportSource, include_patch: bool = True) -> RunP
         return RunProvenance(record, None, "none")
     if not include_patch:
         warning = "the run's uncommitted changes are left out (--no-patch): the package alone cannot reproduce the run"
-        return RunProvenance(record, None, "left-out", [warning])
+        return RunProvenance(_without_local_files(manifest), None, "left-out", [warning])
     path = _patch_path(source.directory.parent, str(recorded))
     try:
         size = path.stat().st_size

@@ -23,6 +23,8 @@ def _dirty_export(root: Path, patch: bytes = PATCH, recorded_sha: str | None = N
     manifest = load_yaml((run_dir / "manifest.yaml").read_text(), "manifest")
     manifest["git"].update(
         dirty=True,
+        changed=["train.py"],
+        untracked=["notes/.env.local"],
         patch_file=str(run_dir / "uncommitted.patch"),
         patch_sha256=recorded_sha or hashlib.sha256(patch).hexdigest(),
     )
@@ -87,6 +89,10 @@ def test_no_patch_leaves_the_uncommitted_changes_out_and_the_card_says_so(tmp_pa
     assert card["provenance"]["git"]["patch"] is None and card["provenance"]["git"]["patch_state"] == "left-out"
     assert card["provenance"]["git"]["dirty"] is True
     assert verify_package(result.path).ok
+    run_record = load_yaml(members["RUN.yaml"].decode(), "run")
+    assert run_record["git"]["untracked"] == [] and run_record["git"]["patch_file"] == "uncommitted.patch"
+    assert run_record["git"]["changed"] == ["train.py"]  # tracked files are the repository's own names
+    assert "notes/.env.local" not in members["RUN.yaml"].decode()
 
 
 def test_a_card_naming_a_patch_the_package_lacks_fails_verification(tmp_path: Path) -> None:
