@@ -82,9 +82,19 @@ def test_exit_codes_bad_input_and_tampering(registry_env: Path, make_package: Pa
         ("list", "--status", "gone"),
         ("list", "--where", "acc>=high"),
         ("archive", "digits", "--older-than", "soon"),
+        ("list", "digts"),
+        ("list", "--where", "hmean>=0.9"),
+        ("rollback", "nosuch"),
+        ("show", "digits@nosuch"),
     ):
         document = cli_json(*args, code=2)
         assert document["exit_code"] == 2 and document["error"], args
+    assert "no model digts in the registry; its models: digits" in cli_json("list", "digts", code=2)["error"]
+    assert cli_json("list", "--where", "hmean>=0.9", code=2)["hint"] == "card metrics there: acc"
+    assert cli_json("rollback", "nosuch", code=2)["error"] == "no model nosuch in the registry"
+    assert cli_json("show", "digits@nosuch", code=2)["hint"] == "e.g. digits@1.0.0 or digits@production"
+    empty = cli("list", "--status", "production")
+    assert empty.returncode == 0 and "no version matches" in empty.stderr
     record = cli_json("show", "digits@1.0.0")
     blob = registry_env / "blobs" / "sha256" / record["sha256"][:2] / record["sha256"]
     os.chmod(blob, 0o644)

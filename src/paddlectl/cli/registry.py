@@ -92,11 +92,12 @@ def list_command(
     json_output: JsonOption = False,
 ) -> None:
     """List registered versions (by model, oldest first) with status, storage, signature and metrics."""
-    from paddlectl.registry.query import VersionQuery, list_json, list_versions
+    from paddlectl.registry.query import VersionQuery, check_query, list_json, list_versions
 
     out.json_mode = json_output
     query = VersionQuery.parse(name, status or [], where or [], label or [])
     with _open(policy=False) as registry:
+        check_query(registry, query)
         if json_output:
             # Rows are stored as JSON already: join them rather than decode and re-encode 10,000 of them.
             body = ",\n".join(list_json(registry, query))
@@ -106,7 +107,7 @@ def list_command(
         records = list_versions(registry, query)
     from paddlectl.cli.registry_view import print_versions
 
-    print_versions(records)
+    print_versions(records, filtered=bool(query.statuses or query.where or query.labels))
 
 
 def show_command(

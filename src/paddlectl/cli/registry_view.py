@@ -43,9 +43,12 @@ def _styled(value: str, styles: dict[str, str]) -> Text:
     return _text(value, styles.get(value, ""))
 
 
-def print_versions(records: list[VersionRecord]) -> None:
+def print_versions(records: list[VersionRecord], filtered: bool = False) -> None:
     if not records:
-        out.status("no versions registered (paddlectl registry register PACKAGE)")
+        if filtered:
+            out.status("no version matches (drop --status, --where or --label to see them all)")
+        else:
+            out.status("no versions registered (paddlectl registry register PACKAGE)")
         return
     counts: Counter[str] = Counter()
     for record in records:

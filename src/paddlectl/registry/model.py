@@ -306,7 +306,14 @@ class ModelRef:
             return cls(name, text=text)
         if selector in STATUS_NAMES:
             return cls(name, status=ModelStatus(selector), text=text)
-        validate_version(selector)
+        try:
+            validate_version(selector)
+        except UsageError as error:
+            statuses = ", ".join(sorted(STATUS_NAMES))
+            raise UsageError(
+                f"{text!r}: {selector!r} is neither a version (X.Y.Z) nor a status ({statuses})",
+                hint=f"e.g. {name}@1.0.0 or {name}@production",
+            ) from error
         return cls(name, version=selector, text=text)
 
     @staticmethod

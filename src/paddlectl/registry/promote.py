@@ -104,6 +104,8 @@ def rollback_target(registry: Registry, name: str, to: str | None) -> VersionRec
     if to is not None:
         return registry.record(name, to)
     previous = previous_production(registry.backend.events(name), name)
+    if previous is None and not registry.backend.find(name):
+        raise UsageError(f"no model {name} in the registry", hint="see what is: paddlectl registry list")
     if previous is None:
         raise UsageError(
             f"{name} has no earlier production version to roll back to",

@@ -56,6 +56,30 @@ class VersionQuery:
         return True
 
 
+def check_query(registry: Registry, query: VersionQuery) -> None:
+    """UsageError for a model the registry does not have, or a --where name no version of it can match: both are
+    typos an empty listing would hide (registry history says the same of an unknown model)."""
+    if query.name is None and not query.where:
+        return
+    versions = registry.backend.find(query.name)
+    if query.name is not None and not versions:
+        models = sorted({record.name for record in registry.backend.find()})
+        known = f"; its models: {', '.join(models[:10])}" if models else ""
+        raise UsageError(f"no model {query.name} in the registry{known}", hint="see what is: paddlectl registry list")
+    if not versions:
+        return
+    from paddlectl.runs.query import lookup
+
+    rows = [{**record.row(), "metrics": record.summary.get("metrics") or {}} for record in versions]
+    for condition in query.where:
+        if all(lookup(row, condition.name) is None for row in rows):
+            names = sorted({key for row in rows for key in row["metrics"]})
+            raise UsageError(
+                f"--where {condition.text!r}: no registered version has {condition.name}",
+                hint=f"card metrics there: {', '.join(names) or 'none'}",
+            )
+
+
 def list_versions(registry: Registry, query: VersionQuery) -> list[VersionRecord]:
     """Versions by name, then registration order; one status given is filtered by the database itself."""
     status = next(iter(query.statuses)) if len(query.statuses) == 1 else None
