@@ -21,10 +21,9 @@ images:
 train:
   gpus: none          # none | all | a device list such as 0,1
   shm_size: 2g        # /dev/shm for DataLoader workers (Docker's 64m default breaks them)
-  params:             # defaults, overridden by --params-file and then by -p key=value
-    epochs: 10
-    lr: 0.001
-    batch_size: 64
+  # Defaults passed to the script as --NAME VALUE (so it must accept each), overridden by --params-file and
+  # then by -p key=value; e.g. {{epochs: 10, lr: 0.001, batch_size: 64}}. None until you name them.
+  params: {{}}
 
 # Named sets of train settings: `paddlectl train train.py --profile ci` lays a profile's params over
 # train.params (and -p over both) and records which profile and the values it set.

@@ -158,7 +158,7 @@ def test_every_section_is_reachable_validated(tmp_path: Path) -> None:
 def test_the_template_init_writes_validates(tmp_path: Path) -> None:
     result = init_project(tmp_path / "proj", force=False)
     config = load_config(result.config_path)
-    assert config.name == "proj" and config.params == {"epochs": 10, "lr": 0.001, "batch_size": 64}
+    assert config.name == "proj" and config.params == {}  # a script that takes no --epochs runs as it is
     assert config.export.model is None and config.export.inputs == ()
 
 
