@@ -142,12 +142,14 @@ def command(
     """
     from paddlectl.project.workspace import open_project
     from paddlectl.train.launch import train
-    from paddlectl.train.params import parse_key_value
+    from paddlectl.train.params import parse_key_value, repeated_keys
     from paddlectl.train.prepare import prepare
     from paddlectl.train.request import EnvSetting, MountRequest, TrainRequest
 
     out.json_mode = json_output
     out.quiet = quiet
+    for key in repeated_keys(param or ()):
+        out.warn(f"-p {key} is given more than once: the last value is the one the run uses")
     positional = list(argv or [])
     script = None if module else (positional.pop(0) if positional else None)
     request = TrainRequest(

@@ -31,7 +31,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,12 @@ def parse_assignment(text: str, option: str = "-p") -> tuple[str, Any]:
             hint="names start with a letter or _ and hold letters, digits, _, . or -, e.g. -p lr=0.01",
         )
     return key, _scalar_from_text(value, option, key)
+
+
+def repeated_keys(assignments: Iterable[str]) -> list[str]:
+    """The keys `-p KEY=VALUE` sets more than once (the last one wins: worth a warning, a typo often)."""
+    keys = [text.partition("=")[0].strip() for text in assignments]
+    return sorted({key for key in keys if key and keys.count(key) > 1})
 
 
 def _file_scalar(value: Any, key: str, source: str) -> Scalar:

@@ -286,3 +286,10 @@ def test_resolved_params_record_each_type(tmp_path: Path) -> None:
     }
     rebuilt = ResolvedParams(resolved.values, resolved.sources)  # as reproduce builds it: types follow the values
     assert rebuilt.types == resolved.types
+
+
+def test_a_key_set_twice_is_named_once() -> None:
+    from paddlectl.train.params import repeated_keys
+
+    assert repeated_keys(["lr=0.01", "epochs=3", "lr=0.02", " lr = 1", "x=1"]) == ["lr"]
+    assert repeated_keys(["lr=0.01"]) == []
