@@ -97,6 +97,15 @@ def resolve_run(store: RunStore, target: str) -> RunPaths:
     raise NoSuchRun(f"no run matches '{target}'", hint="list runs with 'paddlectl runs list' (or use 'last')")
 
 
+def refuse_taken_name(store: RunStore, name: str | None) -> None:
+    """UsageError when another run of the store has `name`: run names are unique in a project."""
+    if name is not None and runs_named(store, name):
+        raise UsageError(
+            f"a run named '{name}' already exists: names are unique in a project",
+            hint="choose another --name, or remove that run first (paddlectl runs rm NAME)",
+        )
+
+
 def runs_named(store: RunStore, name: str) -> list[str]:
     """The ids of the runs named `name`, oldest first."""
     return [

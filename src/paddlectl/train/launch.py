@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, ImageInfo, PullProgress
-from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
+from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError
 from paddlectl.foundation.clock import utc_now
 from paddlectl.foundation.image_ref import PinnedImage
 from paddlectl.foundation.names import NAMES_LOCK_NAME
@@ -162,12 +162,13 @@ def _record(
     """Capture git, write the private files and the first manifest; before that write, nothing is kept."""
     from paddlectl.foundation.secrets import mask_mapping
     from paddlectl.runs.provenance import engine_record, host_record
+    from paddlectl.runs.query import refuse_taken_name
     from paddlectl.runs.runtime_probe import lib_dir
     from paddlectl.runs.tag_history import TagHistory
     from paddlectl.train.git_capture import capture_git, outside_patch_warning, require_clean
 
     ensure_store(project.store)
-    _refuse_a_taken_name(store, prepared.request.name)  # before any work; checked again under the lock
+    refuse_taken_name(store, prepared.request.name)  # before any work; checked again under the lock
     paths = store.create()
     private: PrivateFiles | None = None
     history = TagHistory(project.store)
@@ -239,7 +240,7 @@ def _write_first_manifest(store: RunStore, project: Project, manifest: Manifest,
     """Write the run's first manifest; its name is checked (or, for a reproduction, chosen) under the project's
     names lock, so two runs never get one name. Raises UsageError for a name another run has."""
     from paddlectl.foundation.locks import held_lock
-    from paddlectl.runs.query import reproduction_name
+    from paddlectl.runs.query import refuse_taken_name, reproduction_name
 
     request = prepared.request
     if manifest.name is None and request.reproduction_of is None:
@@ -249,18 +250,8 @@ def _write_first_manifest(store: RunStore, project: Project, manifest: Manifest,
         if request.reproduction_of is not None:
             manifest.name = reproduction_name(store, request.reproduction_of)
         else:
-            _refuse_a_taken_name(store, manifest.name)
+            refuse_taken_name(store, manifest.name)
         store.write(manifest)
-
-
-def _refuse_a_taken_name(store: RunStore, name: str | None) -> None:
-    from paddlectl.runs.query import runs_named
-
-    if name is not None and runs_named(store, name):
-        raise UsageError(
-            f"a run named '{name}' already exists: names are unique in a project",
-            hint="choose another --name, or remove that run first (paddlectl runs rm NAME)",
-        )
 
 
 def _run_attached(

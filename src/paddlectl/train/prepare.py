@@ -200,9 +200,15 @@ def _on_the_command_line(values: dict[str, Any], secret_args: bool) -> dict[str,
 
 
 def dry_run_spec(prepared: PreparedRun, project: Project) -> dict[str, Any]:
-    """The container that would be created, secrets masked, as a plain document."""
+    """The container that would be created, secrets masked, as a plain document; UsageError for a name another
+    run has (the real train refuses it too)."""
     from paddlectl.foundation.secrets import mask_mapping
+    from paddlectl.runs.query import refuse_taken_name
     from paddlectl.runs.runtime_probe import lib_dir
+    from paddlectl.runs.store import RunStore
+
+    if prepared.request.reproduction_of is None:
+        refuse_taken_name(RunStore(project.runs_dir), prepared.request.name)
 
     spec = container_spec_for(
         prepared, project, "<run-id>", project.runs_dir / "<run-id>", lib_dir(), Path("<private-dir>") / "params.json"

@@ -376,6 +376,9 @@ def test_names_are_unique_and_reproductions_get_their_own(project: Path) -> None
     assert caught.value.hint is not None and "--name" in caught.value.hint
     store = RunStore(open_project(project).runs_dir)
     assert len(store.run_dirs()) == 1, "the refused run left nothing behind"
+    taken = prepare(TrainRequest(script="train.py", name="fast-lr"), open_project(project), project)
+    with pytest.raises(UsageError, match="a run named 'fast-lr' already exists"):
+        dry_run_spec(taken, open_project(project))  # --dry-run says what the real train would
     again = run(reproduction_of="fast-lr", reproduces=first)
     third = run(reproduction_of="fast-lr", reproduces=first)
     assert store.read(again).name == "fast-lr~repro1" and store.read(third).name == "fast-lr~repro2"
