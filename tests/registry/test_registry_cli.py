@@ -144,3 +144,10 @@ def test_image_build_takes_a_registered_model_only_for_prod(registry_env: Path) 
     assert result.returncode == 2 and "--model is for prod images" in result.stderr
     missing = run_cli("image", "build", "prod", "--model", "digits@production", cwd=Path.cwd())
     assert missing.returncode == 2 and "digits has no production version" in missing.stderr
+
+
+def test_a_registry_path_that_is_a_file_is_refused(tmp_path: Path, monkeypatch: Any) -> None:
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("PADDLECTL_REGISTRY", str(tmp_path / "afile"))
+    document = cli_json("list", code=2)
+    assert "is a file" in document["error"] and "PADDLECTL_REGISTRY" in document["hint"]

@@ -225,9 +225,15 @@ def _parse(request: GateRequest, config_evaluation_params: list[str]) -> _Parsed
             hint="give --baseline mlflow:models:/NAME@ALIAS, or leave --tracking-uri out",
         )
     if request.noise_from < 0:
-        raise UsageError(f"--noise-from {request.noise_from}: give 0 (no noise) or more gated runs")
+        raise UsageError(
+            f"--noise-from {request.noise_from}: give 0 (no noise) or more gated runs",
+            hint="e.g. --noise-from 10: fail only beyond the spread of the last 10 passed gates",
+        )
     if request.repeats < 1:
-        raise UsageError(f"--repeats {request.repeats}: give 1 (the run alone) or more")
+        raise UsageError(
+            f"--repeats {request.repeats}: give 1 (the run alone) or more",
+            hint="e.g. --repeats 3: the candidate trains 3 times with different seeds",
+        )
     evaluation = list(dict.fromkeys([*config_evaluation_params, *request.eval_params]))
     allowed = check_allowed_keys(request.allow_different, evaluation)
     return _Parsed(rules, conditions, MissingPolicy.parse(request.on_missing_baseline), evaluation, allowed)

@@ -192,6 +192,11 @@ class SqliteBackend:
     def __init__(self, root: Path, *, create: bool) -> None:
         self.root = root
         self.clock: Callable[[], int] = time.time_ns  # events' time; tests set a clock that runs backwards
+        if root.exists() and not root.is_dir():  # else a listing would say "empty" of a registry that is elsewhere
+            raise UsageError(
+                f"the registry folder {root} is a file",
+                hint="point PADDLECTL_REGISTRY (or registry.path) at a folder: the registry's database and blobs",
+            )
         self._blobs = LocalBlobStore(root / "blobs")
         database = root / DB_NAME
         try:
