@@ -50,6 +50,28 @@ def compose_yaml(text: str) -> yaml.Node | None:
         return None
 
 
+def first_duplicate_key(node: yaml.Node | None, path: tuple[str, ...] = ()) -> tuple[str, int, int] | None:
+    """The first mapping key written twice in a node tree, as (dotted path, first line, second line); None when
+    every key is unique. YAML takes the last one in silence, so a second `profiles:` would hide the first."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    return ".".join((*path, key.value)), seen[key.value], line
+                seen[key.value] = line
+            found = first_duplicate_key(value, (*path, str(getattr(key, "value", "?"))))
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found = first_duplicate_key(item, (*path, f"[{index}]"))
+            if found is not None:
+                return found
+    return None
+
+
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; a syntax error, a bad typed value or a python/object tag is a UsageError naming the source."""
     safe_loader = _safe_loader(text)
@@ -68,6 +90,20 @@ def load_yaml(text: str, source: str) -> Any:
         else:
             problem = "a value does not fit its !!tag"
         raise UsageError(f"{source} is not valid YAML: {problem}", hint=f"fix {source}") from exc
+
+
+def load_config_yaml(text: str, source: str) -> Any:
+    """A configuration file (paddlectl.yaml, the user's config.yaml): load_yaml, and a key written twice in one
+    mapping is a UsageError naming both lines, never the silent last-one-wins of YAML."""
+    document = load_yaml(text, source)
+    duplicate = first_duplicate_key(compose_yaml(text))
+    if duplicate is not None:
+        key, first, second = duplicate
+        raise UsageError(
+            f"{source}, line {second}: {key} is written twice (first on line {first}); YAML would keep only the last",
+            hint=f"merge the two {key.rsplit('.', 1)[-1]}: entries into one",
+        )
+    return document
 
 
 _FLOAT_TAG = "tag:yaml.org,2002:float"

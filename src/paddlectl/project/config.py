@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paddlectl.errors import UsageError
-from paddlectl.foundation.yamlio import exponent_floats, load_yaml
+from paddlectl.foundation.yamlio import exponent_floats, load_config_yaml
 from paddlectl.project.defaults import (
     CONFIG_NAME,
     DEFAULT_CPU_IMAGE,
@@ -154,7 +154,7 @@ def load_config(path: Path) -> ProjectConfig:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 text", hint=f"save {path.name} as UTF-8") from exc
-    return parse_config(load_yaml(text, str(path)), path, text)
+    return parse_config(load_config_yaml(text, str(path)), path, text)
 
 
 _INPUTS = ("export", "inputs")

@@ -62,13 +62,13 @@ def _section(path: Path, key: str = "registry") -> Any:
     """The raw `registry:` (or `key`) mapping of a YAML file, None when the file or the section is absent."""
     if not path.is_file():
         return None
-    from paddlectl.foundation.yamlio import load_yaml
+    from paddlectl.foundation.yamlio import load_config_yaml
 
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}", hint=f"fix {path}") from exc
-    document = load_yaml(text, str(path))
+    document = load_config_yaml(text, str(path))
     if document is None:
         return None
     if not isinstance(document, dict):

@@ -22,7 +22,7 @@ import msgspec
 from paddlectl.errors import UsageError
 from paddlectl.foundation.secrets import mask_url_credentials
 from paddlectl.foundation.urls import http_server_url
-from paddlectl.foundation.yamlio import load_yaml
+from paddlectl.foundation.yamlio import load_config_yaml
 from paddlectl.project.schema import MlflowConfig
 
 SECTION = "mlflow"
@@ -54,7 +54,7 @@ def read_mlflow_config(config_path: Path | None) -> MlflowConfig:
         text = config_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {config_path}: {exc}") from exc
-    document = load_yaml(text, str(config_path))
+    document = load_config_yaml(text, str(config_path))
     section = document.get(SECTION) if isinstance(document, dict) else None
     return parse_mlflow_section(section, config_path.name)
 

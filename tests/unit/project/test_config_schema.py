@@ -241,3 +241,27 @@ def test_every_key_is_in_the_template_and_the_readme() -> None:
         assert re.search(rf"^\s*{re.escape(key.rpartition('.')[2])}:", template, re.MULTILINE), f"{key} not in template"
         documented = f"| `{key}` |" in readme or f"| `{key}." in readme  # a section's row, or its keys' rows
         assert documented or key in ("images", "train", "export"), f"{key} not in README's table"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        (
+            "project: demo\nprofiles: {}\ntrain:\n  gpus: none\nprofiles:\n  ci: {params: {epochs: 1}}\n",
+            "profiles",
+            (2, 5),
+        ),
+        ("project: demo\ntrain:\n  gpus: none\n  shm_size: 2g\n  gpus: all\n", "train.gpus", (3, 5)),
+    ],
+)
+def test_a_key_written_twice_is_an_error_naming_both_lines(
+    tmp_path: Path, text: str, key: str, lines: tuple[int, int]
+) -> None:
+    path = tmp_path / "paddlectl.yaml"
+    path.write_text(text)
+    with pytest.raises(UsageError) as caught:
+        load_config(path)
+    first, second = lines
+    assert caught.value.message == (
+        f"{path}, line {second}: {key} is written twice (first on line {first}); YAML would keep only the last"
+    )
