@@ -222,8 +222,17 @@ def _without_nulls(value: Any, target: Any) -> Any:
         item_type = _child_type(target, 0)
         return [_without_nulls(item, item_type) for item in value] if item_type is not None else value
     if isinstance(value, dict):
-        return {key: _without_nulls(item, _child_type(target, key)) for key, item in value.items()}
+        return {key: _empty_entry(item, _child_type(target, key)) for key, item in value.items()}
     return value
+
+
+def _empty_entry(item: Any, target: Any) -> Any:
+    """An entry of a mapping of records (`profiles: {ci: }`): null is the record with every default, when it has
+    no required field; anything else as _without_nulls reads it."""
+    struct = _struct_of(target)
+    if item is None and struct is not None and all(not info.required for info in msgspec.structs.fields(struct)):
+        return {}
+    return _without_nulls(item, target)
 
 
 def _resolve_wildcards(parts: list[str | int], value: Any, target: Any) -> Path:

@@ -265,3 +265,10 @@ def test_a_key_written_twice_is_an_error_naming_both_lines(
     assert caught.value.message == (
         f"{path}, line {second}: {key} is written twice (first on line {first}); YAML would keep only the last"
     )
+
+
+def test_an_empty_profile_is_a_profile_with_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "paddlectl.yaml"
+    path.write_text("project: demo\nprofiles:\n  ci:\n  smoke: null\n")
+    config = load_config(path)
+    assert config.profile("ci").params == {} and config.profile("smoke").gpus is None
