@@ -164,9 +164,21 @@ def host_of_record(record: Mapping[str, Any], entries: Mapping[str, HostEntry]) 
 
 
 def _from_entry(name: str, entry: HostEntry, source: str) -> EngineHost:
-    return EngineHost(
-        check_url(entry.url, f"paddlectl.yaml hosts.{name}.url"), name, entry.tls, gpus=entry.gpus, source=source
-    )
+    """The engine a `hosts:` entry names; UsageError naming the entry's key for what cannot work."""
+    from paddlectl.engine.protocol import parse_gpus
+
+    url = check_url(entry.url, f"paddlectl.yaml hosts.{name}.url")
+    if entry.tls is not None and not url.startswith("tcp://"):
+        raise UsageError(
+            f"paddlectl.yaml hosts.{name}.tls: a certificate folder is for a tcp:// engine, and {url} is not one",
+            hint=f"remove hosts.{name}.tls (ssh:// logs in with your ssh keys), or give a tcp://HOST:2376 url",
+        )
+    if entry.gpus is not None:
+        try:
+            parse_gpus(entry.gpus)
+        except UsageError as error:
+            raise UsageError(f"paddlectl.yaml hosts.{name}.gpus: {error.message}", hint=error.hint) from None
+    return EngineHost(url, name, entry.tls, gpus=entry.gpus, source=source)
 
 
 def _from_url(

@@ -66,6 +66,13 @@ def test_a_malformed_docker_host_or_hosts_entry_is_a_usage_error_naming_where(tm
         resolve_host("gpu", {"gpu": HostEntry("ssh://127.0.0.1:99999")}, {}, tmp_path)
 
 
+def test_a_hosts_entry_that_cannot_work_names_its_key(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"hosts\.gpu\.tls: a certificate folder is for a tcp:// engine"):
+        resolve_host("gpu", {"gpu": HostEntry("ssh://me@gpu-box", tls=tmp_path)}, {}, tmp_path)
+    with pytest.raises(UsageError, match=r"hosts\.gpu\.gpus: invalid --gpus 'bogus'"):
+        resolve_host("gpu", {"gpu": HostEntry("ssh://me@gpu-box", gpus="bogus")}, {}, tmp_path)
+
+
 def test_docker_host_with_the_tls_port_takes_certificates_from_the_docker_folder(tmp_path: Path) -> None:
     host = resolve_host(None, {}, {"DOCKER_HOST": "tcp://h:2376"}, tmp_path)
     assert host.tls and host.tls_dir == tmp_path / ".docker"
