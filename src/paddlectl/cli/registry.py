@@ -75,6 +75,11 @@ def register_command(
     out.data(f"{record.ref}  {record.sha256}")
     if not result.created:
         out.status(f"{record.ref} is registered already with these bytes ({record.status.value}); nothing changed")
+        if record.status is not wanted:
+            out.warn(
+                f"--status {wanted.value} applies to a new version only: "
+                f"paddlectl registry promote {record.name} {record.version} --to {wanted.value}"
+            )
         return
     replaced = f"; {record.name}@{result.replaced} archived" if result.replaced else ""
     out.status(f"registered {record.ref} as {record.status.value} (signature: {record.signature.value}){replaced}")
