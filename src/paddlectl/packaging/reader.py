@@ -21,6 +21,7 @@ from paddlectl.packaging.layout import CHUNK_SIZE, RESERVED_NAMES, unsafe_name_r
 
 BLOCK_SIZE = tarfile.BLOCKSIZE
 POSIX_MAGIC = b"ustar\x0000"
+NOT_USTAR = "not a POSIX ustar header"  # a member another tar wrote (GNU tar's default format)
 SMALL_FILE_LIMIT = 16 << 20  # MODEL.yaml, SHA256SUMS, SHA256SUMS.sig are kept in memory
 _KINDS = {
     tarfile.SYMTYPE: "a symbolic link",
@@ -167,7 +168,7 @@ def _refusal(info: tarfile.TarInfo, header: bytes, seen: dict[str, ScannedFile])
     if reason:
         return f"unsafe member: {reason}"
     if header[257:265] != POSIX_MAGIC:
-        return "not a POSIX ustar header"
+        return NOT_USTAR
     if info.name in seen:
         return "appears twice in the archive"
     return None

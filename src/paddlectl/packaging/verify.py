@@ -13,7 +13,7 @@ from paddlectl.packaging.card import check_card
 from paddlectl.packaging.checksums import parse_sums
 from paddlectl.packaging.errors import TamperedError, UnsignedError
 from paddlectl.packaging.layout import CARD_NAME, PROVENANCE_NAMES, SIG_NAME, SUMS_NAME
-from paddlectl.packaging.reader import Problem, Scan, ScannedFile, scan_archive
+from paddlectl.packaging.reader import NOT_USTAR, Problem, Scan, ScannedFile, scan_archive
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -168,6 +168,17 @@ def evaluate(path: Path, scan: Scan, key: Ed25519PublicKey | None) -> VerifyRepo
         raise foreign
     card, card_problems = _card(scan)
     state, signature_problems = _signature(scan, key)
+    problems = [*scan.problems, *_checksum_problems(scan), *card_problems, *signature_problems]
+    repacked = [p for p in scan.problems if p.reason == NOT_USTAR]
+    if repacked:  # one cause, said once: every file refused, so SHA256SUMS and MODEL.yaml also read as missing
+        problems = [
+            Problem(
+                None,
+                f"{len(repacked)} member(s) are not in the POSIX ustar format paddlectl writes: the archive was "
+                "repacked by another tar (GNU tar's default), so none of its files can be trusted",
+            ),
+            *(p for p in scan.problems if p.reason != NOT_USTAR),
+        ]
     return VerifyReport(
         path=path,
         sha256=scan.sha256,
@@ -176,7 +187,7 @@ def evaluate(path: Path, scan: Scan, key: Ed25519PublicKey | None) -> VerifyRepo
         signature=state,
         key_fingerprint=signing.fingerprint(key) if key is not None else None,
         card=card,
-        problems=[*scan.problems, *_checksum_problems(scan), *card_problems, *signature_problems],
+        problems=problems,
         provenance={name: data for name, data in scan.small.items() if name in PROVENANCE_NAMES},
     )
 
