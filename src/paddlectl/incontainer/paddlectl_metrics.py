@@ -102,14 +102,14 @@ def _record(name: Any, value: Any, step: Any) -> str:
 def _to_float(name: str, value: Any) -> float:
     """float() for numbers, numpy scalars and 0-d arrays; .item() for 1-element arrays and paddle tensors."""
     # Paddle asserts (AssertionError) where numpy raises TypeError: any failure to convert is the caller's.
-    try:
-        return float(value)
-    except Exception as exc:
-        problem = exc
     item = getattr(value, "item", None)
-    if callable(item):
+    tries = [item, lambda: value] if getattr(value, "ndim", 0) and callable(item) else [lambda: value, item]
+    problem: Optional[Exception] = None
+    for get in tries:  # a shape-[1] array: .item() first (numpy 1.25 deprecates float() of it, numpy 2 refuses)
+        if not callable(get):
+            continue
         try:
-            return float(item())  # numpy 2 refuses float() of a shape-[1] array; .item() takes any 1 element
+            return float(get())
         except Exception as exc:
             problem = exc
     raise TypeError(f"metric {name} must be a number or a 1-element tensor: {problem}")
