@@ -302,6 +302,10 @@ def run_gate(
         history = GateHistory(history_path(project.store))
         result.history = history.path
         result.noise = _noise(parsed.rules, runs, history, baseline, profile, request.noise_from)
+        if history.unreadable:
+            result.warnings.append(
+                f"{history.unreadable} unreadable line(s) in the gate history {history.path} were skipped"
+            )
         result.checks += _metric_checks(parsed.rules, runs, baseline, result.noise, comparable=result.comparable)
     result.checks += [
         GateCheck.of(check_requirement(candidate, condition), "requirement") for condition in parsed.conditions

@@ -92,6 +92,7 @@ class GateHistory:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.unreadable = 0  # lines the last read skipped (a write cut short, an edit): the gate says how many
 
     def append(self, record: GateRecord) -> None:
         """Add one line; PaddlectlError (exit 74) when the file cannot be written."""
@@ -122,10 +123,13 @@ class GateHistory:
             raise PaddlectlError(
                 f"cannot read the gate history {self.path}: {exc.strerror}", hint=f"check {HISTORY_ENV}"
             ) from exc
+        self.unreadable = 0
         for line in text.splitlines():
             record = GateRecord.from_json(line) if line.strip() else None
             if record is not None:
                 yield record
+            elif line.strip():
+                self.unreadable += 1
 
     def recent(self, baseline_key: str, profile: str | None, limit: int, exclude_run: str) -> list[GateRecord]:
         """The last `limit` passed, comparable gates against `baseline_key` with this profile, oldest first; one

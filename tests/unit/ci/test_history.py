@@ -56,6 +56,7 @@ def test_a_torn_or_foreign_line_is_skipped(tmp_path: Path) -> None:
         handle.write("\n[1, 2]\n\n")
     history.append(_record("c", 0.96))
     assert [r.run for r in history.records()] == ["a", "c"]
+    assert history.unreadable == 2  # the torn line and the foreign one; the blank line is nothing
 
 
 def _append_many(path: str, prefix: str) -> None:
