@@ -25,7 +25,7 @@ class MaxDrop:
     def parse(cls, text: str, option: str = "--max-drop") -> MaxDrop:
         raw = text.strip()
         relative = raw.endswith("%")
-        number = as_number(raw.rstrip("%").strip())
+        number = as_number(raw.removesuffix("%").strip())
         if number is None or number < 0 or not math.isfinite(number):
             raise UsageError(
                 f"cannot read {option} '{text}'",
