@@ -44,6 +44,7 @@ def test_a_bare_name_takes_the_legacy_options() -> None:
         ("acc:max-drop=lots", "cannot read max-drop in --metric acc:max-drop=lots 'lots'"),
         ("acc:max-drop=-1%", "cannot read max-drop"),
         ("acc:max-drop=inf", "cannot read max-drop"),
+        ("acc:max-drop=1%%", "cannot read max-drop"),
         ("acc:lower,max-drop=1%", "max-drop says higher is better, but the rule says lower"),
         ("loss:higher,max-rise=1%", "max-rise says lower is better, but the rule says higher"),
         ("acc:max-drop=1%,max-drop=2%", "the amount is given twice"),
