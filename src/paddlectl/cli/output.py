@@ -33,7 +33,7 @@ class Output:
     def console(self) -> Console:
         from rich.console import Console
 
-        return Console(stderr=True, highlight=False, soft_wrap=True)
+        return Console(stderr=True, highlight=False, soft_wrap=True, **_plain_when_asked())
 
     @cached_property
     def stdout_console(self) -> Console:
@@ -44,7 +44,7 @@ class Output:
         """
         from rich.console import Console
 
-        return Console(highlight=False, soft_wrap=True)
+        return Console(highlight=False, soft_wrap=True, **_plain_when_asked())
 
     def table(self, table: Table, *, whole: bool = False) -> None:
         """Print a data table on stdout; piped (or `whole`), at its natural width: a pipe has no width to squeeze
@@ -94,6 +94,11 @@ class Output:
         self.console.print(f"[bold red]error:[/bold red] {escape(printable(error.message))}")
         if error.hint:
             self.console.print(f"[dim]hint:[/dim] {escape(printable(error.hint))}")
+
+
+def _plain_when_asked() -> dict[str, Any]:
+    """NO_COLOR (no-color.org) set and not empty: no escape codes at all, bold and dim too (rich drops only colour)."""
+    return {"color_system": None} if os.environ.get("NO_COLOR") else {}
 
 
 class Application:

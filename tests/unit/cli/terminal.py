@@ -21,6 +21,7 @@ class TerminalResult:
     returncode: int
     screen: str  # what the terminal showed (stdout, and stdin's echo), escapes removed, \r\n as \n
     stderr: str
+    raw: str = ""  # what the terminal got, escapes included
 
 
 def run_in_terminal(
@@ -58,5 +59,5 @@ def run_in_terminal(
     stderr = process.stderr.read().decode()
     process.stderr.close()
     code = process.wait(timeout=timeout)
-    screen = ANSI.sub("", b"".join(chunks).decode()).replace("\r\n", "\n")
-    return TerminalResult(code, screen, stderr)
+    raw = b"".join(chunks).decode()
+    return TerminalResult(code, ANSI.sub("", raw).replace("\r\n", "\n"), stderr, raw)

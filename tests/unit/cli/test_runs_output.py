@@ -88,6 +88,7 @@ def test_columns_bring_dropped_columns_back_whole(project: Path) -> None:
     result = run_in_terminal("runs", "list", "--columns", "id,status,image", cwd=project, columns=80)
     assert result.returncode == 0 and result.stderr == ""
     assert LONG_IMAGE.rsplit("/", 1)[-1] in result.screen  # the short image name, uncut
+    assert "\x1b[" not in result.raw  # NO_COLOR (run_in_terminal sets it): no bold or dim either
 
 
 def test_piped_listing_keeps_every_column_at_any_columns(project: Path) -> None:
