@@ -14,6 +14,7 @@ import pytest
 
 from conftest import run_cli
 from engine.tiny_registry import TinyRegistry
+from paddlectl.doctor.fixes import offline_cpu_fix
 from paddlectl.errors import ExitCode
 from paddlectl.foundation.checkout import CHECKOUT_ROOT
 
@@ -126,7 +127,8 @@ def test_every_fix_line_of_an_offline_machine_works_when_pasted(tmp_path: Path, 
     """A fresh project on a machine where no registry answers: follow every fix line, then doctor passes.
 
     The pinned image names a registry on a closed loopback port, so no pull can ever succeed, on any network.
-    The build command is the real one: the local Paddle image exists, so it ends at once ("already present").
+    The local Paddle image exists here, so the fix is to pin it, never to build it again; the build line doctor
+    prints where it is absent is pasted too (it ends at once, "already present", since the image is here).
     """
     project, elsewhere = tmp_path / "fresh", tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -140,7 +142,11 @@ def test_every_fix_line_of_an_offline_machine_works_when_pasted(tmp_path: Path, 
     assert {"cpu image", "git repository"} <= set(failing)
     assert printed == [line for check in failing.values() for line in (check["fix"] or "").splitlines()]
     commands = [command for check in failing.values() for command in check["commands"]]
-    assert f"bash {CHECKOUT_ROOT / 'scripts' / 'build-paddle-image.sh'} {version}" in commands
+    assert not any("build-paddle-image.sh" in command for command in commands)
+    assert f"({paddle_image} is built here already: pin it)" in failing["cpu image"]["fix"]
+    where_absent = offline_cpu_fix(f"{closed}:{version}", project / "paddlectl.yaml", project, lambda _: None)
+    assert f"bash {CHECKOUT_ROOT / 'scripts' / 'build-paddle-image.sh'} {version}" in where_absent.commands
+    commands += where_absent.commands
     for command in commands:
         pasted = _paste(command, elsewhere)
         assert pasted.returncode == 0, f"{command}\n{pasted.stdout}{pasted.stderr}"
