@@ -213,7 +213,8 @@ def second(runner: Runner, first: Pipeline, state: dict[str, str]) -> Pipeline:
 def test_a_first_run_has_no_baseline_warns_passes_and_is_registered(first: Pipeline, state: dict[str, str]) -> None:
     assert [job.code for job in first.jobs.values()] == [0, 0, 0], {n: j.output[-3000:] for n, j in first.jobs.items()}
     train = first.job("train-and-gate").output
-    assert "warning: baseline registry:digits@production: there is no production version of digits" in train
+    assert "warning: baseline registry:digits@production: there is no model digits in the registry" in train
+    assert "it holds no model yet: the comparisons are skipped" in train  # a new model, not a misspelt one
     suite = _junit(first).find("testsuite")
     assert suite is not None and suite.attrib["failures"] == "0" and suite.attrib["skipped"] == "1"
     assert first.artifacts is not None
