@@ -161,8 +161,9 @@ def write_reports(
 
 
 def _io_error(path: Path, exc: OSError) -> PaddlectlError:
-    return PaddlectlError(
-        f"cannot write the gate report {path}: {exc.strerror}",
-        hint=f"check that {path.parent} exists and is writable",
-        code=ExitCode.IO,
+    hint = (
+        f"{path} is a folder: name the report file, e.g. {path / 'gate.xml'}"
+        if path.is_dir()
+        else f"check that {path.parent} is a writable folder"
     )
+    return PaddlectlError(f"cannot write the gate report {path}: {exc.strerror}", hint=hint, code=ExitCode.IO)

@@ -71,7 +71,13 @@ def generate_keypair(out_dir: Path | None = None, name: str = "paddlectl") -> Ke
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    validate_package_name(name)
+    try:
+        validate_package_name(name)
+    except UsageError as error:
+        raise UsageError(
+            f"invalid key name {name!r}: lower-case letters, digits, '.', '_' and '-', not a path",
+            hint="put the folder in --out, the file name in --name",
+        ) from error
     directory = out_dir if out_dir is not None else default_key_dir()
     private_path = directory / f"{name}{PRIVATE_SUFFIX}"
     public_path = directory / f"{name}{PUBLIC_SUFFIX}"

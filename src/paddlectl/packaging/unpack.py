@@ -56,6 +56,8 @@ def _check_destination(dest: Path) -> None:
             raise UsageError(f"{dest} exists and is not a folder", hint="name a new or empty folder")
         if any(dest.iterdir()):
             raise UsageError(f"{dest} is not empty", hint="name a new or empty folder")
+    if dest.parent.exists() and not dest.parent.is_dir():
+        raise UsageError(f"{dest.parent} is a file, not a folder", hint="name a folder whose parent is a folder")
     if not dest.parent.is_dir():
         raise UsageError(f"{dest.parent} does not exist", hint=f"create it first: mkdir -p {dest.parent}")
 
