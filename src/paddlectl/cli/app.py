@@ -164,6 +164,9 @@ def _reported(error: BaseException, out: Output) -> int:
         return int(ExitCode.SIGINT)
     if isinstance(error, KeyboardInterrupt):
         return int(ExitCode.SIGINT)
+    if type(error).__name__ == "NoArgsIsHelpError":  # `paddlectl runs` alone: the group's help, as click shows it
+        error.show()  # type: ignore[attr-defined]
+        return int(getattr(error, "exit_code", ExitCode.USAGE))
     if _json_requested(sys.argv[1:]):
         out.json_mode = True
     error = _as_paddlectl_error(error, ClickException)

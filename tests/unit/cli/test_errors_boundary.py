@@ -198,3 +198,10 @@ def test_doctor_json_with_the_engine_down_is_still_one_document(project_dir: Pat
     assert checks["cpu image"]["ok"] is False
     assert error_lines(result.stderr)[0].startswith("error: the Docker engine is not reachable")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [(), ("runs",), ("registry",)])
+def test_a_group_without_a_command_shows_its_help(project_dir: Path, args: tuple[str, ...]) -> None:
+    result = run_cli(*args, cwd=project_dir)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.startswith("Usage: ") and "Commands" in result.stderr and "error:" not in result.stderr
