@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -81,8 +82,9 @@ def test_json_after_the_scripts_double_dash_is_the_script_s(project_dir: Path) -
 
 def test_a_path_the_system_refuses_is_an_io_error_naming_it(project_dir: Path) -> None:
     assert run_cli("init", "--cpu-image", "repo/paddle:3.2.0", cwd=project_dir).returncode == 0
-    with (project_dir / "paddlectl.yaml").open("a") as config:
-        config.write("profiles:\n  ci:\n    params: {epochs: 1}\n")
+    config = project_dir / "paddlectl.yaml"
+    text = config.read_text()
+    config.write_text(re.sub(r"(?m)^profiles: .*$", "profiles: {ci: {params: {epochs: 1}}}", text, count=1))
     (project_dir / "train.py").write_text("print('hi')\n")
     (project_dir / ".gitlab-ci.yml").mkdir()  # where the pipeline file goes
     args = ("ci", "init", "--provider", "gitlab", "--metric", "val_acc:max-drop=1%", "--no-register", "--force")
