@@ -151,3 +151,18 @@ def test_a_registry_path_that_is_a_file_is_refused(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("PADDLECTL_REGISTRY", str(tmp_path / "afile"))
     document = cli_json("list", code=2)
     assert "is a file" in document["error"] and "PADDLECTL_REGISTRY" in document["hint"]
+
+
+def test_a_narrow_terminal_drops_columns_never_cuts_name_version_or_status(
+    registry_env: Path, make_package: PackageFactory
+) -> None:
+    from unit.cli.terminal import run_in_terminal
+
+    assert cli_json("register", str(make_package("1.0.0")))["created"]
+    result = run_in_terminal("registry", "list", cwd=Path.cwd(), columns=40)
+    assert result.returncode == 0, result.stderr
+    header, row = result.screen.strip().splitlines()[0].split(), result.screen.strip().splitlines()[-1].split()
+    assert header[:3] == ["name", "version", "status"] and row[:3] == ["digits", "1.0.0", "staging"]
+    assert "left out to fit 40 columns:" in result.stderr and "…" not in result.screen
+    wide = run_in_terminal("registry", "list", cwd=Path.cwd(), columns=200)
+    assert "left out" not in wide.stderr and "commit" in wide.screen.splitlines()[0]

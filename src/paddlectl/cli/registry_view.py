@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from paddlectl.cli.fitting import fit_columns, table_width
 from paddlectl.cli.output import out
 from paddlectl.cli.values import fmt
 from paddlectl.foundation.sizes import human_size
@@ -24,6 +25,11 @@ MAX_METRICS = 3
 
 
 # rich is imported by the tables only: `registry show NAME@VERSION` prints plain lines and stays quick.
+
+
+# In order of importance: what a version is and where it stands first; metrics after these, dropped first.
+LIST_COLUMNS = ("name", "version", "status", "storage", "signature", "registered", "run", "commit")
+NEVER_DROPPED = ("name", "version", "status")
 
 
 def _table() -> Table:
@@ -54,24 +60,42 @@ def print_versions(records: list[VersionRecord], filtered: bool = False) -> None
     for record in records:
         counts.update((record.summary.get("metrics") or {}).keys())
     metrics = [name for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))][:MAX_METRICS]
-    table = _table()
-    for column in ("name", "version", "status", "storage", "signature", "registered", "run", "commit", *metrics):
-        table.add_column(column, no_wrap=True)
+    columns = [*LIST_COLUMNS, *metrics]
+    cells: dict[str, list[Text]] = {column: [] for column in columns}
     for record in records:
         row = record.row()
         commit = str(row.get("git_commit") or "")[:8] + ("*" if row.get("git_dirty") else "")
-        table.add_row(
-            record.name,
-            record.version,
+        values = [
+            _text(record.name),
+            _text(record.version),
             _styled(record.status.value, STATUS_STYLES),
-            record.storage.value,
+            _text(record.storage.value),
             _styled(record.signature.value, SIGNATURE_STYLES),
-            str(row["registered_at"])[:19].replace("T", " "),
+            _text(str(row["registered_at"])[:19].replace("T", " ")),
             _text(str(row.get("run_id") or "")),
-            commit,
-            *(fmt((row.get("metrics") or {}).get(name)) for name in metrics),
+            _text(commit),
+            *(_text(fmt((row.get("metrics") or {}).get(name))) for name in metrics),
+        ]
+        for column, value in zip(columns, values, strict=True):
+            cells[column].append(value)
+    widths = {column: max(len(column), *(text.cell_len for text in cells[column])) for column in columns}
+    shown = columns
+    console = out.stdout_console
+    if console.is_terminal:
+        rank = {column: position for position, column in enumerate(LIST_COLUMNS)}
+        shown = fit_columns(columns, widths, console.width, lambda c: rank.get(c, len(rank)), NEVER_DROPPED)
+    table = _table()
+    for column in shown:
+        table.add_column(column, no_wrap=True)
+    for index in range(len(records)):
+        table.add_row(*(cells[column][index] for column in shown))
+    out.table(table, whole=table_width(shown, widths) > console.width)
+    dropped = [column for column in columns if column not in shown]
+    if dropped:
+        out.status(
+            f"[dim]left out to fit {console.width} columns: {', '.join(dropped)}; "
+            "piped output and --json have them all[/dim]"
         )
-    out.table(table)
 
 
 def print_version(record: VersionRecord) -> None:

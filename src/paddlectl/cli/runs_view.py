@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from paddlectl.cli.fitting import table_width
 from paddlectl.cli.output import out
 from paddlectl.cli.values import fmt
 from paddlectl.foundation import clock
@@ -54,7 +55,6 @@ COLUMN_PRIORITY = (
     "image",
 )
 NEVER_DROPPED = ("id", "status")
-COLUMN_GAP = 3  # a space of padding, the separator, a space of padding between two columns
 
 
 def _table(**options: Any) -> Table:
@@ -175,18 +175,10 @@ def fit_columns(columns: list[str], widths: dict[str, int], width: int) -> list[
 
     `widths` is each column's natural width (header or widest cell). id and status are always kept, whole.
     """
-    kept = list(columns)
+    from paddlectl.cli.fitting import fit_columns as fit
 
-    def total() -> int:
-        return sum(widths[column] for column in kept) + COLUMN_GAP * (len(kept) - 1)
-
-    # least important first; among equals (two metrics), the later column goes first
-    for column in sorted(columns, key=lambda c: (_rank(c), columns.index(c)), reverse=True):
-        if total() <= width:
-            break
-        if COLUMN_ALIASES.get(column, column) not in NEVER_DROPPED:
-            kept.remove(column)
-    return kept
+    keep = [column for column in columns if COLUMN_ALIASES.get(column, column) in NEVER_DROPPED]
+    return fit(columns, widths, width, _rank, keep)
 
 
 def print_list(rows: list[dict[str, Any]], columns: list[str] | None, total: int, matched: int) -> None:
@@ -211,7 +203,7 @@ def print_list(rows: list[dict[str, Any]], columns: list[str] | None, total: int
     for index in range(len(rows)):
         table.add_row(*(cells[column][index] for column in shown))
     # Columns asked for by name are printed whole even when wider than the terminal (it wraps the lines).
-    out.table(table, whole=sum(widths[c] for c in shown) + COLUMN_GAP * (len(shown) - 1) > console.width)
+    out.table(table, whole=table_width(shown, widths) > console.width)
     dropped = [column for column in chosen if column not in shown]
     if dropped:
         example = ",".join(["id", "status", *(_header(column) for column in dropped[:2])])
