@@ -106,7 +106,8 @@ def test_gpus_without_nvidia_runtime_is_one_clear_error(project: TrainProject, g
 
 def test_failed_gpu_start_leaves_no_container(project: TrainProject, paddle_image: str, docker_engine: object) -> None:
     """Below the CLI's early check: a start that fails for want of a GPU driver removes the created container."""
-    from paddlectl.engine.protocol import ContainerSpec, GpuRequest
+    from paddlectl.engine.gpus import GpuRequest
+    from paddlectl.engine.protocol import ContainerSpec
     from paddlectl.errors import PaddlectlError
     from paddlectl.train.runner import run_container
 

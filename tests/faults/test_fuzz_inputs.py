@@ -28,7 +28,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paddlectl.engine.protocol import GpuRequest, Mount, parse_gpus
+from paddlectl.engine.gpus import GpuRequest, parse_gpus
+from paddlectl.engine.protocol import Mount
 from paddlectl.errors import PaddlectlError
 from paddlectl.export.spec import DTYPES, parse_input_option
 from paddlectl.foundation.image_ref import PinnedImage

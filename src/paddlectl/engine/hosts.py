@@ -165,7 +165,7 @@ def host_of_record(record: Mapping[str, Any], entries: Mapping[str, HostEntry]) 
 
 def _from_entry(name: str, entry: HostEntry, source: str) -> EngineHost:
     """The engine a `hosts:` entry names; UsageError naming the entry's key for what cannot work."""
-    from paddlectl.engine.protocol import parse_gpus
+    from paddlectl.engine.gpus import parse_gpus
 
     url = check_url(entry.url, f"paddlectl.yaml hosts.{name}.url")
     if entry.tls is not None and not url.startswith("tcp://"):

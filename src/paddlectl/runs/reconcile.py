@@ -96,7 +96,7 @@ def settle_run(store: RunStore, engine: ContainerEngine, paths: RunPaths, manife
 def _detached_runtime(
     store: RunStore, engine: ContainerEngine, manifest: Manifest, image_id: str, project: str | None
 ) -> RuntimeRecord:
-    from paddlectl.engine.protocol import parse_gpus
+    from paddlectl.engine.gpus import parse_gpus
     from paddlectl.runs.runtime_probe import ProbeTarget, collect_run_probe
 
     gpus = parse_gpus(manifest.container.gpus)

@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from paddlectl.engine.gpus import GpuRequest
 from paddlectl.engine.oneshot import read_marked_json, run_oneshot
-from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, GpuRequest, Mount
+from paddlectl.engine.protocol import ContainerEngine, ContainerSpec, Mount
 from paddlectl.engine.shipping import owner_of, shipment_for, upload
 from paddlectl.foundation.atomic import write_atomic
 from paddlectl.foundation.names import (

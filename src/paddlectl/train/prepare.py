@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paddlectl.engine.gpus import GpuRequest, parse_gpus
 from paddlectl.engine.hosts import EngineHost
-from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, parse_gpus
+from paddlectl.engine.protocol import ContainerSpec, Mount
 from paddlectl.errors import UsageError
 from paddlectl.project.config import ProfileConfig
 from paddlectl.project.workspace import Project

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from paddlectl.engine.gpus import GpuRequest
 from paddlectl.engine.hosts import EngineHost
-from paddlectl.engine.protocol import ContainerSpec, GpuRequest, Mount, Ulimit
+from paddlectl.engine.protocol import ContainerSpec, Mount, Ulimit
 from paddlectl.errors import UsageError
 from paddlectl.foundation.names import (
     HOME_DIR,

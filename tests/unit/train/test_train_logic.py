@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeEngine, image_info, sleeping_process
-from paddlectl.engine.protocol import GpuRequest, PullProgress, parse_gpus
+from paddlectl.engine.gpus import GpuRequest, parse_gpus
+from paddlectl.engine.protocol import PullProgress
 from paddlectl.errors import PaddlectlError, UnavailableError, UsageError
 from paddlectl.project.workspace import open_project
 from paddlectl.runs.manifest import RunStatus
