@@ -209,11 +209,31 @@ def _from_click(error: Exception) -> PaddlectlError:
     from paddlectl.errors import ExitCode, PaddlectlError
 
     context = getattr(error, "ctx", None)
-    command = context.command_path if context is not None else "paddlectl"
+    command = context.command_path if context is not None else _command_in(sys.argv)
     message = error.format_message() if hasattr(error, "format_message") else str(error)
+    message = " ".join(message.split())  # click lays choices out on lines and tabs: one line says them all
     code = getattr(error, "exit_code", ExitCode.USAGE)
     known = code in {int(item) for item in ExitCode}
     return PaddlectlError(message, hint=f"{command} --help", code=ExitCode(code) if known else ExitCode.USAGE)
+
+
+def _command_in(argv: list[str]) -> str:
+    """`paddlectl runs list` from the command line, for an error click raised without a context (an option given
+    no value): the command and sub-command words it names, as far as they are commands."""
+    import click
+
+    command: click.Command = typer.main.get_command(app)
+    words = ["paddlectl"]
+    for word in argv[1:]:
+        if word.startswith("-"):  # the root's own options (--debug) come before the command
+            continue
+        if not isinstance(command, click.Group):
+            break
+        found = command.get_command(click.Context(command), word)
+        if found is None:
+            break
+        command, words = found, [*words, word]
+    return " ".join(words)
 
 
 def _from_os_error(error: OSError) -> PaddlectlError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -207,3 +208,23 @@ def test_a_group_without_a_command_shows_its_help(project_dir: Path, args: tuple
     result = run_cli(*args, cwd=project_dir)
     assert result.returncode == ExitCode.USAGE
     assert result.stderr.startswith("Usage: ") and "Commands" in result.stderr and "error:" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("runs", "list", "--sort"), "hint: paddlectl runs list --help"),
+        (("registry", "list", "--where"), "hint: paddlectl registry list --help"),
+        (("image", "build"), "hint: paddlectl image build --help"),
+    ],
+)
+def test_a_usage_error_without_click_s_context_still_names_the_command(
+    project_dir: Path, args: tuple[str, ...], hint: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from paddlectl.cli.entry import main; sys.argv[0] = 'paddlectl'; main()",
+         *args], capture_output=True, text=True, cwd=project_dir, check=False, timeout=60,
+    )  # fmt: skip
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == ExitCode.USAGE and len(lines) == 2, result.stderr
+    assert lines[0].startswith("error: ") and "\\\\n" not in lines[0] and lines[1] == hint
