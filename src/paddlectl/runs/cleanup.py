@@ -271,6 +271,8 @@ def collect_garbage(
     if engines is not None:
         try:
             engine = engines()
+        except UsageError:
+            raise  # a DOCKER_HOST or --host that cannot be read is bad input, not an engine that is away
         except PaddlectlError as error:
             report.warnings.append(f"containers not checked: {error.message}")
     if engines is not None:

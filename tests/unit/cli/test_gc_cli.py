@@ -80,3 +80,12 @@ def test_gc_with_only_containers_to_clean_asks_nothing(tmp_path: Path) -> None:
     result = run_cli("runs", "gc", cwd=root, env=NO_ENGINE)  # no selector: no run is deleted, nothing to confirm
     assert result.returncode == 0, result.stderr
     assert "no runs selected" in result.stderr and len(_left(root)) == 1
+
+
+def test_a_docker_host_that_cannot_be_read_is_bad_input_not_an_absent_engine(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    make_run(root, minutes=1)
+    result = run_cli("runs", "gc", "--dry-run", cwd=root, env={"DOCKER_HOST": "tcp://h:abc"})
+    assert result.returncode == 2 and "malformed" in result.stderr
+    away = run_cli("runs", "gc", "--dry-run", cwd=root, env=NO_ENGINE)  # an engine that is away: a warning
+    assert away.returncode == 0 and "containers not checked" in away.stderr
