@@ -266,15 +266,8 @@ def collect_garbage(
     from paddlectl.runs.run_engines import RunEngines
 
     report = GcReport(dry_run=dry_run)
-    engine: ContainerEngine | None = None
     engines = RunEngines.of(engine_factory) if engine_factory is not None else None
-    if engines is not None:
-        try:
-            engine = engines()
-        except UsageError:
-            raise  # a DOCKER_HOST or --host that cannot be read is bad input, not an engine that is away
-        except PaddlectlError as error:
-            report.warnings.append(f"containers not checked: {error.message}")
+    engine = _default_engine(engines, report) if engines is not None else None
     if engines is not None:
         settlement = ProjectRuns(store, engines).settle_all()  # each run on its own engine
         report.warnings.extend([settlement.warning] if settlement.warning else [])
@@ -295,6 +288,18 @@ def collect_garbage(
     if engines is not None:
         _collect_remote_leftovers(store, project_name, engines, engine, report)
     return report
+
+
+def _default_engine(engines: RunEngines, report: GcReport) -> ContainerEngine | None:
+    """The project's default engine; None (and a warning) when it is away. A DOCKER_HOST or --host that cannot be
+    read is bad input (UsageError), never an engine that is away."""
+    try:
+        return engines()
+    except UsageError:
+        raise
+    except PaddlectlError as error:
+        report.warnings.append(f"containers not checked: {error.message}")
+        return None
 
 
 def _collect_remote_leftovers(
