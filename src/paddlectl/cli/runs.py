@@ -117,11 +117,11 @@ def list_command(
         sys.stdout.flush()
         return
     from paddlectl.cli.runs_view import print_list, write_csv
-    from paddlectl.runs.query import check_columns
+    from paddlectl.runs.query import check_names
 
     chosen = [name.strip() for name in columns.split(",") if name.strip()] if columns else None
     rows = [entry.row for entry in listing.entries]
-    check_columns(chosen or [], rows)
+    check_names(chosen or [], rows)
     if csv_output:
         write_csv(rows, chosen)
     else:

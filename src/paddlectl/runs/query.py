@@ -144,8 +144,9 @@ def lookup(row: dict[str, Any], name: str) -> Any:
     return None
 
 
-def check_columns(names: Iterable[str], rows: Iterable[dict[str, Any]]) -> None:
-    """UsageError for a `--columns` name no row can fill: a typo would otherwise print an empty column."""
+def check_names(names: Iterable[str], rows: Iterable[dict[str, Any]], option: str = "--columns") -> None:
+    """UsageError for a name (of `--columns`, `--where`, `--sort`) that no row has: a typo would otherwise give
+    an empty column, no match or no order, in silence. Nothing is checked while there are no runs."""
     rows = list(rows)
     if not rows:
         return
@@ -162,7 +163,7 @@ def check_columns(names: Iterable[str], rows: Iterable[dict[str, Any]]) -> None:
         close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
         maybe = f" (did you mean {close[0]}?)" if close else ""
         raise UsageError(
-            f"--columns: no run here has {', '.join(unknown)}{maybe}",
+            f"{option}: no run here has {', '.join(unknown)}{maybe}",
             hint=f"columns: {', '.join(COLUMNS)}, or a param, metric or label name (params.X, metrics.X, labels.X)",
         )
 
@@ -405,6 +406,9 @@ def select_entries(entries: list[IndexEntry], query: RunQuery) -> Listing:
     read_only = [entry for entry in entries if entry.read_only]
     if read_only:
         warnings.append(_read_only_warning(read_only))
+    rows = [entry.row for entry in entries]
+    check_names([condition.name for condition in query.where], rows, "--where")
+    check_names([key.name for key in query.sort], rows, "--sort")
     selected = [entry for entry in entries if query.matches(entry)]
     if query.sort:
         selected = sort_entries(selected, query.sort)

@@ -63,6 +63,11 @@ def prepare(request: TrainRequest, project: Project, cwd: Path) -> PreparedRun:
         raise UsageError("give a SCRIPT or -m MODULE (one of them)", hint="e.g. paddlectl train train.py")
     if request.nproc < 1:
         raise UsageError(f"--nproc must be at least 1, not {request.nproc}")
+    if request.grace_seconds < 0:
+        raise UsageError(
+            f"--grace must be 0 or more seconds, not {request.grace_seconds}",
+            hint="the seconds a stopped run gets to exit after SIGTERM before it is killed, e.g. --grace 10",
+        )
     code_root = (request.code_root or project.root).resolve()
     profile = project.config.profile(request.profile) if request.profile else None
     host = _engine_host(request, project)

@@ -352,3 +352,14 @@ def test_logs_follow_ctrl_c_exits_130_quietly(tmp_path: Path) -> None:
     finally:
         owner.kill()
         owner.wait()
+
+
+def test_a_where_or_sort_name_no_run_has_is_a_typo(project: Path) -> None:
+    for args, says in (
+        (("--where", "accc>=0.9"), "--where: no run here has accc (did you mean acc?)"),
+        (("--sort", "-losss"), "--sort: no run here has losss (did you mean loss?)"),
+    ):
+        code, stdout, stderr = runs(project, "list", *args)
+        assert code == 2 and stdout == "" and says in stderr, stderr
+    code, stdout, _ = runs(project, "list", "--where", "acc>=0.99", "--json")  # a known name that matches none
+    assert code == 0 and json.loads(stdout) == []

@@ -102,6 +102,7 @@ def test_distributed_command_uses_the_launcher() -> None:
         ({"params": ["lr"]}, "no .="),
         ({"gpus": "zero"}, "--gpus"),
         ({"mounts": [MountRequest("nowhere", "/data")]}, "does not exist"),
+        ({"grace_seconds": -5}, "--grace must be 0 or more seconds"),
         ({"env": [EnvSetting("PADDLECTL_TEST_UNSET_VARIABLE")]}, "is not set in your environment"),
         ({"shm_size": "lots"}, "--shm-size"),
         ({"script": None}, "SCRIPT"),
