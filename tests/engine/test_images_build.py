@@ -430,7 +430,9 @@ def test_a_failing_step_is_one_line_naming_the_step(built: dict[str, Any], paddl
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr[-2000:]
-    assert "failed at step 4/" in errors[0] and "(RUN echo boom-from-the-build" in errors[0]
+    instructions = [line for line in broken.splitlines() if line[:1].isupper()]  # the builder counts each one
+    step = 1 + instructions.index("RUN echo boom-from-the-build >&2 && exit 3")
+    assert f"failed at step {step}/" in errors[0] and "(RUN echo boom-from-the-build" in errors[0]
     assert "returned a non-zero code: 3" in errors[0] and "(last output: boom-from-the-build)" in errors[0]
     assert result.stdout == ""
 

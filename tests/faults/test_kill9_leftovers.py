@@ -112,7 +112,8 @@ def test_kill9_during_an_image_build_leaves_stages_gc_removes(tmp_path: Path, pa
     (images / "images").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "images" / "requirements-base.lock", images / "images" / "requirements-base.lock")
     dockerfile = (REPO_ROOT / "Dockerfile.base").read_text(encoding="utf-8")
-    marker = 'LABEL io.paddlectl.stage="base-install" io.paddlectl.project="${PADDLECTL_PROJECT}"\n'
+    marker = 'LABEL io.paddlectl.stage="base-install" io.paddlectl.project="${PADDLECTL_PROJECT}" '
+    marker += 'io.paddlectl.store="${PADDLECTL_STORE}"\n'
     assert marker in dockerfile
     slow = f'RUN echo {uuid.uuid4().hex} > /tmp/paddlectl-kill-test && echo "slow step started" && sleep 120\n'
     (images / "Dockerfile.base").write_text(dockerfile.replace(marker, marker + slow), encoding="utf-8")

@@ -27,7 +27,7 @@ from paddlectl.foundation.git_values import git_line
 from paddlectl.foundation.hashing import sha256_file
 from paddlectl.foundation.image_ref import ImageRef, PinnedImage
 from paddlectl.foundation.locks import held_lock
-from paddlectl.foundation.names import BUILD_LOCK_NAME
+from paddlectl.foundation.names import BUILD_LOCK_NAME, store_value
 from paddlectl.foundation.secrets import strip_url_credentials
 from paddlectl.images.lock import LockFile, load_lock
 from paddlectl.images.platform_probe import ImageProbe, probe_image
@@ -311,7 +311,11 @@ def _build_or_reuse(plan: _Plan, spec: _ImageSpec) -> BuildResult:
         wheelhouse = _fill_context(plan, spec, context)
         plan.events.status(f"{spec.role.value}: building {tag}")
         labels = {LABEL_PROJECT: plan.project.config.name, LABEL_ROLE: spec.role.value, LABEL_INPUTS: digest}
-        stage_args = {**spec.buildargs, "PADDLECTL_PROJECT": plan.project.config.name}  # labels every stage
+        stage_args = {  # label every stage: gc finds this store's leftovers, never a namesake project's
+            **spec.buildargs,
+            "PADDLECTL_PROJECT": plan.project.config.name,
+            "PADDLECTL_STORE": store_value(plan.project.store),
+        }
         # While the lock is held, `runs gc` leaves this project's untagged stages alone: the build stands on them.
         with held_lock(plan.project.store / BUILD_LOCK_NAME):
             info = plan.engine.build(context, spec.role.dockerfile, tag, stage_args, labels, plan.events.output)

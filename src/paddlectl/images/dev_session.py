@@ -22,7 +22,7 @@ from typing import Any
 from paddlectl.engine.protocol import Container, ContainerEngine, ContainerSpec, Mount
 from paddlectl.errors import ExitCode, PaddlectlError, UnavailableError, UsageError
 from paddlectl.foundation.atomic import write_atomic
-from paddlectl.foundation.names import KIND_DEV, KIND_LABEL, PROJECT_LABEL
+from paddlectl.foundation.names import KIND_DEV, KIND_LABEL, PROJECT_LABEL, STORE_LABEL, store_value
 from paddlectl.images.records import ImageStore
 from paddlectl.images.tags import ImageRole
 from paddlectl.project.workspace import Project
@@ -85,7 +85,12 @@ def dev_spec(project: Project, image: str, port: int, token: str, uid: int, gid:
     return ContainerSpec(
         image=image,
         command=command,
-        labels={DEV_LABEL: project.config.name, KIND_LABEL: KIND_DEV, PROJECT_LABEL: project.config.name},
+        labels={
+            DEV_LABEL: project.config.name,
+            KIND_LABEL: KIND_DEV,
+            PROJECT_LABEL: project.config.name,
+            STORE_LABEL: store_value(project.store),
+        },
         environment={
             "HOME": "/tmp",  # noqa: S108 - in the container
             "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter-runtime",  # noqa: S108 - in the container

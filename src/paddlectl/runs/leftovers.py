@@ -81,11 +81,13 @@ def find_leftovers(
     ]
     if engine.host.remote:
         return found
-    for container in engine.containers({KIND_LABEL: KIND_DEV, PROJECT_LABEL: project_name}):
+    ours = store_value(store.runs_dir.parent)  # a namesake project's dev containers and build stages are not ours
+    for container in engine.containers({KIND_LABEL: KIND_DEV, PROJECT_LABEL: project_name, STORE_LABEL: ours}):
         if not container.state().running:
             found.append(Leftover(KIND_DEV, "container", container.id, "dev container stopped"))
     if not is_locked(build_lock):
-        for image in engine.list_images({STAGE_LABEL: None, PROJECT_LABEL: project_name}, dangling=True):
+        stages = {STAGE_LABEL: None, PROJECT_LABEL: project_name, STORE_LABEL: ours}
+        for image in engine.list_images(stages, dangling=True):
             stage = image.labels.get(STAGE_LABEL, "?")
             found.append(Leftover(KIND_BUILD, "image", image.id, f"untagged {stage} stage of a build"))
     return found

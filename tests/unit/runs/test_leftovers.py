@@ -90,21 +90,25 @@ def test_gc_finds_each_kind(tmp_path: Path) -> None:
     of_ended = add(engine, {KIND_LABEL: "run", RUN_LABEL: ended.run_id, PROJECT_LABEL: "proj"})
     of_running = add(engine, {KIND_LABEL: "run", RUN_LABEL: running.run_id, PROJECT_LABEL: "proj"}, "running")
     export_gone = add(engine, {KIND_LABEL: "export", OWNER_LABEL: f"{HOST}:{dead_pid()}"})
-    dev_stopped = add(engine, {KIND_LABEL: "dev", PROJECT_LABEL: "proj"})
-    dev_running = add(engine, {KIND_LABEL: "dev", PROJECT_LABEL: "proj"}, "running")
-    stage = ImageInfo("sha256:" + "5" * 64, (), (), 1, "", {STAGE_LABEL: "base-install", PROJECT_LABEL: "proj"})
-    tagged = ImageInfo("sha256:" + "6" * 64, ("proj/x:1",), (), 1, "", {STAGE_LABEL: "base", PROJECT_LABEL: "proj"})
+    ours = {PROJECT_LABEL: "proj", STORE_LABEL: store_value(project / ".paddlectl")}
+    namesake = {PROJECT_LABEL: "proj", STORE_LABEL: store_value(tmp_path / "copy" / "proj" / ".paddlectl")}
+    dev_stopped = add(engine, {KIND_LABEL: "dev", **ours})
+    dev_running = add(engine, {KIND_LABEL: "dev", **ours}, "running")
+    dev_namesake = add(engine, {KIND_LABEL: "dev", **namesake})  # stopped, but another copy's
+    stage = ImageInfo("sha256:" + "5" * 64, (), (), 1, "", {STAGE_LABEL: "base-install", **ours})
+    tagged = ImageInfo("sha256:" + "6" * 64, ("proj/x:1",), (), 1, "", {STAGE_LABEL: "base", **ours})
     other = ImageInfo("sha256:" + "7" * 64, (), (), 1, "", {STAGE_LABEL: "base-install", PROJECT_LABEL: "other"})
-    engine.images = {stage.id: stage, "proj/x:1": tagged, other.id: other}
+    building = ImageInfo("sha256:" + "8" * 64, (), (), 1, "", {STAGE_LABEL: "base-install", **namesake})
+    engine.images = {stage.id: stage, "proj/x:1": tagged, other.id: other, building.id: building}
 
     report = collect_garbage(store, "proj", dry_run=True, engine_factory=lambda: engine)
     kinds = {(entry["kind"], entry["id"]) for entry in report.containers}
     assert kinds == {("run", of_ended), ("export", export_gone), ("dev", dev_stopped)}
     assert [entry["id"] for entry in report.images] == [stage.id]
-    assert len(engine.live) == 5 and not engine.removed_images, "a dry run removes nothing"
+    assert len(engine.live) == 6 and not engine.removed_images, "a dry run removes nothing"
 
     collect_garbage(store, "proj", engine_factory=lambda: engine)
-    assert set(engine.live) == {of_running, dev_running}
+    assert set(engine.live) == {of_running, dev_running, dev_namesake}
     assert engine.removed_images == [stage.id]
 
 
@@ -138,7 +142,8 @@ def test_build_stages_are_left_alone_while_a_build_holds_the_lock(tmp_path: Path
     store = RunStore(project / ".paddlectl" / "runs")
     lock = project / ".paddlectl" / "build.lock"
     engine = FakeEngine()
-    stage = ImageInfo("sha256:" + "5" * 64, (), (), 1, "", {STAGE_LABEL: "dev-install", PROJECT_LABEL: "proj"})
+    labels = {STAGE_LABEL: "dev-install", PROJECT_LABEL: "proj", STORE_LABEL: store_value(project / ".paddlectl")}
+    stage = ImageInfo("sha256:" + "5" * 64, (), (), 1, "", labels)
     engine.images = {stage.id: stage}
     holding, release = threading.Event(), threading.Event()
 
