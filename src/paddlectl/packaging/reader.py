@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from paddlectl.errors import ExitCode, UsageError
+from paddlectl.errors import ExitCode, PaddlectlError, UsageError
 from paddlectl.foundation.display import printable
 from paddlectl.packaging.checksums import BackgroundSha256
 from paddlectl.packaging.layout import CHUNK_SIZE, RESERVED_NAMES, unsafe_name_reason
@@ -202,6 +202,10 @@ def scan_archive(path: Path, store: MemberStore | None = None) -> Scan:
             scan.sha256 = reader.hexdigest()
     except IsADirectoryError as exc:
         raise UsageError(f"{path} is a folder", hint="pass the package's .tar file") from exc
+    except OSError as exc:  # a read the system refused half-way (an I/O error, a special file)
+        raise PaddlectlError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check the file and the disk", code=ExitCode.IO
+        ) from exc
     finally:
         reader.close()
     return scan

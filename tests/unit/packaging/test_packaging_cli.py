@@ -211,3 +211,10 @@ def test_a_damaged_first_header_of_a_package_is_tampered_not_foreign(built: dict
     damaged.write_bytes(bytes(data))
     verify = run_cli("verify", str(damaged), cwd=tmp_path)
     assert verify.returncode == 4, verify.stderr
+
+
+def test_a_package_the_system_cannot_read_is_an_io_error_naming_it(tmp_path: Path) -> None:
+    unreadable = Path("/proc/self/mem")  # its first page is not mapped: reading it is an I/O error (EIO)
+    result = run_cli("verify", str(unreadable), "--json", cwd=tmp_path)
+    assert result.returncode == 74, result.stderr
+    assert json.loads(result.stdout)["error"] == f"cannot read {unreadable}: Input/output error"
