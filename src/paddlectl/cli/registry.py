@@ -102,14 +102,17 @@ def list_command(
     out.json_mode = json_output
     query = VersionQuery.parse(name, status or [], where or [], label or [])
     with _open(policy=False) as registry:
-        check_query(registry, query)
         if json_output:
             # Rows are stored as JSON already: join them rather than decode and re-encode 10,000 of them.
             body = ",\n".join(list_json(registry, query))
+            if not body:
+                check_query(registry, query)
             sys.stdout.write(f"[\n{body}\n]\n" if body else "[]\n")
             sys.stdout.flush()
             return
         records = list_versions(registry, query)
+        if not records:
+            check_query(registry, query)
     from paddlectl.cli.registry_view import print_versions
 
     print_versions(records, filtered=bool(query.statuses or query.where or query.labels))

@@ -188,11 +188,7 @@ def connect(host: EngineHost | None = None, timeout: float | None = None) -> Doc
     if not host.remote:
         default = host.url == _engine_address()
         with translated_errors("connecting", None if default else host):
-            client = (
-                docker.from_env(timeout=int(timeout))
-                if default
-                else docker.DockerClient(host.url, timeout=int(timeout))
-            )
+            client = docker.DockerClient(base_url=host.url, timeout=int(timeout))  # the URL hosts.py resolved
             client.ping()
         return DockerEngine(client, host)
     session = None

@@ -58,7 +58,8 @@ class VersionQuery:
 
 def check_query(registry: Registry, query: VersionQuery) -> None:
     """UsageError for a model the registry does not have, or a --where name no version of it can match: both are
-    typos an empty listing would hide (registry history says the same of an unknown model)."""
+    typos an empty listing would hide (registry history says the same of an unknown model). Only an empty listing
+    needs asking: either typo leaves nothing to list."""
     if query.name is None and not query.where:
         return
     versions = registry.backend.find(query.name)

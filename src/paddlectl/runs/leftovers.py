@@ -136,12 +136,12 @@ def reap_one_shots(engine: ContainerEngine, project_name: str) -> list[str]:
 def _run_containers(
     store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], RowStatus]
 ) -> list[Leftover]:
-    found = []
+    found, ours = [], store_value(store.runs_dir.parent)
     for container in engine.containers({PROJECT_LABEL: project_name}):
         run_id = container.labels.get(RUN_LABEL)
         if not run_id or container.labels.get(KIND_LABEL, KIND_RUN) != KIND_RUN:
             continue
-        if not _recorded_here(store, container.labels, run_id, engine.host.remote):
+        if not _recorded_here(store, ours, container.labels, run_id, engine.host.remote):
             continue
         why = _why_run_is_over(store, run_id, run_status)
         if why is not None:
@@ -153,12 +153,12 @@ def _run_probes(
     store: RunStore, project_name: str, engine: ContainerEngine, run_status: Callable[[RunPaths], RowStatus]
 ) -> list[Leftover]:
     """Probes started beside a detached run that its settlement did not collect (it found one still probing)."""
-    found = []
+    found, ours = [], store_value(store.runs_dir.parent)
     for container in engine.containers({KIND_LABEL: KIND_PROBE, PROJECT_LABEL: project_name}):
         run_id = container.labels.get(FOR_RUN_LABEL)
         if not run_id or OWNER_LABEL in container.labels:
             continue  # an owned one-shot: one_shot_leftovers judges it by its owner
-        if not _recorded_here(store, container.labels, run_id, engine.host.remote):
+        if not _recorded_here(store, ours, container.labels, run_id, engine.host.remote):
             continue
         why = _why_run_is_over(store, run_id, run_status)
         if why is not None:
@@ -166,7 +166,7 @@ def _run_probes(
     return found
 
 
-def _recorded_here(store: RunStore, labels: Mapping[str, str], run_id: str, remote: bool) -> bool:
+def _recorded_here(store: RunStore, ours: str, labels: Mapping[str, str], run_id: str, remote: bool) -> bool:
     """Whether the container works for a run of this store, so gc may judge it: its store label says so.
 
     Another project can share the name (every copy of an example is `digits`) and the engine, and its running
@@ -175,7 +175,7 @@ def _recorded_here(store: RunStore, labels: Mapping[str, str], run_id: str, remo
     """
     label = labels.get(STORE_LABEL)
     if label is not None:
-        return label == store_value(store.runs_dir.parent)
+        return label == ours
     if remote:
         return False
     paths = store.paths(run_id)

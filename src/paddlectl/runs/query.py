@@ -147,8 +147,8 @@ def lookup(row: dict[str, Any], name: str) -> Any:
 def check_names(names: Iterable[str], rows: Iterable[dict[str, Any]], option: str = "--columns") -> None:
     """UsageError for a name (of `--columns`, `--where`, `--sort`) that no row has: a typo would otherwise give
     an empty column, no match or no order, in silence. Nothing is checked while there are no runs."""
-    rows = list(rows)
-    if not rows:
+    names, rows = list(names), list(rows)
+    if not names or not rows:
         return
     known = set(COLUMNS) | set(COLUMN_ALIASES)
     for section in ("params", "metrics", "labels"):
@@ -406,10 +406,10 @@ def select_entries(entries: list[IndexEntry], query: RunQuery) -> Listing:
     read_only = [entry for entry in entries if entry.read_only]
     if read_only:
         warnings.append(_read_only_warning(read_only))
-    rows = [entry.row for entry in entries]
-    check_names([condition.name for condition in query.where], rows, "--where")
-    check_names([key.name for key in query.sort], rows, "--sort")
+    check_names([key.name for key in query.sort], (entry.row for entry in entries), "--sort")
     selected = [entry for entry in entries if query.matches(entry)]
+    if not selected and query.where:  # a --where name no run has matches nothing: say so rather than "no run"
+        check_names([condition.name for condition in query.where], (entry.row for entry in entries), "--where")
     if query.sort:
         selected = sort_entries(selected, query.sort)
     else:
