@@ -50,26 +50,29 @@ def compose_yaml(text: str) -> yaml.Node | None:
         return None
 
 
-def first_duplicate_key(node: yaml.Node | None, path: tuple[str, ...] = ()) -> tuple[str, int, int] | None:
-    """The first mapping key written twice in a node tree, as (dotted path, first line, second line); None when
-    every key is unique. YAML takes the last one in silence, so a second `profiles:` would hide the first."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                line = key.start_mark.line + 1
-                if key.value in seen:
-                    return ".".join((*path, key.value)), seen[key.value], line
-                seen[key.value] = line
-            found = first_duplicate_key(value, (*path, str(getattr(key, "value", "?"))))
-            if found is not None:
-                return found
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            found = first_duplicate_key(item, (*path, f"[{index}]"))
-            if found is not None:
-                return found
-    return None
+def first_duplicate_key(node: yaml.Node | None) -> tuple[str, int, int] | None:
+    """The mapping key written twice that comes first in the text, as (dotted path, first line, second line); None
+    when every key is unique. YAML takes the last one in silence, so a second `profiles:` would hide the first.
+    Walked with a stack, not recursion: a text nested thousands deep must not overflow Python's stack."""
+    found: list[tuple[str, int, int]] = []
+    pending: list[tuple[yaml.Node, tuple[str, ...]]] = [(node, ())] if node is not None else []
+    while pending:
+        current, path = pending.pop()
+        children: list[tuple[yaml.Node, tuple[str, ...]]] = []
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode):
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        found.append((".".join((*path, key.value)), seen[key.value], line))
+                    else:
+                        seen[key.value] = line
+                children.append((value, (*path, str(getattr(key, "value", "?")))))
+        elif isinstance(current, yaml.SequenceNode):
+            children = [(item, (*path, f"[{index}]")) for index, item in enumerate(current.value)]
+        pending.extend(children)
+    return min(found, key=lambda duplicate: duplicate[2], default=None)
 
 
 def load_yaml(text: str, source: str) -> Any:

@@ -272,3 +272,10 @@ def test_an_empty_profile_is_a_profile_with_the_defaults(tmp_path: Path) -> None
     path.write_text("project: demo\nprofiles:\n  ci:\n  smoke: null\n")
     config = load_config(path)
     assert config.profile("ci").params == {} and config.profile("smoke").gpus is None
+
+
+def test_a_duplicate_key_thousands_deep_is_found_without_overflowing_the_stack(tmp_path: Path) -> None:
+    path = tmp_path / "paddlectl.yaml"
+    path.write_text("project: demo\nx: " + "[" * 3000 + "{k: 1, k: 2}" + "]" * 3000 + "\n")  # found by the fuzzer
+    with pytest.raises(UsageError, match=r"\.k is written twice \(first on line 2\)"):
+        load_config(path)
